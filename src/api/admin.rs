@@ -1,0 +1,117 @@
+//! Admin commands and the admin unix socket (`DATA_DIR/admin.sock`, mode 0600).
+//!
+//! The CLI's admin commands (`token …`, `audit tail`, locks) are one [`AdminRequest`] enum
+//! executed by one function, [`execute`], against an `AppState`. While the server runs the
+//! CLI sends the request over the socket, one JSON line each way, so changes take effect at
+//! once in the live caches; without a server it opens the store itself and calls the same
+//! function. Only the data dir's owner can reach the socket (dir 0700, socket 0600).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::clock::rfc3339;
+use crate::state::AppState;
+use crate::tokens::{TokenRecord, TokenSpec};
+
+/// The longest request line the socket accepts.
+const MAX_LINE: usize = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum AdminRequest {
+    TokenCreate(TokenSpec),
+    TokenList,
+    TokenRevoke { id: String },
+    AuditTail { n: usize },
+}
+
+/// What the socket answers: `{"ok": …}` or `{"error": "…"}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminResponse {
+    Ok(Value),
+    Error(String),
+}
+
+/// A token as listings show it: no hash, no secrets.
+pub fn token_summary(r: &TokenRecord) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "scopes": r.scopes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "views": r.views,
+        "origins": r.origins,
+        "cidrs": r.cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "rate": r.rate,
+        "window_secs": r.window_secs,
+        "signed": r.sealed_signing_secret.is_some(),
+        "sandbox": r.sandbox,
+        "introspection": r.introspection,
+        "allow_sensitive": r.allow_sensitive,
+        "created_at": rfc3339(r.created_at_ms),
+        "expires_at": r.expires_at_ms.map(rfc3339),
+        "revoked": r.revoked,
+    })
+}
+
+/// Runs one admin command.
+pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String> {
+    let now = state.clock.now_ms();
+    match request {
+        AdminRequest::TokenCreate(spec) => {
+            let created = state.tokens.create(&spec, state.schema(), now).map_err(|e| e.to_string())?;
+            serde_json::to_value(created).map_err(|e| e.to_string())
+        }
+        AdminRequest::TokenList => {
+            let tokens = state.tokens.list().map_err(|e| e.to_string())?;
+            Ok(Value::Array(tokens.iter().map(token_summary).collect()))
+        }
+        AdminRequest::TokenRevoke { id } => {
+            state.tokens.revoke(&id).map_err(|e| e.to_string())?;
+            Ok(json!({"revoked": id}))
+        }
+        AdminRequest::AuditTail { n } => {
+            let records = state.audit.tail(n).map_err(|e| e.to_string())?;
+            serde_json::to_value(records).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Listens on the admin socket until the process ends.
+pub fn listen(path: &Path, state: Arc<AppState>) -> std::io::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    crate::store::restrict_permissions(path, 0o600)?;
+    actix_rt::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let state = state.clone();
+            actix_rt::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut line = String::new();
+                let mut reader = BufReader::new(read.take(MAX_LINE as u64));
+                let response = match reader.read_line(&mut line).await {
+                    Ok(_) => match serde_json::from_str::<AdminRequest>(&line) {
+                        Ok(request) => match execute(&state, request) {
+                            Ok(v) => AdminResponse::Ok(v),
+                            Err(e) => AdminResponse::Error(e),
+                        },
+                        Err(e) => AdminResponse::Error(format!("bad admin request: {e}")),
+                    },
+                    Err(e) => AdminResponse::Error(format!("cannot read admin request: {e}")),
+                };
+                let mut out = serde_json::to_vec(&response).unwrap_or_default();
+                out.push(b'\n');
+                let _ = write.write_all(&out).await;
+                let _ = write.shutdown().await;
+            });
+        }
+    });
+    Ok(())
+}

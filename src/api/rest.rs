@@ -1,0 +1,220 @@
+//! REST handlers: list, get, create, replace (PUT), merge (PATCH), delete, views and the
+//! index. The pipeline has already authenticated, rate-limited and scope-checked the call;
+//! what is left here is the data: query parsing, schema validation (422 naming the column),
+//! referential checks, atomic writes flushed before they are acknowledged.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, LOCATION};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use super::rows::present;
+use crate::error::{ApiError, ErrorKind};
+use crate::pipeline::shield::is_json_content_type;
+use crate::schema::{parse_filter_value, Table, View};
+use crate::state::AppState;
+use crate::store::ListQuery;
+use crate::tokens::Principal;
+
+/// Default and maximum page sizes.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+
+/// What every handler works with.
+pub struct Call<'a> {
+    pub state: &'a AppState,
+    pub principal: &'a Arc<Principal>,
+    pub req: &'a HttpRequest,
+    pub body: Option<Arc<Value>>,
+}
+
+fn bad_request(message: String) -> ApiError {
+    ApiError::with_message(ErrorKind::BadRequest, message)
+}
+
+/// Decoded query parameters; a repeated name is refused.
+pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(bad_request(format!("query parameter '{}' is repeated", truncate(&k))));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Pagination and equality filters from the query string.
+pub fn list_query(
+    table: &Table,
+    params: &[(String, String)],
+    allowed: Option<&[String]>,
+) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
+    for (key, value) in params {
+        match key.as_str() {
+            "limit" => {
+                let n: usize = value.parse().map_err(|_| bad_request("limit must be a whole number".into()))?;
+                q.limit = n.min(MAX_LIMIT);
+            }
+            "offset" => {
+                q.offset = value.parse().map_err(|_| bad_request("offset must be a whole number".into()))?;
+            }
+            "id" => {
+                let id: u64 = value.parse().map_err(|_| bad_request("filter 'id' must be int".into()))?;
+                q.filters.push(("id".into(), Value::from(id)));
+            }
+            column => {
+                let def = table
+                    .column(column)
+                    .filter(|c| !c.secret && allowed.is_none_or(|cols| cols.iter().any(|a| a == column)))
+                    .ok_or_else(|| bad_request(format!("unknown filter column '{}'", truncate(column))))?;
+                q.filters.push((column.to_string(), parse_filter_value(def, value)?));
+            }
+        }
+    }
+    Ok(q)
+}
+
+fn page_envelope(rows: Vec<Value>, total: usize, q: &ListQuery) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"data": rows, "total": total, "limit": q.limit, "offset": q.offset}))
+}
+
+/// `GET /api/v1`: what this token may read.
+pub fn index(cx: &Call) -> Result<HttpResponse, ApiError> {
+    let catalog = &cx.state.catalog;
+    Ok(HttpResponse::Ok().json(json!({
+        "tables": catalog.readable_tables(cx.principal),
+        "views": catalog.readable_views(cx.principal),
+    })))
+}
+
+/// `GET /api/v1/views/{view}`.
+pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
+    let (view, table): (&View, &Table) =
+        cx.state.catalog.view(name).ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+    let params = query_params(cx.req.query_string())?;
+    let mut q = list_query(table, &params, Some(&view.columns))?;
+    q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
+    q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
+    let page = cx.state.store.list_rows(&table.name, &q)?;
+    let rows = page.rows.into_iter().map(|r| present(table, r, cx.principal, Some(&view.columns))).collect();
+    Ok(page_envelope(rows, page.total, &q))
+}
+
+/// `/api/v1/{table}[/{id}]`, every method.
+pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpResponse, ApiError> {
+    let table = cx.state.catalog.table(name).ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+    let store = &cx.state.store;
+    let method = cx.req.method().clone();
+    match (method, id) {
+        (Method::GET, None) => {
+            let q = list_query(table, &query_params(cx.req.query_string())?, None)?;
+            let page = store.list_rows(name, &q)?;
+            let rows = page.rows.into_iter().map(|r| present(table, r, cx.principal, None)).collect();
+            Ok(page_envelope(rows, page.total, &q))
+        }
+        (Method::GET, Some(id)) => {
+            let row = store.get_row(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+            Ok(HttpResponse::Ok().json(json!({"data": present(table, row, cx.principal, None)})))
+        }
+        (Method::POST, None) => {
+            let mut row = body_object(cx)?;
+            if row.contains_key("id") {
+                return Err(ApiError::validation("column 'id' is assigned by the server"));
+            }
+            table.validate_known_columns(&row)?;
+            row.retain(|_, v| !v.is_null());
+            table.validate_row(&row)?;
+            check_references(cx.state, table, &row)?;
+            let stored = store.insert_row(name, row)?;
+            store.flush().await?;
+            let id = stored.get("id").and_then(Value::as_u64).unwrap_or_default();
+            Ok(HttpResponse::Created()
+                .insert_header((LOCATION, format!("/api/v1/{name}/{id}")))
+                .json(json!({"data": present(table, stored, cx.principal, None)})))
+        }
+        (Method::PUT | Method::PATCH, Some(id)) => {
+            let merge = cx.req.method() == Method::PATCH;
+            let mut body = body_object(cx)?;
+            match body.remove("id") {
+                None => {}
+                Some(v) if v.as_u64() == Some(id) => {}
+                Some(_) => return Err(ApiError::validation("column 'id' does not match the URL")),
+            }
+            table.validate_known_columns(&body)?;
+            check_references(cx.state, table, &body)?;
+            let updated = store.update_row(name, id, |current| {
+                let mut next = if merge {
+                    current
+                } else {
+                    // PUT replaces what the client can see; secret columns it cannot see are kept.
+                    current.into_iter().filter(|(k, _)| table.column(k).is_some_and(|c| c.secret)).collect()
+                };
+                next.remove("id");
+                for (k, v) in &body {
+                    next.insert(k.clone(), v.clone());
+                }
+                next.retain(|_, v| !v.is_null());
+                table.validate_row(&next)?;
+                Ok(next)
+            })?;
+            let row = updated.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+            store.flush().await?;
+            Ok(HttpResponse::Ok().json(json!({"data": present(table, row, cx.principal, None)})))
+        }
+        (Method::DELETE, Some(id)) => {
+            if !store.row_exists(name, id)? {
+                return Err(ApiError::new(ErrorKind::NotFound));
+            }
+            for other in cx.state.schema().tables.values() {
+                for col in other.columns.values().filter(|c| c.references.as_deref() == Some(name)) {
+                    if store.any_row_with(&other.name, &col.name, id)? {
+                        return Err(ApiError::with_message(
+                            ErrorKind::Conflict,
+                            "the row is still referenced by other rows; delete those first",
+                        ));
+                    }
+                }
+            }
+            store.delete_row(name, id)?;
+            store.flush().await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        _ => Err(ApiError::new(ErrorKind::MethodNotAllowed)),
+    }
+}
+
+/// The write body: declared JSON, and an object.
+fn body_object(cx: &Call) -> Result<Map<String, Value>, ApiError> {
+    if !is_json_content_type(cx.req.headers().get(header::CONTENT_TYPE)) {
+        return Err(ApiError::new(ErrorKind::UnsupportedMediaType));
+    }
+    match cx.body.as_deref() {
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(_) => Err(ApiError::validation("the body must be a JSON object")),
+        None => Err(ApiError::with_message(ErrorKind::BadRequest, "a JSON object body is required")),
+    }
+}
+
+/// Reference columns must point at existing rows.
+fn check_references(state: &AppState, table: &Table, row: &Map<String, Value>) -> Result<(), ApiError> {
+    for column in table.columns.values() {
+        let (Some(target), Some(id)) = (&column.references, row.get(&column.name).and_then(Value::as_u64)) else {
+            continue;
+        };
+        if !state.store.row_exists(target, id)? {
+            return Err(ApiError::validation(format!("column '{}': no {target} row with id {id}", column.name)));
+        }
+    }
+    Ok(())
+}

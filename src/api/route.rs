@@ -1,0 +1,92 @@
+//! The route table, written once: path shape → [`Route`], and which methods each serves.
+//! The pipeline resolves it before auth (unknown shapes → 404, wrong methods → 405 with
+//! `Allow`), the scope stage checks it, and the dispatcher serves it.
+
+use actix_web::http::header::ALLOW;
+use actix_web::http::Method;
+
+use crate::error::{ApiError, ErrorKind};
+
+/// What a request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Index,
+    Table { table: String, id: Option<u64> },
+    View { view: String },
+}
+
+impl Route {
+    /// Everything but `/health` needs a token.
+    pub fn needs_auth(&self) -> bool {
+        !matches!(self, Route::Health)
+    }
+
+    pub fn methods(&self) -> &'static [Method] {
+        match self {
+            Route::Health | Route::Index | Route::View { .. } => &[Method::GET],
+            Route::Table { id: None, .. } => &[Method::GET, Method::POST],
+            Route::Table { id: Some(_), .. } => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
+        }
+    }
+}
+
+/// The `Allow` header value of a route.
+pub fn allow_header(route: &Route) -> String {
+    route.methods().iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorKind::NotFound)
+}
+
+/// Resolves a path (as sent) and checks the method.
+pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
+    let route = match path {
+        "/health" => Route::Health,
+        "/api/v1" => Route::Index,
+        _ => {
+            let rest = path.strip_prefix("/api/v1/").ok_or_else(not_found)?;
+            let parts: Vec<&str> = rest.split('/').collect();
+            match parts.as_slice() {
+                ["views", view] if is_name(view) => Route::View { view: view.to_string() },
+                [table] if is_name(table) => Route::Table { table: table.to_string(), id: None },
+                [table, id] if is_name(table) => {
+                    let id = id.parse::<u64>().ok().filter(|&i| i > 0 && !id.starts_with('+')).ok_or_else(not_found)?;
+                    Route::Table { table: table.to_string(), id: Some(id) }
+                }
+                _ => return Err(not_found()),
+            }
+        }
+    };
+    if !route.methods().contains(method) {
+        return Err(ApiError::new(ErrorKind::MethodNotAllowed).header(ALLOW, allow_header(&route)));
+    }
+    Ok(route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_methods() {
+        assert_eq!(resolve(&Method::GET, "/health").unwrap(), Route::Health);
+        assert_eq!(
+            resolve(&Method::GET, "/api/v1/clients/7").unwrap(),
+            Route::Table { table: "clients".into(), id: Some(7) }
+        );
+        assert_eq!(resolve(&Method::GET, "/api/v1/views/x").unwrap(), Route::View { view: "x".into() });
+        assert_eq!(resolve(&Method::GET, "/api/v1/clients/abc").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(resolve(&Method::GET, "/api/v1/Clients").unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(resolve(&Method::GET, "/nope").unwrap_err().kind, ErrorKind::NotFound);
+        let e = resolve(&Method::PATCH, "/api/v1/clients").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MethodNotAllowed);
+        assert_eq!(e.headers[0].1, "GET, POST");
+        assert_eq!(resolve(&Method::POST, "/health").unwrap_err().kind, ErrorKind::MethodNotAllowed);
+    }
+}

@@ -1,0 +1,36 @@
+//! Runs an admin command through the live server's socket, or directly on the store when
+//! no server is running (see `api::admin`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context as _};
+use serde_json::Value;
+
+use super::Context;
+use crate::api::admin::{execute, AdminRequest, AdminResponse};
+use crate::clock::SystemClock;
+use crate::state::AppState;
+use crate::store::Store;
+
+pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
+    let data_dir = &cx.config.server.data_dir;
+    let socket = Store::admin_socket_path(data_dir);
+    if let Ok(mut stream) = UnixStream::connect(&socket) {
+        let mut line = serde_json::to_vec(&request)?;
+        line.push(b'\n');
+        stream.write_all(&line).context("admin socket write")?;
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).context("admin socket read")?;
+        return match serde_json::from_str::<AdminResponse>(&answer).context("admin socket answer")? {
+            AdminResponse::Ok(v) => Ok(v),
+            AdminResponse::Error(e) => Err(anyhow!(e)),
+        };
+    }
+    let store = Store::open(data_dir).with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+    let state = AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))?;
+    let result = execute(&state, request).map_err(|e| anyhow!(e));
+    state.store.db.flush()?;
+    result
+}

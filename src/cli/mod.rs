@@ -1,0 +1,89 @@
+//! Command-line interface: one file per subcommand, each with its `Opts` and `run()`.
+//! Exit status: 0 on success, 1 with a one-line message on stderr on failure, 2 on bad
+//! usage (clap's own).
+
+mod admin_client;
+mod audit;
+mod schema;
+mod serve;
+mod sign;
+mod token;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::schema::Schema;
+
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about = "Tables over REST and GraphQL behind a six-stage security pipeline")]
+pub struct Cli {
+    /// Config file (default: data/palisade.toml when it exists, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::Opts),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Inspect the table schema.
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// Print X-Timestamp and X-Signature headers for a request (client helper).
+    Sign(sign::Opts),
+}
+
+/// Config and schema as every command sees them.
+pub struct Context {
+    pub config: Config,
+    pub schema: Schema,
+}
+
+impl Cli {
+    fn context(&self) -> anyhow::Result<Context> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        config.validate()?;
+        let schema_path = config.server.schema.clone().or_else(|| {
+            let default = PathBuf::from("data/schema.toml");
+            default.exists().then_some(default)
+        });
+        let schema = Schema::load(schema_path.as_deref())?;
+        Ok(Context { config, schema })
+    }
+}
+
+/// Parses arguments, runs the command, and exits with the contract's status codes.
+pub fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Sign(opts) => sign::run(opts),
+        command => cli.context().and_then(|cx| match command {
+            Command::Serve(opts) => serve::run(cx, opts),
+            Command::Token(c) => token::run(&cx, c),
+            Command::Audit(c) => audit::run(&cx, c),
+            Command::Schema(c) => schema::run(&cx, c),
+            Command::Sign(_) => unreachable!("handled above"),
+        }),
+    };
+    if let Err(e) = result {
+        let message = format!("{e:#}").replace('\n', " ");
+        eprintln!("palisade: {message}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,119 @@
+//! `palisade token create|list|revoke`.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::admin_client::call;
+use super::Context;
+use crate::api::admin::AdminRequest;
+use crate::tokens::TokenSpec;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its plaintext is shown once.
+    Create(CreateOpts),
+    /// List tokens (never shows secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateOpts {
+    /// Owner name (what `lock user` refers to).
+    #[arg(long)]
+    name: String,
+    /// TABLE:PERMS with PERMS ⊆ rcud; TABLE `*` = every non-sensitive table. Repeatable.
+    #[arg(long = "scope", value_name = "TABLE:PERMS")]
+    scopes: Vec<String>,
+    /// Limit the token to this saved view. Repeatable.
+    #[arg(long = "view", value_name = "VIEW")]
+    views: Vec<String>,
+    /// Browser origin allowed to use the token. Repeatable.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    origins: Vec<String>,
+    /// Client addresses allowed to use the token (CIDR). Repeatable.
+    #[arg(long = "cidr", value_name = "CIDR")]
+    cidrs: Vec<String>,
+    /// Requests per window (default: [rate_limit] requests).
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Window length in seconds (default: [rate_limit] window_secs).
+    #[arg(long, value_name = "SECS")]
+    window: Option<u64>,
+    /// Require HMAC request signing; prints the signing secret on line 2.
+    #[arg(long)]
+    sign: bool,
+    /// Read-only token that sees fake values instead of personal data.
+    #[arg(long)]
+    sandbox: bool,
+    /// Allow GraphQL introspection.
+    #[arg(long)]
+    introspection: bool,
+    /// Allow naming sensitive tables in --scope.
+    #[arg(long)]
+    allow_sensitive: bool,
+    /// Expire the token after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    expires: Option<u64>,
+    /// Print one JSON object {"id","token","signing_secret"?}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create(o) => {
+            let spec = TokenSpec {
+                name: o.name.clone(),
+                scopes: o.scopes.clone(),
+                views: o.views.clone(),
+                origins: o.origins.clone(),
+                cidrs: o.cidrs.clone(),
+                rate: o.rate,
+                window: o.window,
+                sign: o.sign,
+                sandbox: o.sandbox,
+                introspection: o.introspection,
+                allow_sensitive: o.allow_sensitive,
+                expires: o.expires,
+            };
+            let created = call(cx, AdminRequest::TokenCreate(spec))?;
+            if o.json {
+                println!("{created}");
+            } else {
+                println!("{}", created["token"].as_str().unwrap_or_default());
+                if let Some(secret) = created["signing_secret"].as_str() {
+                    println!("{secret}");
+                }
+            }
+        }
+        TokenCommand::List { json } => {
+            let list = call(cx, AdminRequest::TokenList)?;
+            if *json {
+                println!("{list}");
+            } else {
+                for t in list.as_array().into_iter().flatten() {
+                    let scopes: Vec<&str> =
+                        t["scopes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let state = if t["revoked"] == Value::Bool(true) { "revoked" } else { "active" };
+                    println!(
+                        "{}  {:<20}  {:<8}  {}",
+                        t["id"].as_str().unwrap_or_default(),
+                        t["name"].as_str().unwrap_or_default(),
+                        state,
+                        scopes.join(" ")
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            call(cx, AdminRequest::TokenRevoke { id: id.clone() })?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The one configuration tree.
+//!
+//! Every section has `#[serde(default, deny_unknown_fields)]`, so a mistyped key stops the
+//! server at start-up with the key's name instead of silently turning a protection off.
+//! Defaults live in the `Default` impls below and nowhere else; they are restrictive.
+//! [`Config::validate`] runs before anything listens.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Where `--config` points when it is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "data/palisade.toml";
+
+/// The whole configuration, as read from TOML.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub shield: ShieldConfig,
+    pub cors: CorsConfig,
+    pub sensitive: SensitiveConfig,
+    pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub audit: AuditConfig,
+    pub graphql: GraphqlConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP listener binds.
+    pub listen: String,
+    /// Directory holding the sled store, the key file and the admin socket.
+    pub data_dir: PathBuf,
+    /// Table schema; `None` means `data/schema.toml` when it exists, else the embedded one.
+    pub schema: Option<PathBuf>,
+    /// Peers whose `X-Forwarded-For` is believed (CIDR list).
+    pub trusted_proxies: Vec<IpNet>,
+    /// A request still running after this many seconds gets 503 `request_timeout`.
+    pub request_timeout_secs: u64,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data/state"),
+            schema: None,
+            trusted_proxies: Vec::new(),
+            request_timeout_secs: 10,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShieldConfig {
+    pub max_body_bytes: usize,
+    pub max_json_depth: usize,
+    pub max_query_bytes: usize,
+    pub ip_requests: u32,
+    pub ip_window_secs: u64,
+    /// How many client IPs the throttle tracks at most (bounded memory under floods).
+    pub max_tracked_ips: usize,
+}
+
+impl Default for ShieldConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 262_144,
+            max_json_depth: 10,
+            max_query_bytes: 4096,
+            ip_requests: 600,
+            ip_window_secs: 60,
+            max_tracked_ips: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_methods: ["GET", "POST", "PUT", "PATCH", "DELETE"].map(String::from).to_vec(),
+            allowed_headers: ["Authorization", "Content-Type", "X-Timestamp", "X-Signature"].map(String::from).to_vec(),
+            max_age_secs: 600,
+        }
+    }
+}
+
+/// Layer 1 of the sensitive-table defence: such tables are not served unless listed here.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensitiveConfig {
+    pub expose: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub replay_window_secs: u64,
+    /// Signatures remembered for replay detection at most (bounded memory).
+    pub max_replay_entries: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { replay_window_secs: 300, max_replay_entries: 1_000_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub requests: u32,
+    pub window_secs: u64,
+    /// How long a stage may take to answer before the request fails closed (503).
+    pub decision_deadline_ms: u64,
+    /// How many token windows are tracked at most; past that the limiter fails closed.
+    pub max_tracked_tokens: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { requests: 60, window_secs: 60, decision_deadline_ms: 500, max_tracked_tokens: 100_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    pub keep_days: u64,
+    pub max_records: usize,
+    /// How often buffered records are written to sled.
+    pub flush_interval_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 200 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self { max_depth: 5, max_complexity: 1000 }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads `path`, or the default path when it exists, or built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => PathBuf::from(DEFAULT_CONFIG_PATH),
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path, message })
+    }
+
+    /// Parses TOML text; unknown keys are errors naming the key.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+    }
+
+    /// Refuses configurations that would misbehave, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return invalid("server.listen", "expected an address like 127.0.0.1:8080");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs", "must be at least 1");
+        }
+        let s = &self.shield;
+        if s.max_body_bytes == 0 || s.max_json_depth == 0 || s.max_query_bytes == 0 {
+            return invalid("shield", "max_body_bytes, max_json_depth and max_query_bytes must be positive");
+        }
+        if s.ip_requests == 0 || s.ip_window_secs == 0 {
+            return invalid("shield.ip_requests", "ip_requests and ip_window_secs must be positive");
+        }
+        if s.max_tracked_ips == 0 {
+            return invalid("shield.max_tracked_ips", "must be positive");
+        }
+        if self.rate_limit.requests == 0 || self.rate_limit.window_secs == 0 {
+            return invalid("rate_limit.requests", "requests and window_secs must be positive");
+        }
+        if self.rate_limit.decision_deadline_ms == 0 {
+            return invalid("rate_limit.decision_deadline_ms", "must be positive");
+        }
+        if self.auth.replay_window_secs == 0 || self.auth.max_replay_entries == 0 {
+            return invalid("auth.replay_window_secs", "replay window and capacity must be positive");
+        }
+        for origin in &self.cors.allowed_origins {
+            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return invalid(
+                    "cors.allowed_origins",
+                    &format!("{origin:?} is not an origin like https://app.example.com (no wildcards)"),
+                );
+            }
+        }
+        if self.audit.max_records == 0 || self.audit.flush_interval_ms == 0 {
+            return invalid("audit.max_records", "max_records and flush_interval_ms must be positive");
+        }
+        if self.graphql.max_depth == 0 || self.graphql.max_complexity == 0 {
+            return invalid("graphql.max_depth", "max_depth and max_complexity must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::default();
+        assert_eq!(c.shield.max_body_bytes, 262_144);
+        assert_eq!(c.shield.max_json_depth, 10);
+        assert_eq!(c.rate_limit.requests, 60);
+        assert_eq!(c.auth.replay_window_secs, 300);
+        assert_eq!(c.graphql.max_depth, 5);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse("[shield]\nmax_body_byts = 5\n").unwrap_err();
+        assert!(err.contains("max_body_byts"), "{err}");
+        let err = Config::parse("[shields]\n").unwrap_err();
+        assert!(err.contains("shields"), "{err}");
+    }
+
+    #[test]
+    fn wildcard_origin_is_refused() {
+        let c = Config::parse("[cors]\nallowed_origins = [\"*\"]\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("cors.allowed_origins"));
+    }
+}

@@ -1,0 +1,46 @@
+//! The housekeeper actor: the one place where time-driven upkeep happens — expired
+//! rate-limit and throttle windows are evicted, the replay cache is swept, and audit
+//! retention is enforced — so no request path ever pays for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::state::AppState;
+
+/// How often windows and the replay cache are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often audit retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Housekeeper {
+    state: Arc<AppState>,
+}
+
+impl Housekeeper {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    /// One sweep of every expiring in-memory map.
+    pub fn sweep(state: &AppState) {
+        let now = state.clock.now_ms();
+        state.stages.shield.throttle.evict_expired(now, false);
+        state.stages.rate_limit.windows.evict_expired(now, false);
+        state.stages.auth.replay.sweep(now);
+    }
+}
+
+impl Actor for Housekeeper {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(SWEEP_EVERY, |hk, _| Self::sweep(&hk.state));
+        ctx.run_interval(PRUNE_EVERY, |hk, _| {
+            if let Err(e) = hk.state.audit.prune(hk.state.clock.now_ms()) {
+                tracing::error!(error = %e, "audit retention failed");
+            }
+        });
+    }
+}

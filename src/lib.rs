@@ -1,0 +1,45 @@
+//! # Palisade
+//!
+//! A single-binary server that serves a small team's business tables (declared in
+//! `data/schema.toml`, stored in an embedded sled database) over REST, behind a security
+//! pipeline a reviewer can read top to bottom.
+//!
+//! ```text
+//!  main.rs ── cli/ (one file per subcommand) ── server.rs (assembly)
+//!                                                  │
+//!   HTTP ─▶ pipeline::headers ─▶ pipeline (shield ▸ cors ▸ route ▸ auth ▸ cors ▸
+//!           rate_limit ▸ scope ▸ handler ▸ audit) ─▶ api::dispatch ─▶ api::rest
+//!                                                  │
+//!   admin.sock ─▶ api::admin::execute ◀── cli (when no server runs, directly)
+//!                                                  │
+//!   state.rs (AppState) ── catalog.rs (who may touch which table) ── tokens.rs
+//!   store/ (sled trees, key file, audit, seed) ── schema/ (tables, views, PII kinds)
+//!   housekeeper.rs (sweeps and retention) ── clock.rs (injectable time)
+//! ```
+//!
+//! Errors reach clients only through `error::ApiError`; secrets only through the types in
+//! `tokens` (whose `Debug` prints nothing) and never reach logs or sled (`redact`).
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod housekeeper;
+pub mod pipeline;
+pub mod redact;
+pub mod schema;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+/// Logs to stderr (`RUST_LOG` filters; default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

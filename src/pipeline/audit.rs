@@ -1,0 +1,158 @@
+//! Stage 6, the audit log. A record is opened when the request enters (time, method, path,
+//! redacted query, keyed hash of the client IP) and finished after the handler or the
+//! refusing stage with status, duration, token, and for refusals the stage and exact reason.
+//! Every request is recorded, refused ones included.
+//!
+//! The pipeline hands finished records to its worker's [`AuditActor`] with a fire-and-forget
+//! message; the actor batches them into sled every `flush_interval_ms` (and when a batch is
+//! full, and when it is dropped at shutdown), so disk writes stay off the hot path. Nothing
+//! secret reaches a record: headers are never copied, and query strings and paths pass
+//! through `redact` first.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::dev::ServiceRequest;
+
+use super::Rejection;
+use crate::clock::rfc3339;
+use crate::redact;
+use crate::state::AppState;
+use crate::store::audit::{AuditLog, AuditRecord};
+use crate::tokens::Principal;
+
+/// Records buffered before an early flush.
+const BATCH: usize = 512;
+/// Records a worker holds at most while sled refuses writes; beyond that they are dropped
+/// and counted.
+const MAX_BUFFERED: usize = 100_000;
+
+/// A record opened at entry.
+pub struct AuditDraft {
+    pub time_ms: u64,
+    request_id: String,
+    method: String,
+    path: String,
+    query: Option<String>,
+    ip_hash: String,
+}
+
+impl AuditDraft {
+    pub fn open(state: &AppState, req: &ServiceRequest, ip: IpAddr, request_id: String) -> Self {
+        let query = req.query_string();
+        Self {
+            time_ms: state.clock.now_ms(),
+            request_id,
+            method: req.method().as_str().to_string(),
+            path: redact::redact_text(&truncate(req.path(), 512)),
+            query: (!query.is_empty()).then(|| redact::redact_query(&truncate(query, 1024))),
+            ip_hash: state.store.keys.hash_ip(&ip),
+        }
+    }
+
+    pub fn finish(
+        self,
+        status: u16,
+        elapsed: Duration,
+        principal: Option<&Principal>,
+        rejection: Option<&Rejection>,
+    ) -> AuditRecord {
+        AuditRecord {
+            time: rfc3339(self.time_ms),
+            time_ms: self.time_ms,
+            request_id: self.request_id,
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            status,
+            duration_us: elapsed.as_micros() as u64,
+            token_id: principal.map(|p| p.id().to_string()),
+            user: principal.map(|p| p.record.name.clone()),
+            ip_hash: self.ip_hash,
+            stage: rejection.map(|r| r.stage.as_str().to_string()),
+            reason: rejection.map(|r| redact::redact_text(&r.reason)),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// A finished record for the audit actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Finish(pub AuditRecord);
+
+/// Writes all buffered records now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+/// One worker's audit writer.
+pub struct AuditActor {
+    log: Arc<AuditLog>,
+    buffer: Vec<AuditRecord>,
+    interval: Duration,
+}
+
+impl AuditActor {
+    pub fn new(log: Arc<AuditLog>, flush_interval_ms: u64) -> Self {
+        Self { log, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
+    }
+
+    fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        match self.log.append(&self.buffer) {
+            Ok(()) => self.buffer.clear(),
+            Err(e) => {
+                tracing::error!(error = %e, pending = self.buffer.len(), "audit write failed; will retry");
+                if self.buffer.len() > MAX_BUFFERED {
+                    let excess = self.buffer.len() - MAX_BUFFERED;
+                    self.buffer.drain(..excess);
+                    self.log.dropped.fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!(dropped = excess, "audit buffer full: oldest records dropped");
+                }
+            }
+        }
+    }
+}
+
+impl Actor for AuditActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.interval, |actor, _| actor.flush());
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.flush();
+    }
+}
+
+impl Drop for AuditActor {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl Handler<Finish> for AuditActor {
+    type Result = ();
+    fn handle(&mut self, msg: Finish, _: &mut Context<Self>) {
+        self.buffer.push(msg.0);
+        if self.buffer.len() >= BATCH {
+            self.flush();
+        }
+    }
+}
+
+impl Handler<Flush> for AuditActor {
+    type Result = ();
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+        self.flush();
+    }
+}

@@ -1,0 +1,108 @@
+//! The outermost layer: security headers on every response, one request id, no panics.
+//!
+//! Everything the server answers passes through here — successes, every stage's rejection,
+//! routing 404/405, timeouts and handler panics (caught and turned into a 500) — so the
+//! OWASP headers cannot be forgotten on any path. Sits outside the pipeline (see
+//! `pipeline::Pipeline`).
+
+use std::future::{ready, Ready};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::{Error, HttpMessage};
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
+use rand::RngCore;
+
+use crate::error::{ApiError, ErrorKind};
+
+/// The headers every response carries.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("x-xss-protection", "0"),
+    ("cache-control", "no-store, no-cache, must-revalidate"),
+    ("pragma", "no-cache"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+/// The id of one request, also sent back as `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A page that needs a looser Content-Security-Policy than the API sets it in its response;
+/// this layer then leaves that header alone.
+pub fn apply(headers: &mut HeaderMap, request_id: &str) {
+    for (name, value) in SECURITY_HEADERS {
+        let name = HeaderName::from_static(name);
+        if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(&name) {
+            continue;
+        }
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.remove(header::SERVER);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+}
+
+/// Middleware factory for [`apply`].
+#[derive(Clone, Copy, Default)]
+pub struct SecurityHeaders;
+
+impl<S> Transform<S, ServiceRequest> for SecurityHeaders
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = SecurityHeadersService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SecurityHeadersService { service: Rc::new(service) }))
+    }
+}
+
+pub struct SecurityHeadersService<S> {
+    service: Rc<S>,
+}
+
+impl<S> Service<ServiceRequest> for SecurityHeadersService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let mut id = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut id);
+        let request_id = hex::encode(id);
+        req.extensions_mut().insert(RequestId(request_id.clone()));
+        let http_req = req.request().clone();
+        let service = self.service.clone();
+        Box::pin(async move {
+            let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;
+            let mut res = match outcome {
+                Ok(Ok(res)) => res,
+                Ok(Err(err)) => ServiceResponse::new(http_req, err.error_response()),
+                Err(_) => {
+                    tracing::error!(request_id = %request_id, "handler panicked");
+                    ServiceResponse::new(http_req, ApiError::new(ErrorKind::Internal).into_response())
+                }
+            };
+            apply(res.headers_mut(), &request_id);
+            Ok(res)
+        })
+    }
+}

@@ -1,0 +1,173 @@
+//! The fixed-window counter engine shared by the per-IP throttle, the per-token rate limiter
+//! and (later) per-endpoint limits. HTTP-free: `hit(key, now, limit, window)` → decision.
+//!
+//! Each key's slot is updated under its DashMap shard lock, so concurrent hits on one key are
+//! atomic: exactly `limit` are allowed per window, never one more. The map has a capacity;
+//! when it is full, expired slots are evicted first, and if none can be, the caller is told
+//! so and must fail closed.
+
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+/// One key's current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Window start, ms since epoch.
+    pub start_ms: u64,
+    /// Window end, ms since epoch.
+    pub end_ms: u64,
+    pub count: u32,
+}
+
+/// The outcome of one hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowDecision {
+    pub allowed: bool,
+    pub limit: u32,
+    /// What is left after this hit.
+    pub remaining: u32,
+    /// Milliseconds until the window ends.
+    pub reset_after_ms: u64,
+}
+
+impl WindowDecision {
+    /// Whole seconds until the window ends, rounded up, at least 1 (for `Retry-After`).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.reset_after_ms.div_ceil(1000).max(1)
+    }
+}
+
+/// The map is full of live windows; the caller cannot decide and must fail closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowsFull;
+
+/// Fixed windows aligned to multiples of the window length since the epoch.
+pub struct FixedWindows<K: Hash + Eq> {
+    slots: DashMap<K, Slot>,
+    capacity: usize,
+    last_eviction_ms: AtomicU64,
+}
+
+impl<K: Hash + Eq + Clone> FixedWindows<K> {
+    pub fn new(capacity: usize) -> Self {
+        Self { slots: DashMap::new(), capacity, last_eviction_ms: AtomicU64::new(0) }
+    }
+
+    /// Counts one request for `key`; allowed while the window's count is below `limit`.
+    pub fn hit(&self, key: K, now_ms: u64, limit: u32, window_ms: u64) -> Result<WindowDecision, WindowsFull> {
+        let window_ms = window_ms.max(1);
+        let start_ms = now_ms - now_ms % window_ms;
+        let fresh = Slot { start_ms, end_ms: start_ms + window_ms, count: 0 };
+        if self.slots.len() >= self.capacity && !self.slots.contains_key(&key) {
+            self.evict_expired(now_ms, true);
+            if self.slots.len() >= self.capacity {
+                return Err(WindowsFull);
+            }
+        }
+        let mut slot = match self.slots.entry(key) {
+            Entry::Occupied(o) => o.into_ref(),
+            Entry::Vacant(v) => v.insert(fresh),
+        };
+        if slot.end_ms <= now_ms || slot.start_ms > now_ms || slot.end_ms - slot.start_ms != window_ms {
+            *slot = fresh;
+        }
+        let allowed = slot.count < limit;
+        if allowed {
+            slot.count += 1;
+        }
+        Ok(WindowDecision {
+            allowed,
+            limit,
+            remaining: limit.saturating_sub(slot.count),
+            reset_after_ms: slot.end_ms - now_ms,
+        })
+    }
+
+    /// Drops windows that ended. `throttled` limits full sweeps to one per second.
+    pub fn evict_expired(&self, now_ms: u64, throttled: bool) -> usize {
+        if throttled {
+            let last = self.last_eviction_ms.load(Ordering::Relaxed);
+            if now_ms < last + 1000
+                || self.last_eviction_ms.compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed).is_err()
+            {
+                return 0;
+            }
+        }
+        let before = self.slots.len();
+        self.slots.retain(|_, slot| slot.end_ms > now_ms);
+        before.saturating_sub(self.slots.len())
+    }
+
+    /// Current live slots (for snapshots).
+    pub fn snapshot(&self) -> Vec<(K, Slot)> {
+        self.slots.iter().map(|e| (e.key().clone(), *e.value())).collect()
+    }
+
+    /// Restores slots from a snapshot, keeping those still running.
+    pub fn restore(&self, slots: impl IntoIterator<Item = (K, Slot)>, now_ms: u64) {
+        for (key, slot) in slots {
+            if slot.end_ms > now_ms && self.slots.len() < self.capacity {
+                self.slots.insert(key, slot);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn allows_exactly_limit_per_window_then_resets() {
+        let w = FixedWindows::new(10);
+        let now = 60_000 * 100 + 1_500;
+        for i in 0..3 {
+            let d = w.hit("k", now, 3, 60_000).unwrap();
+            assert!(d.allowed);
+            assert_eq!(d.remaining, 2 - i);
+        }
+        let d = w.hit("k", now + 10, 3, 60_000).unwrap();
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after_secs(), 59);
+        // The last millisecond of the window still belongs to it; the next one starts afresh.
+        assert!(!w.hit("k", now - 1_500 + 59_999, 3, 60_000).unwrap().allowed);
+        assert!(w.hit("k", now - 1_500 + 60_000, 3, 60_000).unwrap().allowed);
+    }
+
+    #[test]
+    fn concurrent_hits_never_exceed_the_limit() {
+        let w = Arc::new(FixedWindows::new(10));
+        let allowed: usize = (0..8)
+            .map(|_| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    (0..500).filter(|_| w.hit(1u8, 5_000, 1000, 60_000).unwrap().allowed).count()
+                })
+            })
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(allowed, 1000);
+    }
+
+    #[test]
+    fn full_map_evicts_expired_then_reports_full() {
+        let w = FixedWindows::new(2);
+        w.hit(1, 0, 5, 1000).unwrap();
+        w.hit(2, 0, 5, 1000).unwrap();
+        assert_eq!(w.hit(3, 500, 5, 1000), Err(WindowsFull));
+        assert!(w.hit(3, 2_000, 5, 1000).is_ok());
+    }
+}

@@ -1,0 +1,102 @@
+//! Redaction: secrets are removed before anything is stored or logged.
+//!
+//! Header values of [`SENSITIVE_HEADERS`] never leave the request; token-looking strings
+//! (`pal_…`, `pals_…`, `Bearer …`) are masked wherever they appear; query and JSON values
+//! whose key names a secret (`token`, `secret`, `password`, …) are replaced whole.
+
+use serde_json::Value;
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Headers whose values are never stored (lower-case).
+pub const SENSITIVE_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-signature", "x-api-key", "x-auth-token"];
+
+/// Whether a query or JSON key names a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["token", "secret", "password", "passwd", "pwd", "signature", "api_key", "apikey", "authorization", "session"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// Masks token-looking substrings.
+pub fn redact_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = find_secret_start(rest) {
+        out.push_str(&rest[..pos.0]);
+        out.push_str(pos.1);
+        out.push_str(REDACTED);
+        let tail = &rest[pos.0 + pos.1.len()..];
+        let skip =
+            tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')).unwrap_or(tail.len());
+        rest = &tail[skip..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Finds the next `pal_`/`pals_`/`bearer ` marker: (byte offset, marker as written).
+fn find_secret_start(s: &str) -> Option<(usize, &'static str)> {
+    let lower = s.to_ascii_lowercase();
+    [("pals_", "pals_"), ("pal_", "pal_"), ("bearer ", "Bearer ")]
+        .iter()
+        .filter_map(|(needle, shown)| lower.find(needle).map(|i| (i, *shown)))
+        .min_by_key(|(i, shown)| (*i, std::cmp::Reverse(shown.len())))
+}
+
+/// Redacts a raw query string: secret-named parameters lose their value entirely.
+pub fn redact_query(q: &str) -> String {
+    q.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret_key(&percent_encoding::percent_decode_str(k).decode_utf8_lossy()) => {
+                format!("{k}={REDACTED}")
+            }
+            _ => redact_text(pair),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Redacts a JSON value recursively (iteratively, so hostile depth cannot hurt).
+pub fn redact_json(value: &Value) -> Value {
+    let mut out = value.clone();
+    let mut stack = vec![&mut out];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => *s = redact_text(s),
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if is_secret_key(k) {
+                        *v = Value::String(REDACTED.into());
+                    } else {
+                        stack.push(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_masked_anywhere() {
+        let t = format!("pal_{}_{}", "a".repeat(16), "b".repeat(64));
+        let s = redact_text(&format!("x {t} y pals_0123 Bearer abc.def"));
+        assert_eq!(s, "x pal_[REDACTED] y pals_[REDACTED] Bearer [REDACTED]");
+    }
+
+    #[test]
+    fn secret_params_lose_their_value() {
+        assert_eq!(redact_query("a=1&token=xyz&Pass%77ord=p"), "a=1&token=[REDACTED]&Pass%77ord=[REDACTED]");
+        let v = redact_json(&serde_json::json!({"password": "x", "n": ["pal_1_2"], "ok": 1}));
+        assert_eq!(v, serde_json::json!({"password": "[REDACTED]", "n": ["pal_[REDACTED]"], "ok": 1}));
+    }
+}

@@ -1,0 +1,334 @@
+//! The table schema (`data/schema.toml`): tables, typed columns, relations and saved views.
+//!
+//! Everything that serves rows (REST, GraphQL, the sandbox) reads table metadata from here,
+//! so adding a column in the TOML file is all it takes to serve it. A schema that does not
+//! make sense refuses to load, and the error names the table, column or view.
+
+mod pii;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use pii::{PiiKind, PiiSource};
+pub use validate::{parse_filter_value, WriteMode};
+
+/// The schema shipped inside the binary (a copy of `data/schema.toml`).
+pub const EMBEDDED_SCHEMA: &str = include_str!("../../data/schema.toml");
+
+/// Names that can never be tables: the token store and route segments (layer 6 of the
+/// sensitive-table defence: the token store is never a table, whatever the config says).
+const RESERVED_TABLES: &[&str] = &["api_tokens", "tokens", "views", "graphql", "health"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Datetime,
+    Json,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Bool => "bool",
+            ColumnType::Date => "date",
+            ColumnType::Datetime => "datetime",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub required: bool,
+    /// Declared PII kind (`pii = "…"`); see [`Column::pii_kind`] for the effective one.
+    pub declared_pii: Option<PiiKind>,
+    pub secret: bool,
+    pub references: Option<String>,
+}
+
+impl Column {
+    /// The PII kind this column carries and why (declared, or matched by name).
+    pub fn pii(&self) -> Option<(PiiKind, PiiSource)> {
+        if self.secret {
+            return None;
+        }
+        match self.declared_pii {
+            Some(kind) => Some((kind, PiiSource::Declared)),
+            None if self.ty == ColumnType::String || self.ty == ColumnType::Date => {
+                PiiKind::from_column_name(&self.name).map(|(k, pattern)| (k, PiiSource::Name(pattern)))
+            }
+            None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: String,
+    pub sensitive: bool,
+    /// Columns by name (sorted), `id` excluded.
+    pub columns: BTreeMap<String, Column>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.get(name)
+    }
+
+    /// Columns a client may see or filter on (`secret` ones are invisible everywhere).
+    pub fn visible_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.values().filter(|c| !c.secret)
+    }
+}
+
+/// Sort order of a view.
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub column: String,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct View {
+    pub name: String,
+    pub table: String,
+    /// Columns shown (always includes `id`).
+    pub columns: Vec<String>,
+    /// Fixed equality filters.
+    pub filter: BTreeMap<String, Value>,
+    pub order: Option<Order>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub tables: BTreeMap<String, Table>,
+    pub views: BTreeMap<String, View>,
+}
+
+/// Why a schema was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("cannot read schema {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("schema: {0}")]
+    Parse(String),
+    #[error("schema: table {table}: {message}")]
+    Table { table: String, message: String },
+    #[error("schema: column {table}.{column}: {message}")]
+    Column { table: String, column: String, message: String },
+    #[error("schema: view {view}: {message}")]
+    View { view: String, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    #[serde(default)]
+    tables: BTreeMap<String, RawTable>,
+    #[serde(default)]
+    views: BTreeMap<String, RawView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    columns: BTreeMap<String, RawColumn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    #[serde(rename = "type")]
+    ty: ColumnType,
+    #[serde(default)]
+    required: bool,
+    pii: Option<String>,
+    #[serde(default)]
+    secret: bool,
+    references: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    table: String,
+    columns: Option<Vec<String>>,
+    #[serde(default)]
+    filter: BTreeMap<String, Value>,
+    order: Option<String>,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && name.len() <= 63
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+impl Schema {
+    /// Loads the schema file, or the embedded one when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, SchemaError> {
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| SchemaError::Read { path: p.display().to_string(), message: e.to_string() })?;
+                Self::parse(&text)
+            }
+            None => Self::parse(EMBEDDED_SCHEMA),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, SchemaError> {
+        let raw: RawSchema =
+            toml::from_str(text).map_err(|e| SchemaError::Parse(e.to_string().trim().replace('\n', " ")))?;
+        let mut tables = BTreeMap::new();
+        for (name, raw_table) in &raw.tables {
+            let table_err = |message: &str| SchemaError::Table { table: name.clone(), message: message.into() };
+            if !valid_name(name) {
+                return Err(table_err("names are lower-case letters, digits and _ (starting with a letter)"));
+            }
+            if RESERVED_TABLES.contains(&name.as_str()) {
+                return Err(table_err("this name is reserved"));
+            }
+            if raw_table.columns.is_empty() {
+                return Err(table_err("a table needs at least one column"));
+            }
+            let mut columns = BTreeMap::new();
+            for (col, rc) in &raw_table.columns {
+                let col_err =
+                    |message: String| SchemaError::Column { table: name.clone(), column: col.clone(), message };
+                if !valid_name(col) {
+                    return Err(col_err("names are lower-case letters, digits and _".into()));
+                }
+                if col == "id" {
+                    return Err(col_err("`id` is implicit and assigned by the server".into()));
+                }
+                let declared_pii = match &rc.pii {
+                    Some(kind) => {
+                        Some(PiiKind::parse(kind).ok_or_else(|| col_err(format!("unknown pii kind {kind:?}")))?)
+                    }
+                    None => None,
+                };
+                if let Some(target) = &rc.references {
+                    if !raw.tables.contains_key(target) {
+                        return Err(col_err(format!("references unknown table {target:?}")));
+                    }
+                    if rc.ty != ColumnType::Int {
+                        return Err(col_err("a reference column must have type int".into()));
+                    }
+                }
+                columns.insert(
+                    col.clone(),
+                    Column {
+                        name: col.clone(),
+                        ty: rc.ty,
+                        required: rc.required,
+                        declared_pii,
+                        secret: rc.secret,
+                        references: rc.references.clone(),
+                    },
+                );
+            }
+            tables.insert(name.clone(), Table { name: name.clone(), sensitive: raw_table.sensitive, columns });
+        }
+        let mut views = BTreeMap::new();
+        for (name, rv) in raw.views {
+            let view_err = |message: String| SchemaError::View { view: name.clone(), message };
+            if !valid_name(&name) {
+                return Err(view_err("names are lower-case letters, digits and _".into()));
+            }
+            let table = tables.get(&rv.table).ok_or_else(|| view_err(format!("unknown table {:?}", rv.table)))?;
+            let known = |c: &str| c == "id" || table.column(c).is_some_and(|col| !col.secret);
+            let mut columns = match rv.columns {
+                Some(cols) => cols,
+                None => table.visible_columns().map(|c| c.name.clone()).collect(),
+            };
+            if let Some(bad) = columns.iter().find(|c| !known(c)) {
+                return Err(view_err(format!("unknown column {bad:?}")));
+            }
+            if !columns.iter().any(|c| c == "id") {
+                columns.insert(0, "id".into());
+            }
+            for (col, value) in &rv.filter {
+                if !known(col) {
+                    return Err(view_err(format!("filter on unknown column {col:?}")));
+                }
+                if col != "id" {
+                    let column = &table.columns[col];
+                    validate::check_value(column, value)
+                        .map_err(|e| view_err(format!("filter {col}: {}", e.message)))?;
+                }
+            }
+            let order = match rv.order {
+                Some(spec) => {
+                    let (column, descending) = match spec.strip_prefix('-') {
+                        Some(c) => (c.to_string(), true),
+                        None => (spec.clone(), false),
+                    };
+                    if !known(&column) {
+                        return Err(view_err(format!("order by unknown column {column:?}")));
+                    }
+                    Some(Order { column, descending })
+                }
+                None => None,
+            };
+            views.insert(name.clone(), View { name, table: rv.table, columns, filter: rv.filter, order });
+        }
+        Ok(Schema { tables, views })
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.get(name)
+    }
+
+    pub fn view(&self, name: &str) -> Option<&View> {
+        self.views.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_loads() {
+        let s = Schema::parse(EMBEDDED_SCHEMA).unwrap();
+        assert!(s.table("clients").is_some());
+        assert!(s.table("staff").unwrap().sensitive);
+        assert!(s.table("staff").unwrap().column("password_hash").unwrap().secret);
+        assert_eq!(s.view("overdue_invoices").unwrap().table, "invoices");
+    }
+
+    #[test]
+    fn bad_schemas_name_the_culprit() {
+        let e = Schema::parse("[tables.a.columns]\nx = { type = \"strng\" }\n").unwrap_err();
+        assert!(e.to_string().contains("strng"), "{e}");
+        let e = Schema::parse("[tables.a.columns]\nx = { type = \"int\", references = \"b\" }\n").unwrap_err();
+        assert!(e.to_string().contains("a.x"), "{e}");
+        let e = Schema::parse("[tables.api_tokens.columns]\nx = { type = \"int\" }\n").unwrap_err();
+        assert!(e.to_string().contains("api_tokens"), "{e}");
+        let e =
+            Schema::parse("[tables.a.columns]\nx = { type = \"int\" }\n[views.v]\ntable = \"a\"\ncolumns = [\"y\"]\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("view v"), "{e}");
+        let e = Schema::parse("[tables.a.columns]\nx = { type = \"string\", pii = \"shoe_size\" }\n").unwrap_err();
+        assert!(e.to_string().contains("shoe_size"), "{e}");
+    }
+}

@@ -1,0 +1,94 @@
+//! Server assembly: open the store, seed a fresh one, build the shared state, wire the
+//! middleware stack in order, bind, and start the admin socket and the housekeeper.
+//! Used by `palisade serve` and by the integration tests (which inject a clock).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::http::KeepAlive;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::api;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::housekeeper::Housekeeper;
+use crate::pipeline::headers::SecurityHeaders;
+use crate::pipeline::Pipeline;
+use crate::schema::Schema;
+use crate::state::AppState;
+use crate::store::{seed, Store};
+
+/// What to start.
+pub struct Launch {
+    pub config: Config,
+    pub schema: Schema,
+    pub clock: SharedClock,
+    /// Seed an empty data dir with the demo data.
+    pub seed: bool,
+    /// Let actix stop on SIGINT/SIGTERM (off in tests).
+    pub handle_signals: bool,
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub server: actix_web::dev::Server,
+    /// Rows written when a fresh data dir was seeded.
+    pub seeded: Option<usize>,
+}
+
+/// Starts everything; call inside an actix `System`.
+pub fn launch(l: Launch) -> anyhow::Result<Running> {
+    l.config.validate()?;
+    let data_dir = l.config.server.data_dir.clone();
+    let store = Store::open(&data_dir).with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+    let seeded = if l.seed && store.is_empty() {
+        Some(seed::seed_demo(&store, &l.schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?)
+    } else {
+        None
+    };
+    let state = Arc::new(AppState::new(l.config.clone(), l.schema, store, l.clock)?);
+    let listen = l.config.server.listen.clone();
+    let factory_state = state.clone();
+    let mut server = HttpServer::new(move || {
+        let state = factory_state.clone();
+        // Outermost last: SecurityHeaders wraps the Pipeline, which wraps the dispatcher.
+        App::new()
+            .app_data(web::Data::from(state.clone()))
+            .default_service(web::to(api::dispatch))
+            .wrap(Pipeline::new(state))
+            .wrap(SecurityHeaders)
+    })
+    .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(l.config.server.request_timeout_secs);
+    if l.config.server.workers > 0 {
+        server = server.workers(l.config.server.workers);
+    }
+    if !l.handle_signals {
+        server = server.disable_signals();
+    }
+    let server = server.bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = *server.addrs().first().context("listener has no address")?;
+    let server = server.run();
+    api::admin::listen(&Store::admin_socket_path(&data_dir), state.clone())
+        .with_context(|| format!("cannot open admin socket in {}", data_dir.display()))?;
+    Housekeeper::new(state.clone()).start();
+    Ok(Running { addr, state, server, seeded })
+}
+
+/// Waits for the server to stop, then makes everything durable.
+pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
+    let Running { state, server, .. } = running;
+    let result = server.await;
+    // Give worker audit actors' drop-time flushes a moment, then sync the store.
+    actix_rt::time::sleep(Duration::from_millis(50)).await;
+    state.store.flush().await?;
+    let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
+    result.context("server failed")
+}

@@ -1,0 +1,140 @@
+//! The per-install key file and what is derived from it.
+//!
+//! `secret.key` (32 random bytes, mode 0600) never leaves the data dir. Two sub-keys are
+//! derived from it with HMAC-SHA256 and fixed labels: one keys the IP hash (a plain hash of
+//! an IPv4 address is reversed by trying all 2^32 of them; a keyed one is not), the other
+//! seals signing secrets at rest with XChaCha20-Poly1305.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Keys derived from the install secret. `Debug` prints nothing secret.
+#[derive(Clone)]
+pub struct KeyRing {
+    inner: Arc<Keys>,
+}
+
+struct Keys {
+    ip_hash: [u8; 32],
+    seal: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRing(..)")
+    }
+}
+
+/// A sealed value could not be opened (wrong key file or tampering).
+#[derive(Debug, thiserror::Error)]
+#[error("sealed secret cannot be opened")]
+pub struct SealError;
+
+fn derive(master: &[u8], label: &str) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes keys of any length");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+impl KeyRing {
+    /// Reads the key file, creating it (0600) with fresh random bytes when absent.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+        let master = match std::fs::read(path) {
+            Ok(bytes) if bytes.len() == 32 => bytes,
+            Ok(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} must hold exactly 32 bytes", path.display()),
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = vec![0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+                bytes
+            }
+            Err(e) => return Err(e),
+        };
+        super::restrict_permissions(path, 0o600)?;
+        Ok(Self::from_master(&master))
+    }
+
+    pub fn from_master(master: &[u8]) -> Self {
+        Self {
+            inner: Arc::new(Keys {
+                ip_hash: derive(master, "palisade ip-hash v1"),
+                seal: derive(master, "palisade secret-seal v1"),
+            }),
+        }
+    }
+
+    /// Keyed hash of a client address (hex of the first 16 bytes of HMAC-SHA256).
+    pub fn hash_ip(&self, ip: &IpAddr) -> String {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.inner.ip_hash).expect("32-byte key");
+        mac.update(ip.to_string().as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// Encrypts a secret for storage: hex(nonce ‖ ciphertext).
+    pub fn seal(&self, plaintext: &[u8]) -> String {
+        let cipher = XChaCha20Poly1305::new((&self.inner.seal).into());
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = cipher.encrypt(XNonce::from_slice(&nonce), plaintext).expect("encryption into a Vec cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        hex::encode(out)
+    }
+
+    /// Decrypts what [`KeyRing::seal`] produced.
+    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError> {
+        let bytes = hex::decode(sealed).map_err(|_| SealError)?;
+        if bytes.len() < 24 {
+            return Err(SealError);
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.inner.seal).into());
+        cipher.decrypt(XNonce::from_slice(nonce), ciphertext).map_err(|_| SealError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_round_trips_and_detects_tampering() {
+        let k = KeyRing::from_master(&[7; 32]);
+        let sealed = k.seal(b"pals_secret");
+        assert!(!sealed.contains("secret"));
+        assert_eq!(k.open(&sealed).unwrap(), b"pals_secret");
+        let other = KeyRing::from_master(&[8; 32]);
+        assert!(other.open(&sealed).is_err());
+    }
+
+    #[test]
+    fn ip_hash_is_keyed() {
+        let a = KeyRing::from_master(&[1; 32]);
+        let b = KeyRing::from_master(&[2; 32]);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(a.hash_ip(&ip), a.hash_ip(&ip));
+        assert_ne!(a.hash_ip(&ip), b.hash_ip(&ip));
+        assert!(!a.hash_ip(&ip).contains("10.0"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Everything Palisade keeps on disk, in one sled database under the data dir.
+//!
+//! Trees: `rows:<table>` (one per schema table, key = big-endian id, value = JSON object),
+//! `sys:meta` (id sequences, seed marker), `sys:tokens`, `sys:audit`. The `sys:` trees are
+//! never reachable as API tables: table names cannot contain `:`. Secrets (the IP-hash key,
+//! the key that seals signing secrets) live in `secret.key` beside the database, mode 0600.
+
+pub mod audit;
+mod keys;
+mod rows;
+pub mod seed;
+
+use std::path::{Path, PathBuf};
+
+pub use keys::{KeyRing, SealError};
+pub use rows::{ListQuery, Page};
+
+use crate::error::{ApiError, ErrorKind};
+
+/// Failures of the embedded store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("data dir {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        match e {
+            StoreError::Corrupt(_) => ApiError::new(ErrorKind::Internal),
+            _ => ApiError::new(ErrorKind::StorageUnavailable),
+        }
+    }
+}
+
+pub(crate) fn tx_error(e: sled::transaction::TransactionError<ApiError>) -> ApiError {
+    match e {
+        sled::transaction::TransactionError::Abort(api) => api,
+        sled::transaction::TransactionError::Storage(s) => StoreError::Sled(s).into(),
+    }
+}
+
+/// The opened store: sled database plus the key ring.
+#[derive(Clone)]
+pub struct Store {
+    pub db: sled::Db,
+    pub meta: sled::Tree,
+    pub tokens: sled::Tree,
+    pub audit: sled::Tree,
+    pub keys: KeyRing,
+    pub data_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed, mode 0700) the data dir and its database.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let io = |source| StoreError::Io { path: data_dir.to_path_buf(), source };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        restrict_permissions(data_dir, 0o700).map_err(io)?;
+        let keys = KeyRing::load_or_create(&data_dir.join("secret.key")).map_err(io)?;
+        let db = sled::Config::new()
+            .path(data_dir.join("db"))
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(Self {
+            meta: db.open_tree("sys:meta")?,
+            tokens: db.open_tree("sys:tokens")?,
+            audit: db.open_tree("sys:audit")?,
+            db,
+            keys,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// Where the admin socket lives.
+    pub fn admin_socket_path(data_dir: &Path) -> PathBuf {
+        data_dir.join("admin.sock")
+    }
+
+    /// Durably writes everything acknowledged so far.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+/// Sets unix permission bits (no-op elsewhere).
+pub fn restrict_permissions(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    let _ = (path, mode);
+    Ok(())
+}
