@@ -1,0 +1,13 @@
+//! Palisade's integration suite: one binary, real HTTP on 127.0.0.1:0, real sled in temp dirs.
+
+mod support;
+
+mod audit;
+mod auth;
+mod cli;
+mod cors;
+mod headers;
+mod rate_limit;
+mod rest;
+mod scope;
+mod shield;

@@ -1,0 +1,98 @@
+//! Stage 4: exact counts under concurrency, the window edge, fail-closed behaviour.
+
+use std::sync::Arc;
+
+use palisade::pipeline::StageName;
+
+use crate::support::TestApp;
+
+#[test]
+fn exactly_the_limit_passes_under_200_concurrent_clients() {
+    let app = Arc::new(TestApp::start());
+    let t = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.rate = Some(50);
+        s.window = Some(3600);
+    });
+    let token = Arc::new(t.token);
+    let barrier = Arc::new(std::sync::Barrier::new(200));
+    let handles: Vec<_> = (0..200)
+        .map(|_| {
+            let (app, token, barrier) = (app.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = app.get("/api/v1/clients/1", &token);
+                (
+                    r.status,
+                    r.header("retry-after").map(str::to_string),
+                    r.header("x-ratelimit-remaining").map(str::to_string),
+                )
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let limited: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
+    assert_eq!(ok, 50);
+    assert_eq!(limited.len(), 150);
+    assert!(limited.iter().all(|r| r.1.as_deref().is_some_and(|v| v.parse::<u64>().unwrap() >= 1)));
+    assert!(limited.iter().all(|r| r.2.as_deref() == Some("0")));
+}
+
+#[test]
+fn headers_count_down_and_the_window_edge_is_exact() {
+    let app = TestApp::builder().manual_clock().start();
+    // Align to the start of a 60 s window.
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 60_000);
+    let t = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.rate = Some(3);
+        s.window = Some(60);
+    });
+    for expected in ["2", "1", "0"] {
+        let r = app.get("/api/v1/clients/1", &t.token);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
+        assert_eq!(r.header("x-ratelimit-remaining"), Some(expected));
+    }
+    clock.advance_ms(59_999);
+    let r = app.get("/api/v1/clients/1", &t.token);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.code(), "rate_limited");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    r.assert_security_headers();
+    clock.advance_ms(1);
+    let r = app.get("/api/v1/clients/1", &t.token);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("2"));
+}
+
+#[test]
+fn stopped_limiter_fails_closed() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    assert_eq!(app.get("/api/v1/clients/1", &t).status, 200);
+    assert!(app.state.actors.stop(StageName::RateLimit) >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..4 {
+        let r = app.get("/api/v1/clients/1", &t);
+        assert_eq!(r.status, 503);
+        assert_eq!(r.code(), "rate_limiter_unavailable");
+        assert_eq!(r.header("retry-after"), Some("1"));
+        r.assert_security_headers();
+    }
+}
+
+#[test]
+fn full_limiter_state_fails_closed() {
+    let app = TestApp::builder().config(|c| c.rate_limit.max_tracked_tokens = 1).start();
+    let a = app.token(&["clients:r"]);
+    let b = app.token(&["clients:r"]);
+    assert_eq!(app.get("/api/v1/clients/1", &a).status, 200);
+    let r = app.get("/api/v1/clients/1", &b);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.code(), "rate_limiter_unavailable");
+}

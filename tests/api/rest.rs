@@ -1,0 +1,169 @@
+//! REST semantics: envelopes, pagination, filters, validation, PUT vs PATCH, deletes.
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+#[test]
+fn list_get_and_pagination() {
+    let app = TestApp::start();
+    let t = app.token(&["*:r"]);
+    let r = app.get("/api/v1/clients", &t);
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    assert_eq!(body["limit"], 50);
+    assert_eq!(body["offset"], 0);
+    assert_eq!(body["total"], 60);
+    assert_eq!(body["data"].as_array().unwrap().len(), 50);
+    let page = app.get("/api/v1/clients?limit=10&offset=55", &t).json();
+    assert_eq!(page["data"].as_array().unwrap().len(), 5);
+    assert_eq!(page["data"][0]["id"], 56);
+    assert_eq!(app.get("/api/v1/invoice_items?limit=100000", &t).json()["limit"], 500);
+    for bad in ["limit=-1", "limit=abc", "offset=x", "nope=1", "client_id=abc", "limit=1&limit=2"] {
+        let r = app.get(&format!("/api/v1/invoices?{bad}"), &t);
+        assert_eq!(r.status, 400, "{bad}");
+        r.assert_security_headers();
+    }
+    let filtered = app.get("/api/v1/invoices?client_id=3&limit=500", &t).json();
+    assert!(filtered["data"].as_array().unwrap().iter().all(|r| r["client_id"] == 3));
+    assert_eq!(filtered["total"].as_u64().unwrap() as usize, filtered["data"].as_array().unwrap().len());
+    let spaced = app.get("/api/v1/clients?company=Fjellstad%20Bygg%20AS", &t).json();
+    assert_eq!(spaced["total"], 1);
+    let one = app.get("/api/v1/clients/1", &t).json();
+    assert_eq!(one["data"]["id"], 1);
+    assert_eq!(app.get("/api/v1/clients/99999", &t).code(), "not_found");
+    assert_eq!(app.get("/api/v1/clients/abc", &t).status, 404);
+    assert_eq!(app.get("/api/v1/unknown", &t).status, 404);
+}
+
+#[test]
+fn writes_are_validated_and_name_the_column() {
+    let app = TestApp::start();
+    let t = app.token(&["invoices:rcu", "clients:rcud"]);
+    let post = |body: serde_json::Value| app.req("POST", "/api/v1/invoices").bearer(&t).json(&body).send();
+    let valid =
+        json!({"client_id": 1, "number": "INV-T-1", "status": "draft", "issue_date": "2025-05-01", "total": 10.5});
+    let created = post(valid.clone());
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["data"]["id"].as_u64().unwrap();
+    assert_eq!(created.header("location"), Some(format!("/api/v1/invoices/{id}").as_str()));
+    for (patch, column) in [
+        (json!({"total": "ten"}), "total"),
+        (json!({"issue_date": "2025-13-01"}), "issue_date"),
+        (json!({"client_id": 1.5}), "client_id"),
+        (json!({"client_id": 999_999}), "client_id"),
+        (json!({"bogus": 1}), "bogus"),
+        (json!({"number": null}), "number"),
+        (json!({"id": 5}), "id"),
+    ] {
+        let mut body = valid.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = post(body);
+        assert_eq!(r.status, 422, "{patch} → {}", r.text());
+        assert_eq!(r.code(), "validation_failed");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains(column), "{}", r.text());
+    }
+    let mut missing = valid.clone();
+    missing.as_object_mut().unwrap().remove("status");
+    assert!(post(missing).text().contains("status"));
+    // Nothing half-written: the failed posts left no rows.
+    let total = app.get("/api/v1/invoices?number=INV-T-1", &t).json()["total"].clone();
+    assert_eq!(total, 1);
+    // Non-JSON bodies.
+    let r =
+        app.req("POST", "/api/v1/clients").bearer(&t).header("Content-Type", "text/plain").body(b"hi".to_vec()).send();
+    assert_eq!((r.status, r.code().as_str()), (415, "unsupported_media_type"));
+    let r = app.req("POST", "/api/v1/clients").bearer(&t).body(b"{}".to_vec()).send();
+    assert_eq!(r.status, 415);
+    let r = app.req("POST", "/api/v1/clients").bearer(&t).json(&json!([1, 2])).send();
+    assert_eq!(r.status, 422);
+}
+
+#[test]
+fn put_replaces_and_patch_merges() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:rcu"]);
+    let path = "/api/v1/clients/2";
+    let before = app.get(path, &t).json()["data"].clone();
+    assert!(before["city"].is_string());
+    let r = app.req("PATCH", path).bearer(&t).json(&json!({"city": "Bergen"})).send();
+    assert_eq!(r.status, 200);
+    let after = r.json()["data"].clone();
+    assert_eq!(after["city"], "Bergen");
+    assert_eq!(after["company"], before["company"]);
+    let r = app.req("PUT", path).bearer(&t).json(&json!({"company": "Replaced", "status": "inactive"})).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"], json!({"id": 2, "company": "Replaced", "status": "inactive"}));
+    assert_eq!(app.get(path, &t).json()["data"]["company"], "Replaced");
+    let r = app.req("PUT", path).bearer(&t).json(&json!({"company": "No status"})).send();
+    assert_eq!(r.status, 422);
+    let r = app.req("PUT", path).bearer(&t).json(&json!({"id": 3, "company": "X", "status": "active"})).send();
+    assert_eq!(r.status, 422);
+    let r = app.req("PATCH", "/api/v1/clients/99999").bearer(&t).json(&json!({"city": "X"})).send();
+    assert_eq!(r.status, 404);
+    let r = app.req("PATCH", path).bearer(&t).json(&json!({"status": null})).send();
+    assert_eq!(r.status, 422);
+}
+
+#[test]
+fn deletes_refuse_referenced_rows() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:rcd", "invoice_items:rd"]);
+    let r = app.req("DELETE", "/api/v1/clients/1").bearer(&t).send();
+    assert_eq!((r.status, r.code().as_str()), (409, "conflict"));
+    assert_eq!(app.req("DELETE", "/api/v1/invoice_items/1").bearer(&t).send().status, 204);
+    assert_eq!(app.req("DELETE", "/api/v1/invoice_items/1").bearer(&t).send().status, 404);
+    assert_eq!(app.get("/api/v1/invoice_items/1", &t).status, 404);
+}
+
+#[test]
+fn wrong_methods_get_405_with_allow() {
+    let app = TestApp::start();
+    let t = app.token(&["*:rcud"]);
+    for (method, path, allow) in [
+        ("PATCH", "/api/v1/clients", "GET, POST"),
+        ("DELETE", "/api/v1/clients", "GET, POST"),
+        ("POST", "/api/v1/clients/1", "GET, PUT, PATCH, DELETE"),
+        ("POST", "/health", "GET"),
+        ("DELETE", "/api/v1/views/active_clients", "GET"),
+    ] {
+        let r = app.req(method, path).bearer(&t).send();
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("allow"), Some(allow));
+        assert_eq!(r.code(), "method_not_allowed");
+        r.assert_security_headers();
+    }
+}
+
+#[test]
+fn index_lists_what_the_token_may_read() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r", "invoices:r"]);
+    let index = app.get("/api/v1", &t).json();
+    assert_eq!(index["tables"], json!(["clients", "invoices"]));
+    assert_eq!(index["views"], json!(["active_clients", "overdue_invoices"]));
+}
+
+#[test]
+fn health_needs_no_token() {
+    let app = TestApp::start();
+    let r = app.req("GET", "/health").send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"status": "ok"}));
+    r.assert_security_headers();
+}
+
+#[test]
+fn a_table_added_to_the_schema_is_served_without_code() {
+    let schema =
+        "[tables.projects.columns]\nname = { type = \"string\", required = true }\nbudget = { type = \"float\" }\n";
+    let app = TestApp::builder().schema(schema).no_seed().start();
+    let t = app.token(&["projects:rc"]);
+    assert_eq!(app.get("/api/v1/projects", &t).json()["total"], 0);
+    let r = app.req("POST", "/api/v1/projects").bearer(&t).json(&json!({"name": "Apollo", "budget": 12.5})).send();
+    assert_eq!(r.status, 201);
+    assert_eq!(app.get("/api/v1/projects/1", &t).json()["data"], json!({"id": 1, "name": "Apollo", "budget": 12.5}));
+    assert_eq!(app.get("/api/v1/clients", &t).status, 404);
+}

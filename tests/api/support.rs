@@ -1,0 +1,328 @@
+//! The test harness: `TestApp` starts the real server (real sled in a temp dir, real HTTP
+//! on 127.0.0.1:0, an injectable clock) on its own thread; `Req` is a small raw HTTP/1.1
+//! client so tests control every byte (chunked bodies, trickling, odd headers).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade::clock::{ManualClock, SharedClock, SystemClock};
+use palisade::config::Config;
+use palisade::schema::Schema;
+use palisade::server::{launch, run_until_stopped, Launch};
+use palisade::state::AppState;
+use palisade::tokens::{CreatedToken, TokenSpec};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub clock: Option<Arc<ManualClock>>,
+    pub dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub struct Builder {
+    config: Config,
+    schema: Option<String>,
+    manual_clock: bool,
+    seed: bool,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".into();
+        config.server.workers = 2;
+        config.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        config.shield.ip_requests = 100_000;
+        config.rate_limit.requests = 10_000;
+        config.audit.flush_interval_ms = 20;
+        Builder { config, schema: None, manual_clock: false, seed: true, dir: None }
+    }
+
+    pub fn start() -> Self {
+        Self::builder().start()
+    }
+
+    /// Creates a token directly in the running server's registry.
+    pub fn token_with(&self, f: impl FnOnce(&mut TokenSpec)) -> CreatedToken {
+        let mut spec = TokenSpec { name: "tester".into(), ..Default::default() };
+        f(&mut spec);
+        self.state.tokens.create(&spec, self.state.schema(), self.state.clock.now_ms()).expect("token create")
+    }
+
+    /// A token with the given scopes.
+    pub fn token(&self, scopes: &[&str]) -> String {
+        self.token_with(|s| s.scopes = scopes.iter().map(|x| x.to_string()).collect()).token
+    }
+
+    pub fn req(&self, method: &str, path: &str) -> Req {
+        Req {
+            addr: self.addr,
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            chunks: None,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Resp {
+        self.req("GET", path).bearer(token).send()
+    }
+
+    pub fn manual_clock(&self) -> &ManualClock {
+        self.clock.as_deref().expect("built with manual_clock()")
+    }
+
+    /// Every audit record written so far (waits for the actors' flush).
+    pub fn audit(&self) -> Vec<palisade::store::audit::AuditRecord> {
+        std::thread::sleep(Duration::from_millis(150));
+        self.state.audit.tail(100_000).unwrap()
+    }
+
+    /// Stops the server (flushing state) and hands back the data dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let handle = self.handle.clone();
+            futures_lite_block_on(handle.stop(true));
+            let _ = t.join();
+        }
+    }
+}
+
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    actix_rt::System::new().block_on(f)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Builder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+    pub fn schema(mut self, text: &str) -> Self {
+        self.schema = Some(text.into());
+        self
+    }
+    pub fn manual_clock(mut self) -> Self {
+        self.manual_clock = true;
+        self
+    }
+    pub fn no_seed(mut self) -> Self {
+        self.seed = false;
+        self
+    }
+    /// Reuse a data dir (restart tests).
+    pub fn dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    pub fn start(self) -> TestApp {
+        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let mut config = self.config;
+        config.server.data_dir = dir.path().to_path_buf();
+        let schema = match &self.schema {
+            Some(text) => Schema::parse(text).expect("test schema"),
+            None => Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap(),
+        };
+        // A fixed, realistic start time, aligned so window arithmetic is easy to read.
+        let manual = self.manual_clock.then(|| Arc::new(ManualClock::new(1_800_000_000_000)));
+        let clock: SharedClock = match &manual {
+            Some(m) => m.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let seed = self.seed;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let launched = launch(Launch { config, schema, clock, seed, handle_signals: false });
+                match launched {
+                    Ok(running) => {
+                        tx.send(Ok((running.addr, running.state.clone(), running.server.handle()))).unwrap();
+                        run_until_stopped(running).await.unwrap();
+                    }
+                    Err(e) => tx.send(Err(format!("{e:#}"))).unwrap(),
+                }
+            })
+        });
+        let (addr, state, handle) = rx.recv().unwrap().expect("server starts");
+        TestApp { addr, state, clock: manual, dir, handle, thread: Some(thread) }
+    }
+}
+
+/// A raw HTTP/1.1 request.
+#[derive(Clone)]
+pub struct Req {
+    addr: SocketAddr,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    chunks: Option<Vec<Vec<u8>>>,
+}
+
+impl Req {
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+    pub fn client_ip(self, ip: &str) -> Self {
+        self.header("X-Forwarded-For", ip)
+    }
+    pub fn json(self, v: &Value) -> Self {
+        self.header("Content-Type", "application/json").body(v.to_string().into_bytes())
+    }
+    pub fn body(mut self, b: Vec<u8>) -> Self {
+        self.body = b;
+        self
+    }
+    /// Send the body with `Transfer-Encoding: chunked`, in these chunks.
+    pub fn chunked(mut self, chunks: Vec<Vec<u8>>) -> Self {
+        self.chunks = Some(chunks);
+        self
+    }
+
+    pub fn head_bytes(&self) -> Vec<u8> {
+        let mut head =
+            format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, self.path, self.addr);
+        for (k, v) in &self.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if self.chunks.is_some() {
+            head.push_str("Transfer-Encoding: chunked\r\n");
+        } else if !self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PUT" | "PATCH") {
+            head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        head.push_str("\r\n");
+        head.into_bytes()
+    }
+
+    pub fn send(&self) -> Resp {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut out = self.head_bytes();
+        match &self.chunks {
+            Some(chunks) => {
+                for c in chunks {
+                    out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    out.extend_from_slice(c);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            None => out.extend_from_slice(&self.body),
+        }
+        // The server may answer (413) and close before reading everything: ignore write errors.
+        let _ = stream.write_all(&out);
+        read_response(&mut stream)
+    }
+}
+
+/// Reads and parses one response until the server closes the connection.
+pub fn read_response(stream: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) if !raw.is_empty() => break,
+            Err(e) => panic!("no response: {e}"),
+        }
+    }
+    Resp::parse(&raw)
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Self {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("complete head");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+            body = dechunk(&body);
+        }
+        Resp { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Asserts the six contract headers (and the two extra ones) are present.
+    pub fn assert_security_headers(&self) {
+        for (k, v) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+            ("x-xss-protection", "0"),
+            ("cache-control", "no-store, no-cache, must-revalidate"),
+            ("pragma", "no-cache"),
+            ("cross-origin-resource-policy", "same-origin"),
+        ] {
+            assert_eq!(self.header(k), Some(v), "header {k} on a {} response", self.status);
+        }
+        assert!(self.header("content-security-policy").is_some(), "CSP on a {} response", self.status);
+        assert!(self.header("server").is_none());
+        assert!(self.header("x-request-id").is_some());
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&body[start..start + size]);
+        body = &body[start + size + 2..];
+    }
+    out
+}
