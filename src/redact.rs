@@ -37,13 +37,16 @@ pub fn redact_text(s: &str) -> String {
     out
 }
 
-/// Finds the next `pal_`/`pals_`/`bearer ` marker: (byte offset, marker as written).
+/// Finds the next `pal_`/`pals_`/`bearer ` marker (any case): (byte offset, marker as shown).
 fn find_secret_start(s: &str) -> Option<(usize, &'static str)> {
-    let lower = s.to_ascii_lowercase();
-    [("pals_", "pals_"), ("pal_", "pal_"), ("bearer ", "Bearer ")]
-        .iter()
-        .filter_map(|(needle, shown)| lower.find(needle).map(|i| (i, *shown)))
-        .min_by_key(|(i, shown)| (*i, std::cmp::Reverse(shown.len())))
+    let bytes = s.as_bytes();
+    let at = |i: usize, needle: &[u8]| bytes.get(i..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle));
+    (0..bytes.len()).find_map(|i| match bytes[i] {
+        b'p' | b'P' if at(i, b"pals_") => Some((i, "pals_")),
+        b'p' | b'P' if at(i, b"pal_") => Some((i, "pal_")),
+        b'b' | b'B' if at(i, b"bearer ") => Some((i, "Bearer ")),
+        _ => None,
+    })
 }
 
 /// Redacts a raw query string: secret-named parameters lose their value entirely.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
@@ -15,6 +15,7 @@ use crate::api;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::housekeeper::Housekeeper;
+use crate::pipeline::audit::{AuditWriter, Flush};
 use crate::pipeline::headers::SecurityHeaders;
 use crate::pipeline::Pipeline;
 use crate::schema::Schema;
@@ -39,6 +40,7 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     /// Rows written when a fresh data dir was seeded.
     pub seeded: Option<usize>,
+    pub audit_writer: Addr<AuditWriter>,
 }
 
 /// Starts everything; call inside an actix `System`.
@@ -53,14 +55,16 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     };
     let state = Arc::new(AppState::new(l.config.clone(), l.schema, store, l.clock)?);
     let listen = l.config.server.listen.clone();
+    let audit_writer = AuditWriter::start(state.audit.clone());
     let factory_state = state.clone();
+    let factory_writer = audit_writer.clone();
     let mut server = HttpServer::new(move || {
         let state = factory_state.clone();
         // Outermost last: SecurityHeaders wraps the Pipeline, which wraps the dispatcher.
         App::new()
             .app_data(web::Data::from(state.clone()))
             .default_service(web::to(api::dispatch))
-            .wrap(Pipeline::new(state))
+            .wrap(Pipeline::new(state, factory_writer.clone()))
             .wrap(SecurityHeaders)
     })
     .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
@@ -79,15 +83,16 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     api::admin::listen(&Store::admin_socket_path(&data_dir), state.clone())
         .with_context(|| format!("cannot open admin socket in {}", data_dir.display()))?;
     Housekeeper::new(state.clone()).start();
-    Ok(Running { addr, state, server, seeded })
+    Ok(Running { addr, state, server, seeded, audit_writer })
 }
 
 /// Waits for the server to stop, then makes everything durable.
 pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
-    let Running { state, server, .. } = running;
+    let Running { state, server, audit_writer, .. } = running;
     let result = server.await;
-    // Give worker audit actors' drop-time flushes a moment, then sync the store.
-    actix_rt::time::sleep(Duration::from_millis(50)).await;
+    // Workers are gone and their audit actors have handed over what they held; wait until
+    // the writer has stored it, then sync the store.
+    let _ = audit_writer.send(Flush).await;
     state.store.flush().await?;
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
     result.context("server failed")

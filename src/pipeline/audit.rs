@@ -4,8 +4,9 @@
 //! Every request is recorded, refused ones included.
 //!
 //! The pipeline hands finished records to its worker's [`AuditActor`] with a fire-and-forget
-//! message; the actor batches them into sled every `flush_interval_ms` (and when a batch is
-//! full, and when it is dropped at shutdown), so disk writes stay off the hot path. Nothing
+//! message; the actor batches them and every `flush_interval_ms` (and when a batch is full,
+//! and when it is dropped at shutdown) hands the batch to the one [`AuditWriter`], which
+//! stores it on its own thread as a single sled value. Disk work stays off the hot path. Nothing
 //! secret reaches a record: headers are never copied, and query strings and paths pass
 //! through `redact` first.
 
@@ -17,17 +18,13 @@ use actix::prelude::*;
 use actix_web::dev::ServiceRequest;
 
 use super::Rejection;
-use crate::clock::rfc3339;
 use crate::redact;
 use crate::state::AppState;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::tokens::Principal;
 
 /// Records buffered before an early flush.
-const BATCH: usize = 512;
-/// Records a worker holds at most while sled refuses writes; beyond that they are dropped
-/// and counted.
-const MAX_BUFFERED: usize = 100_000;
+const BATCH: usize = 1024;
 
 /// A record opened at entry.
 pub struct AuditDraft {
@@ -60,7 +57,7 @@ impl AuditDraft {
         rejection: Option<&Rejection>,
     ) -> AuditRecord {
         AuditRecord {
-            time: rfc3339(self.time_ms),
+            time: String::new(),
             time_ms: self.time_ms,
             request_id: self.request_id,
             method: self.method,
@@ -86,38 +83,63 @@ fn truncate(s: &str, max: usize) -> String {
 #[rtype(result = "()")]
 pub struct Finish(pub AuditRecord);
 
-/// Writes all buffered records now.
+/// A batch of records for the writer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WriteBatch(pub Vec<AuditRecord>);
+
+/// Answered once everything sent to the writer before it is on disk.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Flush;
 
-/// One worker's audit writer.
-pub struct AuditActor {
+/// The single sled writer, on its own thread (a `SyncArbiter`), so serialising and writing
+/// batches never stalls an HTTP worker.
+pub struct AuditWriter {
     log: Arc<AuditLog>,
+}
+
+impl AuditWriter {
+    /// Starts the writer thread; call inside an actix `System`.
+    pub fn start(log: Arc<AuditLog>) -> Addr<AuditWriter> {
+        SyncArbiter::start(1, move || AuditWriter { log: log.clone() })
+    }
+}
+
+impl Actor for AuditWriter {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<WriteBatch> for AuditWriter {
+    type Result = ();
+    fn handle(&mut self, batch: WriteBatch, _: &mut SyncContext<Self>) {
+        if let Err(e) = self.log.append(&batch.0) {
+            self.log.dropped.fetch_add(batch.0.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(error = %e, dropped = batch.0.len(), "audit write failed; records dropped");
+        }
+    }
+}
+
+impl Handler<Flush> for AuditWriter {
+    type Result = ();
+    fn handle(&mut self, _: Flush, _: &mut SyncContext<Self>) {}
+}
+
+/// One worker's audit batcher.
+pub struct AuditActor {
+    writer: Addr<AuditWriter>,
     buffer: Vec<AuditRecord>,
     interval: Duration,
 }
 
 impl AuditActor {
-    pub fn new(log: Arc<AuditLog>, flush_interval_ms: u64) -> Self {
-        Self { log, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
+    pub fn new(writer: Addr<AuditWriter>, flush_interval_ms: u64) -> Self {
+        Self { writer, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
     }
 
     fn flush(&mut self) {
-        if self.buffer.is_empty() {
-            return;
-        }
-        match self.log.append(&self.buffer) {
-            Ok(()) => self.buffer.clear(),
-            Err(e) => {
-                tracing::error!(error = %e, pending = self.buffer.len(), "audit write failed; will retry");
-                if self.buffer.len() > MAX_BUFFERED {
-                    let excess = self.buffer.len() - MAX_BUFFERED;
-                    self.buffer.drain(..excess);
-                    self.log.dropped.fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
-                    tracing::error!(dropped = excess, "audit buffer full: oldest records dropped");
-                }
-            }
+        if !self.buffer.is_empty() {
+            self.writer.do_send(WriteBatch(std::mem::take(&mut self.buffer)));
         }
     }
 }
@@ -147,12 +169,5 @@ impl Handler<Finish> for AuditActor {
         if self.buffer.len() >= BATCH {
             self.flush();
         }
-    }
-}
-
-impl Handler<Flush> for AuditActor {
-    type Result = ();
-    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
-        self.flush();
     }
 }

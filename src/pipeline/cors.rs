@@ -120,15 +120,17 @@ fn truncate(s: &str) -> String {
 /// After auth: the request's `Origin` against the token's list.
 #[derive(Debug)]
 pub struct CheckOrigin {
-    pub origin: Option<String>,
+    pub origin: String,
     pub host: Option<String>,
     pub principal: Arc<Principal>,
 }
 
 impl CheckOrigin {
-    pub fn from_request(req: &ServiceRequest, principal: Arc<Principal>) -> Self {
-        let get = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
-        Self { origin: get(header::ORIGIN), host: get(header::HOST), principal }
+    /// `None` when the request has no `Origin`: nothing to check.
+    pub fn from_request(req: &ServiceRequest, principal: Arc<Principal>) -> Option<Self> {
+        let get =
+            |name| req.headers().get(name).map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        Some(Self { origin: get(header::ORIGIN)?, host: get(header::HOST), principal })
     }
 }
 
@@ -138,7 +140,7 @@ impl StageMessage for CheckOrigin {
 
 impl Decide<CheckOrigin> for CorsState {
     fn decide(&self, c: CheckOrigin) -> Result<Headers, Rejection> {
-        let Some(origin) = c.origin else { return Ok(Vec::new()) };
+        let origin = c.origin;
         let wanted = normalise_origin(&origin);
         let same_origin = c.host.as_deref().is_some_and(|host| {
             let host = host.to_ascii_lowercase();

@@ -207,7 +207,7 @@ pub struct Stages {
 
 impl Stages {
     /// Starts this worker's actor instances (call on the worker's own thread).
-    pub fn start(state: &AppState) -> Self {
+    pub fn start(state: &AppState, audit_writer: &Addr<audit::AuditWriter>) -> Self {
         let s = &state.stages;
         let stages = Self {
             shield: StageActor(s.shield.clone()).start(),
@@ -215,7 +215,7 @@ impl Stages {
             auth: StageActor(s.auth.clone()).start(),
             rate_limit: StageActor(s.rate_limit.clone()).start(),
             scope: StageActor(s.scope.clone()).start(),
-            audit: audit::AuditActor::new(state.audit.clone(), state.config.audit.flush_interval_ms).start(),
+            audit: audit::AuditActor::new(audit_writer.clone(), state.config.audit.flush_interval_ms).start(),
         };
         let r = &state.actors;
         r.register(StageName::Shield, stages.shield.clone().recipient());
@@ -230,11 +230,12 @@ impl Stages {
 /// The pipeline middleware (one per worker).
 pub struct Pipeline {
     state: Arc<AppState>,
+    audit_writer: Addr<audit::AuditWriter>,
 }
 
 impl Pipeline {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    pub fn new(state: Arc<AppState>, audit_writer: Addr<audit::AuditWriter>) -> Self {
+        Self { state, audit_writer }
     }
 }
 
@@ -249,7 +250,7 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        let stages = Rc::new(Stages::start(&self.state));
+        let stages = Rc::new(Stages::start(&self.state, &self.audit_writer));
         ready(Ok(PipelineService { service: Rc::new(service), state: self.state.clone(), stages }))
     }
 }
@@ -345,7 +346,11 @@ where
     //    because the payload stream cannot travel to an actor; its checks are pure functions.
     let screen = shield::Screen::from_request(&req, cx.ip);
     ask(&stages.shield, screen, StageName::Shield, deadline).await?;
-    let body = shield::read_body(req.take_payload(), state.config.shield.max_body_bytes).await?;
+    let body = if shield::has_body(&req) {
+        shield::read_body(req.take_payload(), state.config.shield.max_body_bytes).await?
+    } else {
+        bytes::Bytes::new()
+    };
     let json = shield::inspect_body(&body, shield::is_json(&req), state.config.shield.max_json_depth)?;
 
     // 2. CORS preflight, answered from server policy without authentication.
@@ -379,11 +384,10 @@ where
             ask(&stages.auth, auth::Authenticate::from_request(&req, &body), StageName::Auth, deadline).await?;
         cx.principal = Some(principal.clone());
 
-        // 2. CORS, second half: the token's own origin list.
-        let cors_headers =
-            ask(&stages.cors, cors::CheckOrigin::from_request(&req, principal.clone()), StageName::Cors, deadline)
-                .await?;
-        cx.extra_headers.extend(cors_headers);
+        // 2. CORS, second half: the token's own origin list (nothing to decide without Origin).
+        if let Some(check) = cors::CheckOrigin::from_request(&req, principal.clone()) {
+            cx.extra_headers.extend(ask(&stages.cors, check, StageName::Cors, deadline).await?);
+        }
 
         // 4. Rate limit (its refusals carry their own headers).
         let rate_headers = ask(
@@ -410,7 +414,9 @@ where
     if let Some(json) = json {
         req.extensions_mut().insert(json);
     }
-    req.set_payload(shield::replay_payload(body));
+    if !body.is_empty() {
+        req.set_payload(shield::replay_payload(body));
+    }
     service
         .call(req)
         .await

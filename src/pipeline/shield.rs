@@ -96,6 +96,13 @@ impl Decide<Screen> for ShieldState {
     }
 }
 
+/// Whether the request announces a body (`Content-Length` > 0 or `Transfer-Encoding`).
+pub fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+}
+
 /// Reads the whole body, refusing it as soon as it grows past `limit`.
 pub async fn read_body(mut payload: Payload, limit: usize) -> Result<Bytes, Rejection> {
     let mut buf = BytesMut::new();

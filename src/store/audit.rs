@@ -1,6 +1,8 @@
-//! The audit trail in sled: key = big-endian (time ms, sequence), value = one JSON record.
-//! Records arrive already redacted (see `pipeline::audit`). Retention is bounded by age
-//! (`keep_days`) and count (`max_records`); [`AuditLog::prune`] runs from the housekeeper.
+//! The audit trail in sled. Records arrive in batches (one per audit-actor flush); each batch
+//! is stored as one value of JSON lines under key = big-endian (time ms of its first record,
+//! sequence), so writing costs one sled insert per batch, not per request. Records arrive
+//! already redacted (see `pipeline::audit`). Retention is bounded by age (`keep_days`) and
+//! count (`max_records`); [`AuditLog::prune`] runs from the housekeeper.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -12,7 +14,7 @@ use crate::config::AuditConfig;
 /// One finished request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
-    /// RFC 3339 time the request entered.
+    /// RFC 3339 time the request entered (filled in by the writer when left empty).
     pub time: String,
     #[serde(skip)]
     pub time_ms: u64,
@@ -42,62 +44,91 @@ pub struct AuditLog {
     config: AuditConfig,
 }
 
+fn records_in(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b'\n').filter(|l| !l.is_empty())
+}
+
+fn batch_time(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key.get(..8).and_then(|k| k.try_into().ok()).unwrap_or([0; 8]))
+}
+
 impl AuditLog {
     pub fn new(tree: sled::Tree, config: AuditConfig) -> Self {
-        let count = tree.len();
-        Self { tree, seq: AtomicU64::new(0), count: AtomicUsize::new(count), dropped: AtomicU64::new(0), config }
+        let count = tree.iter().values().flatten().map(|v| records_in(&v).count()).sum();
+        let seq = tree
+            .last()
+            .ok()
+            .flatten()
+            .map(|(k, _)| u64::from_be_bytes(k.get(8..16).and_then(|k| k.try_into().ok()).unwrap_or([0; 8])) + 1);
+        Self {
+            tree,
+            seq: AtomicU64::new(seq.unwrap_or(0)),
+            count: AtomicUsize::new(count),
+            dropped: AtomicU64::new(0),
+            config,
+        }
     }
 
-    fn key(&self, time_ms: u64) -> [u8; 16] {
-        let mut k = [0u8; 16];
-        k[..8].copy_from_slice(&time_ms.to_be_bytes());
-        k[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        k
-    }
-
-    /// Writes records in one batch.
+    /// Writes records as one batch.
     pub fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
+        let Some(first) = records.first() else { return Ok(()) };
+        let mut value = Vec::with_capacity(records.len() * 256);
         for r in records {
-            let bytes = serde_json::to_vec(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            batch.insert(&self.key(r.time_ms), bytes);
+            if r.time.is_empty() {
+                let mut r = r.clone();
+                r.time = crate::clock::rfc3339(r.time_ms);
+                serde_json::to_writer(&mut value, &r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                value.push(b'\n');
+                continue;
+            }
+            serde_json::to_writer(&mut value, r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            value.push(b'\n');
         }
-        self.tree.apply_batch(batch)?;
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&first.time_ms.to_be_bytes());
+        key[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        self.tree.insert(key, value)?;
         self.count.fetch_add(records.len(), Ordering::Relaxed);
         Ok(())
     }
 
-    /// The last `n` records, oldest first.
+    /// The last `n` records, oldest first (by batch, then arrival).
     pub fn tail(&self, n: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut out = Vec::with_capacity(n.min(10_000));
-        for item in self.tree.iter().rev().take(n) {
-            let (_, bytes) = item?;
-            out.push(serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?);
+        let mut out: Vec<AuditRecord> = Vec::new();
+        for item in self.tree.iter().rev() {
+            let (_, value) = item?;
+            let mut batch = Vec::new();
+            for line in records_in(&value) {
+                batch
+                    .push(serde_json::from_slice(line).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?);
+            }
+            batch.append(&mut out);
+            out = batch;
+            if out.len() >= n {
+                break;
+            }
         }
-        out.reverse();
+        let skip = out.len().saturating_sub(n);
+        let mut out: Vec<AuditRecord> = out.into_iter().skip(skip).collect();
+        out.sort_by(|a, b| a.time.cmp(&b.time));
         Ok(out)
     }
 
-    /// Deletes records older than `keep_days` and the oldest beyond `max_records`.
+    /// Deletes batches older than `keep_days`, and the oldest while over `max_records`.
     pub fn prune(&self, now_ms: u64) -> Result<usize, StoreError> {
         let cutoff = now_ms.saturating_sub(self.config.keep_days.saturating_mul(86_400_000));
-        let excess = self.count.load(Ordering::Relaxed).saturating_sub(self.config.max_records);
         let mut removed = 0;
-        let mut batch = sled::Batch::default();
         for item in self.tree.iter() {
-            let (key, _) = item?;
-            let t = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8]));
-            if t >= cutoff && removed >= excess {
+            let (key, value) = item?;
+            let over = self.count.load(Ordering::Relaxed) > self.config.max_records;
+            if batch_time(&key) >= cutoff && !over {
                 break;
             }
-            batch.remove(key);
-            removed += 1;
+            let n = records_in(&value).count();
+            self.tree.remove(key)?;
+            self.count.fetch_sub(n.min(self.count.load(Ordering::Relaxed)), Ordering::Relaxed);
+            removed += n;
         }
-        self.tree.apply_batch(batch)?;
-        self.count.fetch_sub(removed.min(self.count.load(Ordering::Relaxed)), Ordering::Relaxed);
         Ok(removed)
     }
 
@@ -107,5 +138,46 @@ impl AuditLog {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(time_ms: u64, path: &str) -> AuditRecord {
+        AuditRecord {
+            time: crate::clock::rfc3339(time_ms),
+            time_ms,
+            request_id: "r".into(),
+            method: "GET".into(),
+            path: path.into(),
+            query: None,
+            status: 200,
+            duration_us: 1,
+            token_id: None,
+            user: None,
+            ip_hash: "h".into(),
+            stage: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn batches_tail_and_prune() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let config = AuditConfig { keep_days: 1, max_records: 3, ..Default::default() };
+        let log = AuditLog::new(db.open_tree("a").unwrap(), config);
+        log.append(&[record(1_000, "/a"), record(1_001, "/b")]).unwrap();
+        log.append(&[record(2_000, "/c"), record(2_001, "/d")]).unwrap();
+        assert_eq!(log.len(), 4);
+        let paths: Vec<String> = log.tail(3).unwrap().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["/b", "/c", "/d"]);
+        // Over max_records: the oldest batch goes.
+        assert_eq!(log.prune(3_000).unwrap(), 2);
+        assert_eq!(log.len(), 2);
+        // Older than keep_days: everything goes.
+        assert_eq!(log.prune(2_000 + 86_400_000 + 1).unwrap(), 2);
+        assert!(log.is_empty());
     }
 }

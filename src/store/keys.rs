@@ -25,7 +25,8 @@ pub struct KeyRing {
 }
 
 struct Keys {
-    ip_hash: [u8; 32],
+    /// HMAC already keyed for IP hashing (cloned per use: saves the key schedule).
+    ip_hash: HmacSha256,
     seal: [u8; 32],
 }
 
@@ -78,7 +79,8 @@ impl KeyRing {
     pub fn from_master(master: &[u8]) -> Self {
         Self {
             inner: Arc::new(Keys {
-                ip_hash: derive(master, "palisade ip-hash v1"),
+                ip_hash: <HmacSha256 as Mac>::new_from_slice(&derive(master, "palisade ip-hash v1"))
+                    .expect("HMAC takes keys of any length"),
                 seal: derive(master, "palisade secret-seal v1"),
             }),
         }
@@ -86,8 +88,11 @@ impl KeyRing {
 
     /// Keyed hash of a client address (hex of the first 16 bytes of HMAC-SHA256).
     pub fn hash_ip(&self, ip: &IpAddr) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.inner.ip_hash).expect("32-byte key");
-        mac.update(ip.to_string().as_bytes());
+        let mut mac = self.inner.ip_hash.clone();
+        match ip {
+            IpAddr::V4(v4) => mac.update(&v4.octets()),
+            IpAddr::V6(v6) => mac.update(&v6.octets()),
+        }
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 

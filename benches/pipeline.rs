@@ -1,0 +1,195 @@
+//! The pipeline's price, in one run (`cargo bench --bench pipeline`).
+//!
+//! Starts two servers in this process on the same demo data: the full six-stage pipeline,
+//! and the same dispatcher with no stage at all (a shim only sets the route and principal
+//! the handler expects). A keep-alive load generator drives authenticated
+//! `GET /api/v1/clients/1` against each, alternating, several rounds; the medians and their
+//! ratio are printed, then the cost of one actor hop (a same-thread mailbox message to a
+//! stage actor) against a direct call of the same decision function.
+//!
+//! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
+//! BENCH_CONNS (default 16).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use palisade::api::route::Route;
+use palisade::clock::{Clock, SystemClock};
+use palisade::config::Config;
+use palisade::pipeline::{ask, rate_limit, Decide, StageActor, StageName};
+use palisade::schema::Schema;
+use palisade::server::{launch, Launch};
+use palisade::tokens::TokenSpec;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Drives `conns` keep-alive connections for `secs`; returns (requests/s, p50 µs, p99 µs).
+fn load(addr: SocketAddr, token: &str, conns: usize, secs: u64) -> (f64, u64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let request = format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let (stop, count, request) = (stop.clone(), count.clone(), request.clone());
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let stream = TcpStream::connect(addr).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    writer.write_all(request.as_bytes()).unwrap();
+                    let mut length = 0usize;
+                    let mut status_ok = false;
+                    loop {
+                        line.clear();
+                        reader.read_line(&mut line).unwrap();
+                        if line.starts_with("HTTP/1.1 ") {
+                            status_ok = line.starts_with("HTTP/1.1 200");
+                        } else if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        } else if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    reader.read_exact(&mut body).unwrap();
+                    assert!(status_ok, "non-200 answer: {}", String::from_utf8_lossy(&body));
+                    latencies.push(t.elapsed().as_micros() as u64);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    all.sort_unstable();
+    let pct =
+        |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    (count.load(Ordering::Relaxed) as f64 / elapsed, pct(0.50), pct(0.99))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let secs = env("BENCH_SECS", 3);
+    let rounds = env("BENCH_ROUNDS", 5) as usize;
+    let conns = env("BENCH_CONNS", 16) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.server.data_dir = dir.path().to_path_buf();
+    config.shield.ip_requests = u32::MAX;
+    config.rate_limit.requests = u32::MAX;
+    config.server.workers = 2;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap();
+            let running =
+                launch(Launch { config, schema, clock: Arc::new(SystemClock), seed: true, handle_signals: false })
+                    .unwrap();
+            let state = running.state.clone();
+            let spec = TokenSpec { name: "bench".into(), scopes: vec!["clients:r".into()], ..Default::default() };
+            let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
+            let principal = state.tokens.authenticate(&token.token, SystemClock.now_ms()).unwrap();
+            // The same dispatcher, no stage: a shim sets what the pipeline would have.
+            let bare_state = state.clone();
+            let bare = HttpServer::new(move || {
+                let principal = principal.clone();
+                App::new()
+                    .app_data(web::Data::from(bare_state.clone()))
+                    .default_service(web::to(palisade::api::dispatch))
+                    .wrap_fn(move |req, srv| {
+                        req.extensions_mut().insert(Route::Table { table: "clients".into(), id: Some(1) });
+                        req.extensions_mut().insert(principal.clone());
+                        srv.call(req)
+                    })
+            })
+            .workers(2)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+            let bare_addr = bare.addrs()[0];
+            let bare = bare.run();
+            tx.send((running.addr, bare_addr, token.token, state)).unwrap();
+            let _ = futures_util::future::join(running.server, bare).await;
+        })
+    });
+    let (full_addr, bare_addr, token, state) = rx.recv().unwrap();
+
+    println!("palisade pipeline benchmark: {rounds} rounds × {secs}s, {conns} keep-alive connections, 2 workers");
+    let _ = load(full_addr, &token, conns, 1); // warm-up
+    let _ = load(bare_addr, &token, conns, 1);
+    let (mut full, mut bare) = (Vec::new(), Vec::new());
+    let (mut full_p99, mut bare_p99) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let b = load(bare_addr, &token, conns, secs);
+        let f = load(full_addr, &token, conns, secs);
+        println!(
+            "  round {}: bare {:>8.0} req/s (p50 {} µs, p99 {} µs) | pipeline {:>8.0} req/s (p50 {} µs, p99 {} µs)",
+            round + 1,
+            b.0,
+            b.1,
+            b.2,
+            f.0,
+            f.1,
+            f.2
+        );
+        bare.push(b.0);
+        full.push(f.0);
+        bare_p99.push(b.2 as f64);
+        full_p99.push(f.2 as f64);
+    }
+    let (bm, fm) = (median(bare), median(full));
+    println!("median bare:     {bm:>8.0} req/s, p99 {:.0} µs", median(bare_p99));
+    println!("median pipeline: {fm:>8.0} req/s, p99 {:.0} µs", median(full_p99));
+    println!("pipeline / bare: {:.1} %  (target ≥ 70 %)", 100.0 * fm / bm);
+
+    // Half of saturation: a fixed arrival rate from one paced connection set.
+    hop_cost(state);
+}
+
+/// Cost of one actor hop: a mailbox round trip to a stage actor on the same thread, against
+/// calling the same decision function directly.
+fn hop_cost(state: Arc<palisade::state::AppState>) {
+    const N: u32 = 200_000;
+    actix_rt::System::new().block_on(async move {
+        let limiter = state.stages.rate_limit.clone();
+        let msg = || rate_limit::Count { token_id: "hop".into(), limit: u32::MAX, window_secs: 3600 };
+        let t = Instant::now();
+        for _ in 0..N {
+            limiter.decide(msg()).unwrap();
+        }
+        let direct = t.elapsed().as_nanos() as f64 / f64::from(N);
+        let addr = actix::Actor::start(StageActor(limiter.clone()));
+        let deadline = Duration::from_millis(500);
+        let t = Instant::now();
+        for _ in 0..N {
+            ask(&addr, msg(), StageName::RateLimit, deadline).await.unwrap();
+        }
+        let hop = t.elapsed().as_nanos() as f64 / f64::from(N);
+        println!(
+            "actor hop: {:.0} ns per message via the actor vs {:.0} ns direct → one hop costs {:.0} ns",
+            hop,
+            direct,
+            hop - direct
+        );
+    });
+}
