@@ -267,6 +267,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_config_parses_and_restates_the_defaults() {
+        let shipped = Config::parse(include_str!("../data/palisade.toml")).unwrap();
+        assert!(shipped.validate().is_ok());
+        assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn wildcard_origin_is_refused() {
         let c = Config::parse("[cors]\nallowed_origins = [\"*\"]\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("cors.allowed_origins"));
