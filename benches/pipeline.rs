@@ -102,9 +102,15 @@ fn main() {
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap();
-            let running =
-                launch(Launch { config, schema, clock: Arc::new(SystemClock), seed: true, handle_signals: false })
-                    .unwrap();
+            let running = launch(Launch {
+                config,
+                schema,
+                clock: Arc::new(SystemClock),
+                seed: true,
+                handle_signals: false,
+                checks: Vec::new(),
+            })
+            .unwrap();
             let state = running.state.clone();
             let spec = TokenSpec { name: "bench".into(), scopes: vec!["clients:r".into()], ..Default::default() };
             let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();

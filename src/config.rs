@@ -26,6 +26,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub audit: AuditConfig,
     pub graphql: GraphqlConfig,
+    pub checks: ChecksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +170,93 @@ impl Default for GraphqlConfig {
     }
 }
 
+/// The security checks chain (see `checks`). Checks run in the order of `chain`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// Names of the checks run on every request, in this order.
+    pub chain: Vec<String>,
+    /// How long an automatic lock (injection, honeypot) lasts.
+    pub lock_secs: u64,
+    pub honeypot: HoneypotConfig,
+    pub brute_force: BruteForceConfig,
+    /// Per-endpoint policies; the first whose method and path match applies.
+    pub endpoints: Vec<EndpointPolicy>,
+    /// Keys (IP × limit id) the per-endpoint limits track at most.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        Self {
+            chain: ["locked", "injection", "honeypot"].map(String::from).to_vec(),
+            lock_secs: 86_400,
+            honeypot: HoneypotConfig::default(),
+            brute_force: BruteForceConfig::default(),
+            endpoints: Vec::new(),
+            max_tracked_keys: 1_000_000,
+        }
+    }
+}
+
+/// A body field real users never fill (hidden in forms); bots that fill it are refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HoneypotConfig {
+    /// The field name; no field, no honeypot.
+    pub field: Option<String>,
+    /// Also lock the client IP for `checks.lock_secs`.
+    pub lock: bool,
+}
+
+/// Failed authentications from one IP beyond `max_failures` per `window_secs` lock it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BruteForceConfig {
+    pub max_failures: u32,
+    pub window_secs: u64,
+    pub lock_secs: u64,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self { max_failures: 20, window_secs: 300, lock_secs: 3600 }
+    }
+}
+
+/// What applies on one endpoint: `method` (or any) and `path` (`*` matches one path segment
+/// or the rest of one, a trailing `**` everything below).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPolicy {
+    #[serde(default)]
+    pub method: Option<String>,
+    pub path: String,
+    /// Checks run here, in order (default: the global chain).
+    #[serde(default)]
+    pub checks: Option<Vec<String>>,
+    /// Whether a detected injection also locks the client IP.
+    #[serde(default = "yes")]
+    pub auto_lock: bool,
+    /// Requests per minute per client IP, counted per `limit_id` (60 when only the id is set).
+    #[serde(default)]
+    pub max_requests_per_minute: Option<u32>,
+    /// Routes with the same id share one counter.
+    #[serde(default)]
+    pub limit_id: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl EndpointPolicy {
+    /// The effective per-minute limit, if any.
+    pub fn per_minute(&self) -> Option<u32> {
+        self.max_requests_per_minute.or(self.limit_id.as_ref().map(|_| 60))
+    }
+}
+
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -235,6 +323,20 @@ impl Config {
         }
         if self.audit.max_records == 0 || self.audit.flush_interval_ms == 0 {
             return invalid("audit.max_records", "max_records and flush_interval_ms must be positive");
+        }
+        if self.checks.lock_secs == 0
+            || self.checks.brute_force.window_secs == 0
+            || self.checks.brute_force.lock_secs == 0
+        {
+            return invalid("checks.lock_secs", "lock and window durations must be positive");
+        }
+        for e in &self.checks.endpoints {
+            if !e.path.starts_with('/') {
+                return invalid("checks.endpoints.path", &format!("{:?} must start with /", e.path));
+            }
+            if e.max_requests_per_minute == Some(0) {
+                return invalid("checks.endpoints.max_requests_per_minute", "must be positive");
+            }
         }
         if self.graphql.max_depth == 0 || self.graphql.max_complexity == 0 {
             return invalid("graphql.max_depth", "max_depth and max_complexity must be positive");

@@ -1,6 +1,6 @@
 //! The housekeeper actor: the one place where time-driven upkeep happens — expired
-//! rate-limit and throttle windows are evicted, the replay cache is swept, and audit
-//! retention is enforced — so no request path ever pays for it.
+//! rate-limit, throttle and endpoint-limit windows are evicted, the replay cache is swept,
+//! expired locks are deleted from sled, and audit retention is enforced — so no request path ever pays for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,8 @@ impl Housekeeper {
         state.stages.shield.throttle.evict_expired(now, false);
         state.stages.rate_limit.windows.evict_expired(now, false);
         state.stages.auth.replay.sweep(now);
+        state.stages.checks.sweep(now);
+        state.brute_force.sweep(now);
     }
 }
 

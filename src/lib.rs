@@ -24,6 +24,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::api;
+use crate::checks::SecurityCheck;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::housekeeper::Housekeeper;
@@ -31,6 +32,8 @@ pub struct Launch {
     pub seed: bool,
     /// Let actix stop on SIGINT/SIGTERM (off in tests).
     pub handle_signals: bool,
+    /// Extra security checks, registered by name for `[checks] chain`.
+    pub checks: Vec<Arc<dyn SecurityCheck>>,
 }
 
 /// A started server.
@@ -53,7 +56,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     } else {
         None
     };
-    let state = Arc::new(AppState::new(l.config.clone(), l.schema, store, l.clock)?);
+    let state = Arc::new(AppState::with_checks(l.config.clone(), l.schema, store, l.clock, l.checks)?);
     let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone());
     let factory_state = state.clone();

@@ -5,17 +5,20 @@
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::pipeline::{auth, cors, rate_limit, scope, shield, ActorRegistry};
 use crate::schema::Schema;
 use crate::store::audit::AuditLog;
+use crate::store::locks::LockStore;
 use crate::store::Store;
 use crate::tokens::{TokenError, TokenRegistry};
 
 /// Shared state of the stages (each worker's actors point here).
 pub struct StageStates {
     pub shield: Arc<shield::ShieldState>,
+    pub checks: Arc<ChecksState>,
     pub cors: Arc<cors::CorsState>,
     pub auth: Arc<auth::AuthState>,
     pub rate_limit: Arc<rate_limit::RateLimitState>,
@@ -28,25 +31,65 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<TokenRegistry>,
     pub audit: Arc<AuditLog>,
+    pub locks: Arc<LockStore>,
+    pub brute_force: Arc<BruteForceGuard>,
     pub clock: SharedClock,
     pub stages: StageStates,
     pub actors: ActorRegistry,
 }
 
 impl AppState {
-    pub fn new(config: Config, schema: Schema, store: Store, clock: SharedClock) -> Result<Self, TokenError> {
+    pub fn new(config: Config, schema: Schema, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::with_checks(config, schema, store, clock, Vec::new())
+    }
+
+    /// Like [`AppState::new`], with extra (user) security checks registered by name.
+    pub fn with_checks(
+        config: Config,
+        schema: Schema,
+        store: Store,
+        clock: SharedClock,
+        extra_checks: Vec<Arc<dyn SecurityCheck>>,
+    ) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let catalog = Arc::new(Catalog::new(Arc::new(schema), &config.sensitive.expose));
-        let tokens = Arc::new(TokenRegistry::load(store.clone())?);
+        let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
         let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone()));
+        let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone())?);
+        let checks =
+            ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())
+                .map_err(|e| anyhow::anyhow!(e))?;
+        let brute_force = Arc::new(BruteForceGuard::new(
+            config.checks.brute_force.clone(),
+            config.shield.max_tracked_ips,
+            locks.clone(),
+            audit.clone(),
+        ));
         let stages = StageStates {
             shield: Arc::new(shield::ShieldState::new(config.shield.clone(), clock.clone())),
+            checks: Arc::new(checks),
             cors: Arc::new(cors::CorsState::new(&config.cors)),
-            auth: Arc::new(auth::AuthState::new(tokens.clone(), config.auth.clone(), clock.clone())),
+            auth: Arc::new(auth::AuthState::new(
+                tokens.clone(),
+                brute_force.clone(),
+                config.auth.clone(),
+                clock.clone(),
+            )),
             rate_limit: Arc::new(rate_limit::RateLimitState::new(config.rate_limit.clone(), clock.clone())),
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
-        Ok(Self { config, catalog, store, tokens, audit, clock, stages, actors: ActorRegistry::default() })
+        Ok(Self {
+            config,
+            catalog,
+            store,
+            tokens,
+            audit,
+            locks,
+            brute_force,
+            clock,
+            stages,
+            actors: ActorRegistry::default(),
+        })
     }
 
     pub fn schema(&self) -> &Schema {

@@ -349,6 +349,14 @@ impl TokenRegistry {
         Ok(principal)
     }
 
+    /// The owner name of the token an `Authorization` value names, without verifying it
+    /// (the `locked` check runs before auth; a forged id only gets its sender refused).
+    pub fn owner_of(&self, authorization: &str) -> Option<String> {
+        let token = authorization.trim().split_once(' ').map(|(_, t)| t.trim())?;
+        let id = parse_id(token)?;
+        self.cache.get(id).map(|p| p.record.name.clone())
+    }
+
     /// Number of live tokens in memory.
     pub fn len(&self) -> usize {
         self.cache.len()

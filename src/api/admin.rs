@@ -6,6 +6,7 @@
 //! once in the live caches; without a server it opens the store itself and calls the same
 //! function. Only the data dir's owner can reach the socket (dir 0700, socket 0600).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use crate::checks::{lock_and_record, lock_event};
 use crate::clock::rfc3339;
+use crate::pipeline::client_ip::normalise;
 use crate::state::AppState;
+use crate::store::locks::{LockKind, LockRecord};
 use crate::tokens::{TokenRecord, TokenSpec};
 
 /// The longest request line the socket accepts.
@@ -27,6 +31,9 @@ pub enum AdminRequest {
     TokenList,
     TokenRevoke { id: String },
     AuditTail { n: usize },
+    Lock { kind: LockKind, subject: String, secs: u64, reason: Option<String> },
+    Unlock { kind: LockKind, subject: String },
+    LocksList,
 }
 
 /// What the socket answers: `{"ok": …}` or `{"error": "…"}`.
@@ -78,7 +85,62 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             let records = state.audit.tail(n).map_err(|e| e.to_string())?;
             serde_json::to_value(records).map_err(|e| e.to_string())
         }
+        AdminRequest::Lock { kind, subject, secs, reason } => {
+            if secs == 0 {
+                return Err("--for must be positive".into());
+            }
+            let record = LockRecord {
+                kind,
+                subject: lock_subject(state, kind, &subject)?,
+                created_at_ms: now,
+                expires_at_ms: now.saturating_add(secs.saturating_mul(1000)),
+                reason: reason.unwrap_or_else(|| "locked by an administrator".into()),
+                sample: None,
+            };
+            let shown = lock_summary(&record);
+            lock_and_record(&state.locks, &state.audit, record, now);
+            Ok(shown)
+        }
+        AdminRequest::Unlock { kind, subject } => {
+            let subject = lock_subject(state, kind, &subject)?;
+            let record = LockRecord {
+                kind,
+                subject: subject.clone(),
+                created_at_ms: now,
+                expires_at_ms: now,
+                reason: "unlocked by an administrator".into(),
+                sample: None,
+            };
+            let existed = state.locks.unlock(kind, &subject).map_err(|e| e.to_string())?;
+            let _ = state.audit.append(&[lock_event("UNLOCK", &record, now)]);
+            Ok(json!({"unlocked": existed, "key": record.key()}))
+        }
+        AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
     }
+}
+
+/// IPs are locked under their keyed hash (normalised first); users by name.
+fn lock_subject(state: &AppState, kind: LockKind, subject: &str) -> Result<String, String> {
+    match kind {
+        LockKind::Ip => {
+            let ip: IpAddr = subject.trim().parse().map_err(|_| format!("{subject:?} is not an IP address"))?;
+            Ok(state.locks.ip_subject(&normalise(ip)))
+        }
+        _ if subject.trim().is_empty() => Err("a name is required".into()),
+        _ => Ok(subject.to_string()),
+    }
+}
+
+/// A lock as listings show it (IPs only hashed).
+pub fn lock_summary(r: &LockRecord) -> Value {
+    json!({
+        "kind": r.kind,
+        "subject": r.subject,
+        "created_at": rfc3339(r.created_at_ms),
+        "expires_at": rfc3339(r.expires_at_ms),
+        "reason": r.reason,
+        "sample": r.sample,
+    })
 }
 
 /// Listens on the admin socket until the process ends.

@@ -4,6 +4,7 @@
 
 mod admin_client;
 mod audit;
+mod lock;
 mod schema;
 mod serve;
 mod sign;
@@ -44,6 +45,15 @@ enum Command {
     Schema(schema::SchemaCommand),
     /// Print X-Timestamp and X-Signature headers for a request (client helper).
     Sign(sign::Opts),
+    /// Lock a client address or a token owner.
+    #[command(subcommand)]
+    Lock(lock::LockCommand),
+    /// Lift a lock.
+    #[command(subcommand)]
+    Unlock(lock::UnlockCommand),
+    /// List lock records.
+    #[command(subcommand)]
+    Locks(lock::LocksCommand),
 }
 
 /// Config and schema as every command sees them.
@@ -78,6 +88,9 @@ pub fn main() {
             Command::Token(c) => token::run(&cx, c),
             Command::Audit(c) => audit::run(&cx, c),
             Command::Schema(c) => schema::run(&cx, c),
+            Command::Lock(c) => lock::lock(&cx, c),
+            Command::Unlock(c) => lock::unlock(&cx, c),
+            Command::Locks(c) => lock::list(&cx, c),
             Command::Sign(_) => unreachable!("handled above"),
         }),
     };

@@ -32,6 +32,7 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
             clock: Arc::new(SystemClock),
             seed: !opts.no_seed,
             handle_signals: true,
+            checks: Vec::new(),
         })?;
         println!("listening on http://{}", running.addr);
         if let Some(rows) = running.seeded {

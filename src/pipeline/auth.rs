@@ -9,6 +9,7 @@
 //! same signature is accepted once (`replayed_request`); the replay cache is bounded and
 //! entries expire with the window.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::{Decide, Rejection, StageMessage, StageName};
+use crate::checks::BruteForceGuard;
 use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
@@ -104,14 +106,20 @@ impl ReplayCache {
 /// The auth stage's shared state.
 pub struct AuthState {
     pub tokens: Arc<TokenRegistry>,
+    pub brute_force: Arc<BruteForceGuard>,
     pub replay: ReplayCache,
     pub config: AuthConfig,
     pub clock: SharedClock,
 }
 
 impl AuthState {
-    pub fn new(tokens: Arc<TokenRegistry>, config: AuthConfig, clock: SharedClock) -> Self {
-        Self { tokens, replay: ReplayCache::new(config.max_replay_entries), config, clock }
+    pub fn new(
+        tokens: Arc<TokenRegistry>,
+        brute_force: Arc<BruteForceGuard>,
+        config: AuthConfig,
+        clock: SharedClock,
+    ) -> Self {
+        Self { tokens, brute_force, replay: ReplayCache::new(config.max_replay_entries), config, clock }
     }
 }
 
@@ -125,10 +133,11 @@ pub struct Authenticate {
     pub path: String,
     pub query: String,
     pub body: Bytes,
+    pub ip: IpAddr,
 }
 
 impl Authenticate {
-    pub fn from_request(req: &ServiceRequest, body: &Bytes) -> Self {
+    pub fn from_request(req: &ServiceRequest, body: &Bytes, ip: IpAddr) -> Self {
         let get = |name: &str| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
         Self {
             authorization: get("authorization"),
@@ -138,6 +147,7 @@ impl Authenticate {
             path: req.uri().path().to_string(),
             query: req.query_string().to_string(),
             body: body.clone(),
+            ip,
         }
     }
 }
@@ -153,7 +163,27 @@ fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 
 impl Decide<Authenticate> for AuthState {
     fn decide(&self, a: Authenticate) -> Result<Arc<Principal>, Rejection> {
-        let now_ms = self.clock.now_ms();
+        let (ip, now_ms) = (a.ip, self.clock.now_ms());
+        let verdict = self.verify(a, now_ms);
+        if let Err(rejection) = &verdict {
+            // Presenting a wrong credential counts towards the brute-force lock; a missing
+            // one (or a stage that cannot decide) does not.
+            if matches!(
+                rejection.error.kind,
+                ErrorKind::InvalidToken
+                    | ErrorKind::BadSignature
+                    | ErrorKind::ReplayedRequest
+                    | ErrorKind::StaleRequest
+            ) {
+                self.brute_force.failed(ip, now_ms, &rejection.reason);
+            }
+        }
+        verdict
+    }
+}
+
+impl AuthState {
+    fn verify(&self, a: Authenticate, now_ms: u64) -> Result<Arc<Principal>, Rejection> {
         let Some(value) = a.authorization.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
             return Err(refuse(ErrorKind::MissingToken, "no Authorization header"));
         };

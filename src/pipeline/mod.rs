@@ -6,6 +6,8 @@
 //!  client ─▶ SecurityHeaders   outermost: OWASP headers, X-Request-Id, panics → 500
 //!         ─▶ 1 Shield          IP throttle, query size, body size (counted while streaming),
 //!                              JSON depth and validity; the whole request runs under a timeout
+//!         ─▶   checks          ordered security checks: locks, SQL injection (auto-lock),
+//!                              honeypot, per-endpoint limits (see `checks`)
 //!         ─▶ 2 CORS preflight  OPTIONS answered from server policy, without auth
 //!         ─▶   route           path shape → 404, method → 405 (+ Allow)
 //!         ─▶ 3 Auth            bearer token (SHA-256, constant time), signature, replay
@@ -62,6 +64,7 @@ use headers::RequestId;
 #[serde(rename_all = "snake_case")]
 pub enum StageName {
     Shield,
+    Checks,
     Cors,
     Router,
     Auth,
@@ -74,6 +77,7 @@ impl StageName {
     pub fn as_str(self) -> &'static str {
         match self {
             StageName::Shield => "shield",
+            StageName::Checks => "checks",
             StageName::Cors => "cors",
             StageName::Router => "router",
             StageName::Auth => "auth",
@@ -198,6 +202,7 @@ impl ActorRegistry {
 /// One worker's stage actors.
 pub struct Stages {
     pub shield: Addr<StageActor<shield::ShieldState>>,
+    pub checks: Addr<StageActor<crate::checks::ChecksState>>,
     pub cors: Addr<StageActor<cors::CorsState>>,
     pub auth: Addr<StageActor<auth::AuthState>>,
     pub rate_limit: Addr<StageActor<rate_limit::RateLimitState>>,
@@ -211,6 +216,7 @@ impl Stages {
         let s = &state.stages;
         let stages = Self {
             shield: StageActor(s.shield.clone()).start(),
+            checks: StageActor(s.checks.clone()).start(),
             cors: StageActor(s.cors.clone()).start(),
             auth: StageActor(s.auth.clone()).start(),
             rate_limit: StageActor(s.rate_limit.clone()).start(),
@@ -219,6 +225,7 @@ impl Stages {
         };
         let r = &state.actors;
         r.register(StageName::Shield, stages.shield.clone().recipient());
+        r.register(StageName::Checks, stages.checks.clone().recipient());
         r.register(StageName::Cors, stages.cors.clone().recipient());
         r.register(StageName::Auth, stages.auth.clone().recipient());
         r.register(StageName::RateLimit, stages.rate_limit.clone().recipient());
@@ -353,6 +360,10 @@ where
     };
     let json = shield::inspect_body(&body, shield::is_json(&req), state.config.shield.max_json_depth)?;
 
+    // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
+    let inspect = crate::checks::Inspect::from_request(&req, cx.ip, json.as_ref().map(|j| j.0.clone()), &body);
+    ask(&stages.checks, inspect, StageName::Checks, deadline).await?;
+
     // 2. CORS preflight, answered from server policy without authentication.
     if req.method() == Method::OPTIONS {
         return match cors::Preflight::from_request(&req) {
@@ -381,7 +392,7 @@ where
     if route.needs_auth() {
         // 3. Auth.
         let principal =
-            ask(&stages.auth, auth::Authenticate::from_request(&req, &body), StageName::Auth, deadline).await?;
+            ask(&stages.auth, auth::Authenticate::from_request(&req, &body, cx.ip), StageName::Auth, deadline).await?;
         cx.principal = Some(principal.clone());
 
         // 2. CORS, second half: the token's own origin list (nothing to decide without Origin).

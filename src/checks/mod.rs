@@ -1,0 +1,411 @@
+//! The security checks chain: an ordered list of checks run on every request right after
+//! the shield and before any auth work is spent (see `pipeline`).
+//!
+//! `[checks] chain` names the checks in run order (list order; there are no numeric keys).
+//! Built in: `locked` (client IP or the presented token's owner is locked → 403 `locked`),
+//! `injection` (SQL-injection shapes in any query value or JSON/form string, keys included
+//! → 403 `injection_detected`, and the IP is locked for `lock_secs` unless the endpoint
+//! turns `auto_lock` off), and `honeypot` (a configured body field filled → 403
+//! `check_failed`, optionally locking the IP) — the last written only against the public
+//! [`SecurityCheck`] trait, exactly as a user's own check would be.
+//!
+//! `[[checks.endpoints]]` policies, matched by method and path pattern (first match wins),
+//! choose which checks run there, whether injection locks, and a per-IP
+//! `max_requests_per_minute` counted per `limit_id` (routes sharing an id share the
+//! counter) → 429 `rate_limited` with `Retry-After`. Refusals are generic for the client;
+//! the audit record gets the check's name and reason.
+
+mod honeypot;
+pub mod injection;
+mod locked;
+mod policy;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{self, RETRY_AFTER};
+use bytes::Bytes;
+use serde_json::Value;
+
+pub use honeypot::Honeypot;
+pub use policy::Policy;
+
+use crate::clock::SharedClock;
+use crate::config::{BruteForceConfig, ChecksConfig};
+use crate::error::{ApiError, ErrorKind};
+use crate::pipeline::window::FixedWindows;
+use crate::pipeline::{Decide, Rejection, StageMessage, StageName};
+use crate::redact;
+use crate::store::audit::{AuditLog, AuditRecord};
+use crate::store::locks::{LockKind, LockRecord, LockStore};
+use crate::tokens::TokenRegistry;
+
+/// Checks every install knows by name.
+pub const BUILTIN_CHECKS: &[&str] = &["locked", "injection", "honeypot"];
+
+/// What a check sees of a request (decoded, bounded, no secrets).
+pub struct CheckRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Decoded query parameters.
+    pub query: &'a [(String, String)],
+    /// The JSON body, if the request sent one.
+    pub json: Option<&'a Value>,
+    /// Decoded `application/x-www-form-urlencoded` body fields.
+    pub form: &'a [(String, String)],
+    pub ip: IpAddr,
+    /// The owner (`--name`) of the presented token, if it names a known token.
+    pub user: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub now_ms: u64,
+}
+
+impl CheckRequest<'_> {
+    /// Every client-supplied string: query keys and values, form fields, and every key and
+    /// string value of the JSON body at any depth.
+    pub fn strings(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (k, v) in self.query.iter().chain(self.form.iter()) {
+            out.push(k);
+            out.push(v);
+        }
+        let mut stack: Vec<&Value> = self.json.into_iter().collect();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        out.push(k);
+                        stack.push(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A body field by name (JSON top level or form).
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.json.and_then(|j| j.get(name))
+    }
+}
+
+/// A check's refusal.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// What the client is told (403 kinds).
+    pub kind: ErrorKind,
+    /// The exact cause, for the audit record.
+    pub reason: String,
+    /// Also lock the client IP for `checks.lock_secs` (honoured where the endpoint allows).
+    pub lock_ip: bool,
+    /// The offending value; stored redacted and truncated with the lock.
+    pub sample: Option<String>,
+}
+
+/// A security check. Implement it, register it by name with the server
+/// (`server::Launch::checks`), and name it in `[checks] chain`.
+///
+/// ```
+/// use palisade::checks::{CheckRequest, Policy, Refusal, SecurityCheck};
+/// use palisade::error::ErrorKind;
+///
+/// /// Refuses requests without a User-Agent.
+/// struct RequireUserAgent;
+///
+/// impl SecurityCheck for RequireUserAgent {
+///     fn name(&self) -> &str {
+///         "require_user_agent"
+///     }
+///     fn check(&self, req: &CheckRequest<'_>, _policy: &Policy) -> Result<(), Refusal> {
+///         match req.user_agent {
+///             Some(ua) if !ua.is_empty() => Ok(()),
+///             _ => Err(Refusal {
+///                 kind: ErrorKind::CheckFailed,
+///                 reason: "no user agent".into(),
+///                 lock_ip: false,
+///                 sample: None,
+///             }),
+///         }
+///     }
+/// }
+/// ```
+pub trait SecurityCheck: Send + Sync + 'static {
+    /// The name used in config and audit records.
+    fn name(&self) -> &str;
+    /// `Ok(())` to let the request go on.
+    fn check(&self, request: &CheckRequest<'_>, policy: &Policy) -> Result<(), Refusal>;
+}
+
+/// Failed authentications per IP; past the limit the IP is locked.
+pub struct BruteForceGuard {
+    failures: FixedWindows<IpAddr>,
+    config: BruteForceConfig,
+    locks: Arc<LockStore>,
+    audit: Arc<AuditLog>,
+}
+
+impl BruteForceGuard {
+    pub fn new(config: BruteForceConfig, capacity: usize, locks: Arc<LockStore>, audit: Arc<AuditLog>) -> Self {
+        Self { failures: FixedWindows::new(capacity), config, locks, audit }
+    }
+
+    /// Counts one failed authentication from `ip`.
+    pub fn failed(&self, ip: IpAddr, now_ms: u64, reason: &str) {
+        let c = &self.config;
+        match self.failures.hit(ip, now_ms, c.max_failures, c.window_secs * 1000) {
+            Ok(d) if d.allowed => {}
+            // Over the limit, or unable to count: lock (fail closed).
+            _ => {
+                let record = LockRecord {
+                    kind: LockKind::Ip,
+                    subject: self.locks.ip_subject(&ip),
+                    created_at_ms: now_ms,
+                    expires_at_ms: now_ms + c.lock_secs * 1000,
+                    reason: format!("brute force: more than {} failed authentications", c.max_failures),
+                    sample: Some(reason.to_string()),
+                };
+                lock_and_record(&self.locks, &self.audit, record, now_ms);
+            }
+        }
+    }
+
+    pub fn sweep(&self, now_ms: u64) {
+        self.failures.evict_expired(now_ms, false);
+    }
+}
+
+/// Stores a lock and writes the event to the audit log.
+pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
+    let event = lock_event("LOCK", &record, now_ms);
+    if let Err(e) = locks.lock(record) {
+        tracing::error!(error = %e, "cannot store lock");
+    }
+    let _ = audit.append(&[event]);
+}
+
+/// The audit record of a lock or unlock.
+pub fn lock_event(action: &str, record: &LockRecord, now_ms: u64) -> AuditRecord {
+    AuditRecord {
+        time: String::new(),
+        time_ms: now_ms,
+        request_id: String::new(),
+        method: action.to_string(),
+        path: record.key(),
+        query: None,
+        status: 0,
+        duration_us: 0,
+        token_id: None,
+        user: (record.kind == LockKind::User).then(|| record.subject.clone()),
+        ip_hash: if record.kind == LockKind::Ip { record.subject.clone() } else { String::new() },
+        stage: Some("checks".into()),
+        reason: Some(record.reason.clone()),
+    }
+}
+
+/// The checks stage's shared state.
+pub struct ChecksState {
+    chain: Vec<Arc<dyn SecurityCheck>>,
+    by_name: HashMap<String, Arc<dyn SecurityCheck>>,
+    policies: Vec<Policy>,
+    limits: FixedWindows<(String, IpAddr)>,
+    pub locks: Arc<LockStore>,
+    tokens: Arc<TokenRegistry>,
+    audit: Arc<AuditLog>,
+    clock: SharedClock,
+    lock_secs: u64,
+}
+
+impl ChecksState {
+    /// Builds the chain from config, the built-in checks and any extra (user) checks.
+    pub fn new(
+        config: &ChecksConfig,
+        extra: Vec<Arc<dyn SecurityCheck>>,
+        locks: Arc<LockStore>,
+        tokens: Arc<TokenRegistry>,
+        audit: Arc<AuditLog>,
+        clock: SharedClock,
+    ) -> Result<Self, String> {
+        let mut by_name: HashMap<String, Arc<dyn SecurityCheck>> = HashMap::new();
+        let builtins: Vec<Arc<dyn SecurityCheck>> = vec![
+            Arc::new(locked::Locked { locks: locks.clone() }),
+            Arc::new(InjectionCheck),
+            Arc::new(Honeypot::new(config.honeypot.field.clone(), config.honeypot.lock)),
+        ];
+        for check in builtins.into_iter().chain(extra) {
+            by_name.insert(check.name().to_string(), check);
+        }
+        let resolve = |names: &[String]| -> Result<Vec<Arc<dyn SecurityCheck>>, String> {
+            names
+                .iter()
+                .map(|n| {
+                    by_name.get(n).cloned().ok_or_else(|| {
+                        let mut known: Vec<&str> = by_name.keys().map(String::as_str).collect();
+                        known.sort_unstable();
+                        format!("config key checks.chain: unknown check {n:?} (known: {})", known.join(", "))
+                    })
+                })
+                .collect()
+        };
+        let chain = resolve(&config.chain)?;
+        let mut policies = Vec::new();
+        for p in &config.endpoints {
+            let checks = match &p.checks {
+                Some(names) => Some(resolve(names)?),
+                None => None,
+            };
+            policies.push(Policy::new(p, checks));
+        }
+        Ok(Self {
+            chain,
+            by_name,
+            policies,
+            limits: FixedWindows::new(config.max_tracked_keys),
+            locks,
+            tokens,
+            audit,
+            clock,
+            lock_secs: config.lock_secs,
+        })
+    }
+
+    /// Names of the registered checks.
+    pub fn names(&self) -> Vec<String> {
+        self.by_name.keys().cloned().collect()
+    }
+
+    pub fn sweep(&self, now_ms: u64) {
+        self.limits.evict_expired(now_ms, false);
+        if let Err(e) = self.locks.sweep(now_ms) {
+            tracing::error!(error = %e, "lock sweep failed");
+        }
+    }
+}
+
+/// The facts the checks stage looks at.
+#[derive(Debug, Clone)]
+pub struct Inspect {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub json: Option<Arc<Value>>,
+    pub form_body: Option<Bytes>,
+    pub ip: IpAddr,
+    pub authorization: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Inspect {
+    pub fn from_request(req: &ServiceRequest, ip: IpAddr, json: Option<Arc<Value>>, body: &Bytes) -> Self {
+        let get = |name| {
+            req.headers().get(name).map(|v: &header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        let is_form = get(header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        Self {
+            method: req.method().as_str().to_string(),
+            path: req.path().to_string(),
+            query: req.query_string().to_string(),
+            json,
+            form_body: is_form.then(|| body.clone()),
+            ip,
+            authorization: get(header::AUTHORIZATION),
+            user_agent: get(header::USER_AGENT),
+        }
+    }
+}
+
+impl StageMessage for Inspect {
+    type Output = ();
+}
+
+/// Lenient `a=b&c=d` decoding (duplicates kept: every value is scanned).
+pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+impl Decide<Inspect> for ChecksState {
+    fn decide(&self, msg: Inspect) -> Result<(), Rejection> {
+        let now = self.clock.now_ms();
+        let policy = self.policies.iter().find(|p| p.matches(&msg.method, &msg.path)).unwrap_or(&policy::DEFAULT);
+        let query = decode_pairs(&msg.query);
+        let form = msg.form_body.as_ref().map(|b| decode_pairs(&String::from_utf8_lossy(b))).unwrap_or_default();
+        let user = msg.authorization.as_deref().and_then(|a| self.tokens.owner_of(a));
+        let request = CheckRequest {
+            method: &msg.method,
+            path: &msg.path,
+            query: &query,
+            json: msg.json.as_deref(),
+            form: &form,
+            ip: msg.ip,
+            user: user.as_deref(),
+            user_agent: msg.user_agent.as_deref(),
+            now_ms: now,
+        };
+        for check in policy.checks.as_deref().unwrap_or(&self.chain) {
+            if let Err(refusal) = check.check(&request, policy) {
+                if refusal.lock_ip && policy.auto_lock {
+                    let record = LockRecord {
+                        kind: LockKind::Ip,
+                        subject: self.locks.ip_subject(&msg.ip),
+                        created_at_ms: now,
+                        expires_at_ms: now + self.lock_secs * 1000,
+                        reason: format!("{}: {}", check.name(), refusal.reason),
+                        sample: refusal
+                            .sample
+                            .as_deref()
+                            .map(|s| redact::redact_text(&s.chars().take(200).collect::<String>())),
+                    };
+                    lock_and_record(&self.locks, &self.audit, record, now);
+                }
+                let reason = format!("check {}: {}", check.name(), refusal.reason);
+                return Err(Rejection::new(StageName::Checks, refusal.kind, reason));
+            }
+        }
+        if let Some((id, per_minute)) = policy.limit() {
+            match self.limits.hit((id.to_string(), msg.ip), now, per_minute, 60_000) {
+                Ok(d) if d.allowed => {}
+                Ok(d) => {
+                    let error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
+                    return Err(Rejection::new(StageName::Checks, error, format!("endpoint limit {id} exceeded")));
+                }
+                Err(_) => return Err(crate::pipeline::unavailable(StageName::Checks, "endpoint limit table full")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `injection` check.
+struct InjectionCheck;
+
+impl SecurityCheck for InjectionCheck {
+    fn name(&self) -> &str {
+        "injection"
+    }
+
+    fn check(&self, request: &CheckRequest<'_>, _policy: &Policy) -> Result<(), Refusal> {
+        for value in request.strings() {
+            if let Some(finding) = injection::detect(value) {
+                return Err(Refusal {
+                    kind: ErrorKind::InjectionDetected,
+                    reason: format!("SQL injection pattern ({finding})"),
+                    lock_ip: true,
+                    sample: Some(value.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+}

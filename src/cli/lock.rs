@@ -1,0 +1,84 @@
+//! `palisade lock ip|user`, `palisade unlock ip|user`, `palisade locks list`.
+
+use clap::{Args, Subcommand};
+
+use super::admin_client::call;
+use super::Context;
+use crate::api::admin::AdminRequest;
+use crate::store::locks::LockKind;
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Lock a client address.
+    Ip(LockOpts),
+    /// Lock a token owner (the token's --name).
+    User(LockOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct LockOpts {
+    /// The address or user name.
+    subject: String,
+    /// Lock duration in seconds.
+    #[arg(long = "for", value_name = "SECS", default_value_t = 86_400)]
+    secs: u64,
+    /// Why (kept with the lock and in the audit log).
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnlockCommand {
+    /// Unlock a client address.
+    Ip { subject: String },
+    /// Unlock a token owner.
+    User { subject: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocksCommand {
+    /// Current lock records (IPs appear only hashed).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn lock(cx: &Context, command: &LockCommand) -> anyhow::Result<()> {
+    let (kind, o) = match command {
+        LockCommand::Ip(o) => (LockKind::Ip, o),
+        LockCommand::User(o) => (LockKind::User, o),
+    };
+    let request = AdminRequest::Lock { kind, subject: o.subject.clone(), secs: o.secs, reason: o.reason.clone() };
+    let shown = call(cx, request)?;
+    println!("locked {} until {}", o.subject, shown["expires_at"].as_str().unwrap_or("?"));
+    Ok(())
+}
+
+pub fn unlock(cx: &Context, command: &UnlockCommand) -> anyhow::Result<()> {
+    let (kind, subject) = match command {
+        UnlockCommand::Ip { subject } => (LockKind::Ip, subject),
+        UnlockCommand::User { subject } => (LockKind::User, subject),
+    };
+    let answer = call(cx, AdminRequest::Unlock { kind, subject: subject.clone() })?;
+    if answer["unlocked"] == true {
+        println!("unlocked {subject}");
+    } else {
+        println!("{subject} was not locked");
+    }
+    Ok(())
+}
+
+pub fn list(cx: &Context, command: &LocksCommand) -> anyhow::Result<()> {
+    let LocksCommand::List { json } = command;
+    let locks = call(cx, AdminRequest::LocksList)?;
+    for l in locks.as_array().into_iter().flatten() {
+        if *json {
+            println!("{l}");
+        } else {
+            let s = |k: &str| l[k].as_str().unwrap_or("-").to_string();
+            println!("{:<6} {}  until {}  {}", s("kind"), s("subject"), s("expires_at"), s("reason"));
+        }
+    }
+    Ok(())
+}
