@@ -109,6 +109,20 @@ fn serve_prints_its_address_takes_live_tokens_and_stops_cleanly() {
     assert!(palisade(dir.path(), &["token", "revoke", &id]).status.success());
     assert_eq!(get(&token), 401);
 
+    // Locks through the socket take effect at once.
+    let out = palisade(dir.path(), &["token", "create", "--name", "second", "--scope", "clients:r"]);
+    let token2 = stdout(&out).trim().to_string();
+    assert_eq!(get(&token2), 200);
+    let out = palisade(dir.path(), &["lock", "ip", "127.0.0.1", "--for", "60", "--reason", "test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(get(&token2), 403);
+    let locks = stdout(&palisade(dir.path(), &["locks", "list", "--json"]));
+    assert_eq!(locks.lines().count(), 1);
+    assert!(!locks.contains("127.0.0.1") && locks.contains("\"reason\":\"test\""), "{locks}");
+    assert!(palisade(dir.path(), &["unlock", "ip", "127.0.0.1"]).status.success());
+    assert_eq!(get(&token2), 200);
+    assert_eq!(palisade(dir.path(), &["lock", "ip", "not-an-ip"]).status.code(), Some(1));
+
     let socket = dir.path().join("admin.sock");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
@@ -118,13 +132,16 @@ fn serve_prints_its_address_takes_live_tokens_and_stops_cleanly() {
     assert!(status.success(), "{status:?}");
 
     // After a graceful stop the audit trail is on disk and readable without the server.
-    let out = palisade(dir.path(), &["audit", "tail", "-n", "10", "--json"]);
+    let out = palisade(dir.path(), &["audit", "tail", "-n", "20", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let records: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(records.len(), 2);
+    let requests: Vec<&Value> = records.iter().filter(|r| r["method"] == "GET").collect();
+    assert_eq!(requests.len(), 5);
     for key in ["time", "method", "path", "status", "duration_us", "token_id", "ip_hash"] {
-        assert!(records[0].get(key).is_some(), "{key} missing in {}", records[0]);
+        assert!(requests[0].get(key).is_some(), "{key} missing in {}", requests[0]);
     }
-    assert_eq!(records[1]["stage"], "auth");
+    assert_eq!(requests[1]["stage"], "auth");
+    assert_eq!(requests[3]["stage"], "checks");
+    assert!(records.iter().any(|r| r["method"] == "LOCK") && records.iter().any(|r| r["method"] == "UNLOCK"));
     assert!(!stdout(&out).contains(&token[20..]));
 }

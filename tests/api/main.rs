@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod auth;
+mod checks;
 mod cli;
 mod cors;
 mod headers;

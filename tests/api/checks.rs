@@ -1,0 +1,232 @@
+//! The security checks chain: injection lockout, lock lists, endpoint limits, brute force,
+//! honeypot, lock expiry, and no legible IP in the data dir.
+
+use palisade::api::admin::{execute, AdminRequest};
+use palisade::config::EndpointPolicy;
+use palisade::store::locks::LockKind;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+const ATTACKER: &str = "203.0.113.66";
+const BYSTANDER: &str = "198.51.100.23";
+
+fn lead(name: &str) -> serde_json::Value {
+    json!({"name": name, "status": "new"})
+}
+
+fn policy(path: &str) -> EndpointPolicy {
+    EndpointPolicy {
+        method: None,
+        path: path.into(),
+        checks: None,
+        auto_lock: true,
+        max_requests_per_minute: None,
+        limit_id: None,
+    }
+}
+
+#[test]
+fn injection_locks_the_ip_for_a_day_and_unlock_restores_it() {
+    let app = TestApp::builder().manual_clock().start();
+    let t = app.token(&["leads:rc", "clients:r"]);
+    let post = |ip: &str, body: serde_json::Value| {
+        app.req("POST", "/api/v1/leads").bearer(&t).client_ip(ip).json(&body).send()
+    };
+
+    let r = post(ATTACKER, lead("x' OR '1'='1"));
+    assert_eq!((r.status, r.code().as_str()), (403, "injection_detected"));
+    r.assert_security_headers();
+    let clean = app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(ATTACKER);
+    let r = clean.send();
+    assert_eq!((r.status, r.code().as_str()), (403, "locked"));
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(BYSTANDER).send().status, 200);
+    // Query strings are scanned too (and double encoding does not hide it).
+    let r = app.req("GET", "/api/v1/clients?status=%2527%2520OR%25201%253D1").bearer(&t).client_ip(BYSTANDER).send();
+    assert_eq!(r.code(), "injection_detected");
+
+    // 24 h later, minus a second: still locked; at 24 h: free.
+    app.manual_clock().advance_ms(86_399_000);
+    assert_eq!(clean.send().code(), "locked");
+    let locks = execute(&app.state, AdminRequest::LocksList).unwrap();
+    assert_eq!(locks.as_array().unwrap().len(), 2);
+    assert!(!locks.to_string().contains(ATTACKER));
+    let unlock = AdminRequest::Unlock { kind: LockKind::Ip, subject: ATTACKER.into() };
+    assert_eq!(execute(&app.state, unlock).unwrap()["unlocked"], true);
+    assert_eq!(clean.send().status, 200);
+
+    let events: Vec<String> =
+        app.audit().iter().filter(|r| r.method == "LOCK" || r.method == "UNLOCK").map(|r| r.method.clone()).collect();
+    assert_eq!(events, ["LOCK", "LOCK", "UNLOCK"]);
+}
+
+#[test]
+fn locks_expire_by_themselves_and_are_swept() {
+    let app = TestApp::builder().manual_clock().config(|c| c.checks.lock_secs = 600).start();
+    let t = app.token(&["leads:rc"]);
+    let r = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(ATTACKER).json(&lead("1; DROP TABLE leads")).send();
+    assert_eq!(r.code(), "injection_detected");
+    assert_eq!(app.get("/api/v1/leads/1", &t).status, 200);
+    assert_eq!(app.req("GET", "/api/v1/leads/1").bearer(&t).client_ip(ATTACKER).send().code(), "locked");
+    app.manual_clock().advance_ms(600_000);
+    assert_eq!(app.req("GET", "/api/v1/leads/1").bearer(&t).client_ip(ATTACKER).send().status, 200);
+    assert_eq!(app.state.store.locks.len(), 1, "expired but not yet swept");
+    palisade::housekeeper::Housekeeper::sweep(&app.state);
+    assert_eq!(app.state.store.locks.len(), 0);
+}
+
+#[test]
+fn a_route_with_auto_lock_off_refuses_without_locking() {
+    let app = TestApp::builder()
+        .config(|c| c.checks.endpoints = vec![EndpointPolicy { auto_lock: false, ..policy("/api/v1/tickets") }])
+        .start();
+    let t = app.token(&["tickets:rc", "leads:rc"]);
+    let r = app
+        .req("GET", "/api/v1/tickets?subject=1%20UNION%20SELECT%20password%20FROM%20staff")
+        .bearer(&t)
+        .client_ip(ATTACKER)
+        .send();
+    assert_eq!(r.code(), "injection_detected");
+    assert_eq!(app.req("GET", "/api/v1/tickets/1").bearer(&t).client_ip(ATTACKER).send().status, 200);
+    // Elsewhere the default policy still locks.
+    let r = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(ATTACKER).json(&lead("' or 1=1--")).send();
+    assert_eq!(r.code(), "injection_detected");
+    assert_eq!(app.req("GET", "/api/v1/tickets/1").bearer(&t).client_ip(ATTACKER).send().code(), "locked");
+}
+
+#[test]
+fn ordinary_business_text_passes() {
+    let app = TestApp::start();
+    let t = app.token(&["leads:rc", "tickets:rc"]);
+    for name in ["Seán O'Brien", "D'Angelo & Sons", "Union Pacific", "Select Comfort", "Drop Zone Ltd"] {
+        let r = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(BYSTANDER).json(&lead(name)).send();
+        assert_eq!(r.status, 201, "{name}: {}", r.text());
+    }
+    let ticket = json!({"client_id": 1, "subject": "please update the order, then delete the old draft",
+        "body": "Steps 1-2-3; call +44 20 7946 0321 or mail o'brien@example.com -- thanks! `SELECT name FROM clients`",
+        "priority": "low", "status": "open", "opened_at": "2025-01-01T00:00:00Z"});
+    assert_eq!(app.req("POST", "/api/v1/tickets").bearer(&t).client_ip(BYSTANDER).json(&ticket).send().status, 201);
+}
+
+#[test]
+fn endpoint_limits_are_per_ip_and_shared_by_id() {
+    let app = TestApp::builder()
+        .manual_clock()
+        .config(|c| {
+            let limited = |path: &str| EndpointPolicy {
+                max_requests_per_minute: Some(3),
+                limit_id: Some("login".into()),
+                ..policy(path)
+            };
+            c.checks.endpoints = vec![limited("/api/v1/leads"), limited("/api/v1/leads/*")];
+        })
+        .start();
+    let t = app.token(&["leads:r", "clients:r"]);
+    let get = |path: &str, ip: &str| app.req("GET", path).bearer(&t).client_ip(ip).send();
+    assert_eq!(get("/api/v1/leads", ATTACKER).status, 200);
+    assert_eq!(get("/api/v1/leads/1", ATTACKER).status, 200);
+    assert_eq!(get("/api/v1/leads/2", ATTACKER).status, 200);
+    let r = get("/api/v1/leads", ATTACKER);
+    assert_eq!((r.status, r.code().as_str()), (429, "rate_limited"));
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(get("/api/v1/leads/3", BYSTANDER).status, 200);
+    assert_eq!(get("/api/v1/clients/1", ATTACKER).status, 200, "other routes are not limited");
+    app.manual_clock().advance_ms(60_000);
+    assert_eq!(get("/api/v1/leads", ATTACKER).status, 200);
+}
+
+#[test]
+fn failed_authentications_lock_the_ip() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.checks.brute_force.max_failures = 3;
+            c.checks.brute_force.lock_secs = 900;
+        })
+        .start();
+    let good = app.token(&["clients:r"]);
+    let bogus = format!("pal_{}_{}", "0".repeat(16), "1".repeat(64));
+    for _ in 0..3 {
+        assert_eq!(
+            app.req("GET", "/api/v1/clients/1").bearer(&bogus).client_ip(ATTACKER).send().code(),
+            "invalid_token"
+        );
+    }
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&good).client_ip(ATTACKER).send().status, 200);
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&bogus).client_ip(ATTACKER).send().code(), "invalid_token");
+    let r = app.req("GET", "/api/v1/clients/1").bearer(&good).client_ip(ATTACKER).send();
+    assert_eq!(r.code(), "locked", "the fourth failure locks");
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&good).client_ip(BYSTANDER).send().status, 200);
+    // Missing tokens are not failures.
+    for _ in 0..5 {
+        assert_eq!(app.req("GET", "/api/v1/clients/1").client_ip(BYSTANDER).send().code(), "missing_token");
+    }
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&good).client_ip(BYSTANDER).send().status, 200);
+}
+
+#[test]
+fn honeypot_refuses_and_locks() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.checks.honeypot.field = Some("website_url".into());
+            c.checks.honeypot.lock = true;
+        })
+        .start();
+    let t = app.token(&["leads:rc"]);
+    let mut body = lead("Real Person");
+    body["website_url"] = json!("");
+    // An empty honeypot is what humans send; the schema then rejects the unknown field.
+    assert_eq!(app.req("POST", "/api/v1/leads").bearer(&t).client_ip(BYSTANDER).json(&body).send().status, 422);
+    body["website_url"] = json!("http://spam.example");
+    let r = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(ATTACKER).json(&body).send();
+    assert_eq!((r.status, r.code().as_str()), (403, "check_failed"));
+    assert_eq!(app.req("GET", "/api/v1/leads/1").bearer(&t).client_ip(ATTACKER).send().code(), "locked");
+    let form = app
+        .req("POST", "/api/v1/leads")
+        .bearer(&t)
+        .client_ip(BYSTANDER)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(b"name=x&website_url=spam".to_vec())
+        .send();
+    assert_eq!(form.code(), "check_failed");
+}
+
+#[test]
+fn user_locks_apply_to_every_token_of_the_owner() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    let lock = AdminRequest::Lock { kind: LockKind::User, subject: "tester".into(), secs: 60, reason: None };
+    execute(&app.state, lock).unwrap();
+    assert_eq!(app.get("/api/v1/clients/1", &t).code(), "locked");
+    let other = app.token_with(|s| {
+        s.name = "someone-else".into();
+        s.scopes = vec!["clients:r".into()];
+    });
+    assert_eq!(app.get("/api/v1/clients/1", &other.token).status, 200);
+    execute(&app.state, AdminRequest::Unlock { kind: LockKind::User, subject: "tester".into() }).unwrap();
+    assert_eq!(app.get("/api/v1/clients/1", &t).status, 200);
+}
+
+#[test]
+fn the_data_dir_never_holds_a_legible_ip() {
+    let app = TestApp::start();
+    let t = app.token(&["leads:rc"]);
+    let ips = ["203.0.113.77", "2001:db8::beef", "198.51.100.99"];
+    for ip in ips {
+        let _ = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(ip).json(&lead("x' or '1'='1")).send();
+    }
+    let lock = AdminRequest::Lock {
+        kind: LockKind::Ip,
+        subject: "192.0.2.55".into(),
+        secs: 60,
+        reason: Some("manual".into()),
+    };
+    execute(&app.state, lock).unwrap();
+    assert_eq!(app.state.locks.list(palisade::clock::Clock::now_ms(&palisade::clock::SystemClock)).len(), 4);
+    let dir = app.stop();
+    for file in crate::auth::walk(dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for ip in ips.iter().chain(&["192.0.2.55"]) {
+            assert!(!crate::auth::contains(&bytes, ip.as_bytes()), "{} holds {ip}", file.display());
+        }
+    }
+}
