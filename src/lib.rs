@@ -32,6 +32,7 @@ pub mod error;
 pub mod housekeeper;
 pub mod pipeline;
 pub mod redact;
+pub mod sandbox;
 pub mod schema;
 pub mod server;
 pub mod state;

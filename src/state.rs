@@ -9,6 +9,7 @@ use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::pipeline::{auth, cors, rate_limit, scope, shield, ActorRegistry};
+use crate::sandbox::RealValues;
 use crate::schema::Schema;
 use crate::store::audit::AuditLog;
 use crate::store::locks::LockStore;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub tokens: Arc<TokenRegistry>,
     pub audit: Arc<AuditLog>,
     pub locks: Arc<LockStore>,
+    pub real_values: Arc<RealValues>,
     pub brute_force: Arc<BruteForceGuard>,
     pub clock: SharedClock,
     pub stages: StageStates,
@@ -56,6 +58,7 @@ impl AppState {
         let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
         let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone()));
         let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone())?);
+        let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
         let checks =
             ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;
@@ -85,6 +88,7 @@ impl AppState {
             tokens,
             audit,
             locks,
+            real_values,
             brute_force,
             clock,
             stages,

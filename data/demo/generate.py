@@ -339,7 +339,7 @@ CURRENCY = {"GB": "GBP", "US": "USD", "CA": "USD", "AU": "USD"}  # everything el
 OWNER = {
     "company": "Meridian Works Ltd",
     "domain": "meridian-works.com",
-    "address": "41 Clerkenwell Road, London EC1M 5RS, United Kingdom",
+    "address": "41 Clerkenwell Road, London EC1M 5RS, UK",
 }
 
 
@@ -741,7 +741,7 @@ ITEM_TEMPLATES = [
     ("Custom report development", (4, 32), (95, 165), False, False),
     ("API integration – {system}", (1, 1), (900, 2500), False, False),
     ("Data migration from legacy CRM", (1, 1), (750, 2500), False, False),
-    ("Travel expenses – {city}", (1, 1), (85, 940), False, True),
+    ("Travel expenses – on-site visit", (1, 1), (85, 940), False, True),
     ("Domain & SSL certificate renewal", (1, 3), (15, 120), False, False),
     ("Laptop setup & imaging", (1, 12), (75, 180), False, False),
     ('27" monitor, USB-C', (1, 12), (229, 489), False, False),

@@ -58,6 +58,7 @@ pub fn list_query(
     table: &Table,
     params: &[(String, String)],
     allowed: Option<&[String]>,
+    sandbox: bool,
 ) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
     for (key, value) in params {
@@ -77,6 +78,8 @@ pub fn list_query(
                 let def = table
                     .column(column)
                     .filter(|c| !c.secret && allowed.is_none_or(|cols| cols.iter().any(|a| a == column)))
+                    // A sandbox token filtering on real PII could confirm guesses: refused.
+                    .filter(|c| !(sandbox && c.pii().is_some()))
                     .ok_or_else(|| bad_request(format!("unknown filter column '{}'", truncate(column))))?;
                 q.filters.push((column.to_string(), parse_filter_value(def, value)?));
             }
@@ -103,11 +106,11 @@ pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
     let (view, table): (&View, &Table) =
         cx.state.catalog.view(name).ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
     let params = query_params(cx.req.query_string())?;
-    let mut q = list_query(table, &params, Some(&view.columns))?;
+    let mut q = list_query(table, &params, Some(&view.columns), cx.principal.record.sandbox)?;
     q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
     q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
     let page = cx.state.store.list_rows(&table.name, &q)?;
-    let rows = page.rows.into_iter().map(|r| present(table, r, cx.principal, Some(&view.columns))).collect();
+    let rows = page.rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, Some(&view.columns))).collect();
     Ok(page_envelope(rows, page.total, &q))
 }
 
@@ -118,14 +121,14 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
     let method = cx.req.method().clone();
     match (method, id) {
         (Method::GET, None) => {
-            let q = list_query(table, &query_params(cx.req.query_string())?, None)?;
+            let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;
             let page = store.list_rows(name, &q)?;
-            let rows = page.rows.into_iter().map(|r| present(table, r, cx.principal, None)).collect();
+            let rows = page.rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, None)).collect();
             Ok(page_envelope(rows, page.total, &q))
         }
         (Method::GET, Some(id)) => {
             let row = store.get_row(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
-            Ok(HttpResponse::Ok().json(json!({"data": present(table, row, cx.principal, None)})))
+            Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::POST, None) => {
             let mut row = body_object(cx)?;
@@ -136,12 +139,13 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             row.retain(|_, v| !v.is_null());
             table.validate_row(&row)?;
             check_references(cx.state, table, &row)?;
+            cx.state.real_values.remember(table, &row);
             let stored = store.insert_row(name, row)?;
             store.flush().await?;
             let id = stored.get("id").and_then(Value::as_u64).unwrap_or_default();
             Ok(HttpResponse::Created()
                 .insert_header((LOCATION, format!("/api/v1/{name}/{id}")))
-                .json(json!({"data": present(table, stored, cx.principal, None)})))
+                .json(json!({"data": present(cx.state, table, stored, cx.principal, None)})))
         }
         (Method::PUT | Method::PATCH, Some(id)) => {
             let merge = cx.req.method() == Method::PATCH;
@@ -153,6 +157,7 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             }
             table.validate_known_columns(&body)?;
             check_references(cx.state, table, &body)?;
+            cx.state.real_values.remember(table, &body);
             let updated = store.update_row(name, id, |current| {
                 let mut next = if merge {
                     current
@@ -170,7 +175,7 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             })?;
             let row = updated.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
             store.flush().await?;
-            Ok(HttpResponse::Ok().json(json!({"data": present(table, row, cx.principal, None)})))
+            Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::DELETE, Some(id)) => {
             if !store.row_exists(name, id)? {

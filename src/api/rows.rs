@@ -1,15 +1,23 @@
 //! How a stored row leaves the server. Every row in every response passes through
 //! [`present`]: `secret` columns are dropped (sensitive-table layer 5, in every mode), views
-//! keep only their columns, and this is the one place where responses are post-processed
-//! (the sandbox replaces PII here).
+//! keep only their columns, and sandbox tokens get PII replaced by fakes (`sandbox`). This is
+//! the one place where result rows are post-processed, for REST and GraphQL alike.
 
 use serde_json::{Map, Value};
 
+use crate::sandbox;
 use crate::schema::Table;
+use crate::state::AppState;
 use crate::tokens::Principal;
 
 /// The client's view of a stored row.
-pub fn present(table: &Table, row: Map<String, Value>, _principal: &Principal, columns: Option<&[String]>) -> Value {
+pub fn present(
+    state: &AppState,
+    table: &Table,
+    row: Map<String, Value>,
+    principal: &Principal,
+    columns: Option<&[String]>,
+) -> Value {
     let mut out = Map::new();
     for (key, value) in row {
         let visible = key == "id" || table.column(&key).is_some_and(|c| !c.secret);
@@ -17,6 +25,9 @@ pub fn present(table: &Table, row: Map<String, Value>, _principal: &Principal, c
         if visible && wanted {
             out.insert(key, value);
         }
+    }
+    if principal.record.sandbox {
+        sandbox::fake_row(&state.store.keys, &state.real_values, principal.id(), table, &mut out);
     }
     Value::Object(out)
 }

@@ -28,6 +28,7 @@ struct Keys {
     /// HMAC already keyed for IP hashing (cloned per use: saves the key schedule).
     ip_hash: HmacSha256,
     seal: [u8; 32],
+    sandbox: HmacSha256,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -82,6 +83,8 @@ impl KeyRing {
                 ip_hash: <HmacSha256 as Mac>::new_from_slice(&derive(master, "palisade ip-hash v1"))
                     .expect("HMAC takes keys of any length"),
                 seal: derive(master, "palisade secret-seal v1"),
+                sandbox: <HmacSha256 as Mac>::new_from_slice(&derive(master, "palisade sandbox v1"))
+                    .expect("HMAC takes keys of any length"),
             }),
         }
     }
@@ -94,6 +97,16 @@ impl KeyRing {
             IpAddr::V6(v6) => mac.update(&v6.octets()),
         }
         hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The RNG seed for the sandbox fake of one real value (see `sandbox`).
+    pub fn sandbox_seed(&self, token_id: &str, kind: &str, value: &[u8]) -> [u8; 32] {
+        let mut mac = self.inner.sandbox.clone();
+        for part in [token_id.as_bytes(), kind.as_bytes(), value] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
     }
 
     /// Encrypts a secret for storage: hex(nonce ‖ ciphertext).

@@ -123,6 +123,15 @@ impl Store {
         Ok(Page { rows, total })
     }
 
+    /// Calls `f` with every row of a table.
+    pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
+        for item in self.rows_tree(table)?.iter() {
+            let (_, bytes) = item?;
+            f(&decode(&bytes)?);
+        }
+        Ok(())
+    }
+
     /// Whether any row of `table` has `column == id` (used before deleting a referenced row).
     pub fn any_row_with(&self, table: &str, column: &str, id: u64) -> Result<bool, StoreError> {
         let want = Value::from(id);

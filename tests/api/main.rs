@@ -10,5 +10,6 @@ mod cors;
 mod headers;
 mod rate_limit;
 mod rest;
+mod sandbox;
 mod scope;
 mod shield;
