@@ -16,7 +16,7 @@ use crate::checks::SecurityCheck;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::housekeeper::Housekeeper;
-use crate::pipeline::audit::{AuditWriter, Flush};
+use crate::pipeline::audit::{AuditWriter, Shutdown};
 use crate::pipeline::headers::SecurityHeaders;
 use crate::pipeline::Pipeline;
 use crate::schema::Schema;
@@ -95,7 +95,7 @@ pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
     let result = server.await;
     // Workers are gone and their audit actors have handed over what they held; wait until
     // the writer has stored it, then sync the store.
-    let _ = audit_writer.send(Flush).await;
+    let _ = audit_writer.send(Shutdown).await;
     state.store.flush().await?;
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
     result.context("server failed")

@@ -88,21 +88,22 @@ pub struct Finish(pub AuditRecord);
 #[rtype(result = "()")]
 pub struct WriteBatch(pub Vec<AuditRecord>);
 
-/// Answered once everything sent to the writer before it is on disk.
+/// Answered once everything sent to the writer before it is on disk; the writer then lets
+/// go of the store (so the data dir can be reopened at once) and stops.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Flush;
+pub struct Shutdown;
 
 /// The single sled writer, on its own thread (a `SyncArbiter`), so serialising and writing
 /// batches never stalls an HTTP worker.
 pub struct AuditWriter {
-    log: Arc<AuditLog>,
+    log: Option<Arc<AuditLog>>,
 }
 
 impl AuditWriter {
     /// Starts the writer thread; call inside an actix `System`.
     pub fn start(log: Arc<AuditLog>) -> Addr<AuditWriter> {
-        SyncArbiter::start(1, move || AuditWriter { log: log.clone() })
+        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()) })
     }
 }
 
@@ -113,16 +114,20 @@ impl Actor for AuditWriter {
 impl Handler<WriteBatch> for AuditWriter {
     type Result = ();
     fn handle(&mut self, batch: WriteBatch, _: &mut SyncContext<Self>) {
-        if let Err(e) = self.log.append(&batch.0) {
-            self.log.dropped.fetch_add(batch.0.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let Some(log) = &self.log else { return };
+        if let Err(e) = log.append(&batch.0) {
+            log.dropped.fetch_add(batch.0.len() as u64, std::sync::atomic::Ordering::Relaxed);
             tracing::error!(error = %e, dropped = batch.0.len(), "audit write failed; records dropped");
         }
     }
 }
 
-impl Handler<Flush> for AuditWriter {
+impl Handler<Shutdown> for AuditWriter {
     type Result = ();
-    fn handle(&mut self, _: Flush, _: &mut SyncContext<Self>) {}
+    fn handle(&mut self, _: Shutdown, ctx: &mut SyncContext<Self>) {
+        self.log = None;
+        ctx.stop();
+    }
 }
 
 /// One worker's audit batcher.

@@ -8,6 +8,7 @@ mod checks;
 mod cli;
 mod cors;
 mod headers;
+mod injection_corpus;
 mod rate_limit;
 mod rest;
 mod sandbox;

@@ -88,6 +88,13 @@ impl TestApp {
     /// Stops the server (flushing state) and hands back the data dir.
     pub fn stop(mut self) -> tempfile::TempDir {
         self.shutdown();
+        // Worker threads let go of the shared state (and with it the sled lock) as they
+        // wind down; wait for that so the data dir can be reopened at once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.state) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
     }
@@ -152,8 +159,26 @@ impl Builder {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let launched =
-                    launch(Launch { config, schema, clock, seed, handle_signals: false, checks: Vec::new() });
+                let mut launched = Err(anyhow::anyhow!("not started"));
+                // A restarted app may find sled's lock still held for a moment by the previous
+                // instance's background flusher.
+                for _ in 0..100 {
+                    let l = Launch {
+                        config: config.clone(),
+                        schema: schema.clone(),
+                        clock: clock.clone(),
+                        seed,
+                        handle_signals: false,
+                        checks: Vec::new(),
+                    };
+                    launched = launch(l);
+                    match &launched {
+                        Err(e) if format!("{e:#}").contains("could not acquire lock") => {
+                            actix_rt::time::sleep(Duration::from_millis(50)).await
+                        }
+                        _ => break,
+                    }
+                }
                 match launched {
                     Ok(running) => {
                         tx.send(Ok((running.addr, running.state.clone(), running.server.handle()))).unwrap();
