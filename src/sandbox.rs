@@ -9,8 +9,6 @@
 //! consistent — while nothing maps a fake back (no mapping is stored, and the key never
 //! leaves the data dir). Ids, amounts, dates and statuses are not PII and pass unchanged.
 
-use std::hash::{Hash, Hasher};
-
 use dashmap::DashSet;
 use fake::faker::address::en::{BuildingNumber, CityName, StreetName};
 use fake::faker::company::en::CompanyName;
@@ -40,10 +38,13 @@ pub struct RealValues {
 /// Words shorter than this are too common to avoid (and too short to identify anyone).
 const MIN_WORD: usize = 4;
 
+/// FNV-1a of already lower-cased text (cheap enough to run on every substring).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 fn hash_str(s: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    s.trim().to_lowercase().hash(&mut h);
-    h.finish()
+    fnv(&s.trim().to_lowercase())
 }
 
 /// Kinds whose words identify people or customers; a fake must not contain one.
@@ -88,16 +89,19 @@ impl RealValues {
     /// Whether a candidate fake is a real value or contains a real identifying word.
     fn is_real(&self, v: &Value) -> bool {
         let Some(s) = v.as_str() else { return false };
-        let lower: Vec<char> = s.to_lowercase().chars().collect();
+        if self.seen.is_empty() {
+            return false;
+        }
         if self.seen.contains(&hash_str(s)) {
             return true;
         }
+        let lower: Vec<char> = s.to_lowercase().chars().collect();
         let mut buf = String::new();
         for start in 0..lower.len() {
             buf.clear();
             for (len, c) in lower[start..].iter().take(24).enumerate() {
                 buf.push(*c);
-                if len + 1 >= MIN_WORD && self.seen.contains(&hash_str(&buf)) {
+                if len + 1 >= MIN_WORD && self.seen.contains(&fnv(&buf)) {
                     return true;
                 }
             }

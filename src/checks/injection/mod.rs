@@ -30,13 +30,15 @@ pub fn detect(value: &str) -> Option<Finding> {
         return None;
     }
     let decoded = url_decode_repeatedly(value);
-    let lower = clean(&decoded.to_ascii_lowercase());
+    let lowered = decoded.to_ascii_lowercase();
+    let lower = clean(&lowered);
     let unwrapped = unwrap_versioned_comments(&lower);
     let removed = strip_inline_comments(&unwrapped, "");
     let spaced = strip_inline_comments(&unwrapped, " ");
     // A `+` is a space once a form or query value is decoded; check that reading too.
     let plus = unwrapped.contains('+').then(|| spaced.replace('+', " "));
-    for variant in [Some(removed.as_ref()), Some(spaced.as_ref()), plus.as_deref()].into_iter().flatten() {
+    let spaced = (spaced != removed).then_some(spaced);
+    for variant in [Some(removed.as_ref()), spaced.as_deref(), plus.as_deref()].into_iter().flatten() {
         for quote in [None, Some(b'\''), Some(b'"')] {
             let quotes = quote.map(|q| variant.bytes().filter(|&b| b == q).count());
             if quotes == Some(0) {
@@ -54,8 +56,11 @@ pub fn detect(value: &str) -> Option<Finding> {
 }
 
 /// Escapes and bytes that only hide tokens: `\x27`, NUL, non-breaking and invalid bytes.
-fn clean(s: &str) -> String {
-    s.replace("\\x27", "'").replace("\\x22", "\"").replace(['\0', '\u{a0}', '\u{fffd}'], " ")
+fn clean(s: &str) -> Cow<'_, str> {
+    if !s.bytes().any(|b| b == b'\\' || b == 0 || b >= 0x80) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.replace("\\x27", "'").replace("\\x22", "\"").replace(['\0', '\u{a0}', '\u{fffd}'], " "))
 }
 
 fn url_decode_repeatedly(s: &str) -> Cow<'_, str> {

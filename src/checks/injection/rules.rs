@@ -172,7 +172,9 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
         if tok.text.ends_with("union") && matches!(tok.kind, Kind::Keyword | Kind::Word) && next_select(i + 1) {
             return Some("union select");
         }
-        if DANGEROUS_NAMES.iter().any(|n| tok.text.contains(n)) {
+        let name_like = matches!(tok.kind, Kind::Word | Kind::Func)
+            && (tok.text.contains(['_', '.', '$']) || tok.text.starts_with("sys") || tok.text.starts_with("msys"));
+        if name_like && DANGEROUS_NAMES.iter().any(|n| tok.text.contains(n)) {
             return Some("database internals");
         }
         if i == 0 && STACKABLE.contains(&tok.text) && tok.text != "select" && stacked_follows(t, 0) {

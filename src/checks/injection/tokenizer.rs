@@ -92,6 +92,11 @@ const KEYWORDS: &[&str] = &[
     "top",
 ];
 
+fn is_keyword(word: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    (2..=11).contains(&word.len()) && SET.get_or_init(|| KEYWORDS.iter().copied().collect()).contains(word)
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.' || b >= 0x80
 }
@@ -195,7 +200,7 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 }
                 let kind = if matches!(word, "and" | "or" | "xor" | "not") {
                     Kind::Logic
-                } else if KEYWORDS.contains(&word) {
+                } else if is_keyword(word) {
                     Kind::Keyword
                 } else if b.get(j) == Some(&b'(') {
                     Kind::Func
