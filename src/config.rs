@@ -162,11 +162,22 @@ impl Default for AuditConfig {
 pub struct GraphqlConfig {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_directives: usize,
+    pub max_tokens: usize,
+    pub max_query_bytes: usize,
 }
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        Self { max_depth: 5, max_complexity: 1000 }
+        Self {
+            max_depth: 5,
+            max_complexity: 1000,
+            max_aliases: 15,
+            max_directives: 10,
+            max_tokens: 2000,
+            max_query_bytes: 16_384,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::api::graphql::GraphqlApi;
 use crate::catalog::Catalog;
 use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub tokens: Arc<TokenRegistry>,
     pub audit: Arc<AuditLog>,
     pub locks: Arc<LockStore>,
+    pub graphql: Arc<GraphqlApi>,
     pub real_values: Arc<RealValues>,
     pub brute_force: Arc<BruteForceGuard>,
     pub clock: SharedClock,
@@ -59,6 +61,7 @@ impl AppState {
         let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone()));
         let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone())?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
+        let graphql = Arc::new(GraphqlApi::new(catalog.clone()));
         let checks =
             ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;
@@ -88,6 +91,7 @@ impl AppState {
             tokens,
             audit,
             locks,
+            graphql,
             real_values,
             brute_force,
             clock,

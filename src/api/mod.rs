@@ -3,6 +3,7 @@
 //! stripping, the sandbox seam) in [`rows`], and the admin unix socket in [`admin`].
 
 pub mod admin;
+pub mod graphql;
 pub mod rest;
 pub mod route;
 pub mod rows;
@@ -31,6 +32,7 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         Route::Index => rest::index(&cx),
         Route::View { view } => rest::view(&cx, &view),
         Route::Table { table, id } => rest::table(&cx, &table, id).await,
+        Route::GraphQl => Ok(graphql::handle(&req, state.clone(), principal.clone()).await),
     }
 }
 

@@ -181,15 +181,11 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             if !store.row_exists(name, id)? {
                 return Err(ApiError::new(ErrorKind::NotFound));
             }
-            for other in cx.state.schema().tables.values() {
-                for col in other.columns.values().filter(|c| c.references.as_deref() == Some(name)) {
-                    if store.any_row_with(&other.name, &col.name, id)? {
-                        return Err(ApiError::with_message(
-                            ErrorKind::Conflict,
-                            "the row is still referenced by other rows; delete those first",
-                        ));
-                    }
-                }
+            if references_to(cx.state, name, id)? {
+                return Err(ApiError::with_message(
+                    ErrorKind::Conflict,
+                    "the row is still referenced by other rows; delete those first",
+                ));
             }
             store.delete_row(name, id)?;
             store.flush().await?;
@@ -211,8 +207,20 @@ fn body_object(cx: &Call) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// Whether any row of any table references `table`'s row `id`.
+pub fn references_to(state: &AppState, table: &str, id: u64) -> Result<bool, ApiError> {
+    for other in state.schema().tables.values() {
+        for col in other.columns.values().filter(|c| c.references.as_deref() == Some(table)) {
+            if state.store.any_row_with(&other.name, &col.name, id)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// Reference columns must point at existing rows.
-fn check_references(state: &AppState, table: &Table, row: &Map<String, Value>) -> Result<(), ApiError> {
+pub fn check_references(state: &AppState, table: &Table, row: &Map<String, Value>) -> Result<(), ApiError> {
     for column in table.columns.values() {
         let (Some(target), Some(id)) = (&column.references, row.get(&column.name).and_then(Value::as_u64)) else {
             continue;

@@ -14,6 +14,7 @@ pub enum Route {
     Index,
     Table { table: String, id: Option<u64> },
     View { view: String },
+    GraphQl,
 }
 
 impl Route {
@@ -25,6 +26,7 @@ impl Route {
     pub fn methods(&self) -> &'static [Method] {
         match self {
             Route::Health | Route::Index | Route::View { .. } => &[Method::GET],
+            Route::GraphQl => &[Method::POST],
             Route::Table { id: None, .. } => &[Method::GET, Method::POST],
             Route::Table { id: Some(_), .. } => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
         }
@@ -49,6 +51,7 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
     let route = match path {
         "/health" => Route::Health,
         "/api/v1" => Route::Index,
+        "/graphql" => Route::GraphQl,
         _ => {
             let rest = path.strip_prefix("/api/v1/").ok_or_else(not_found)?;
             let parts: Vec<&str> = rest.split('/').collect();

@@ -1,0 +1,122 @@
+//! `POST /graphql`: the same tables as REST through juniper, behind the same pipeline (auth,
+//! rate limit — one request counts once —, scope, audit, headers), plus GraphQL's own
+//! guards checked before execution (see [`guard`]).
+//!
+//! Only `POST` with `Content-Type: application/json` is served (CSRF: no GET, no form or
+//! text/plain bodies → 415); a JSON array body (batching) → 400 `batching_not_allowed`.
+//! Answers use the GraphQL-over-HTTP shape: `{"data":…}` and/or
+//! `{"errors":[{"message":…,"extensions":{"code":…}}]}`. No GraphiQL page is served.
+
+pub mod guard;
+pub mod model;
+mod mutate;
+mod parse;
+mod schema;
+
+use std::sync::Arc;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::catalog::Catalog;
+use crate::pipeline::shield::{is_json_content_type, parsed_body};
+use crate::state::AppState;
+use crate::tokens::Principal;
+pub use model::Model;
+pub use schema::{Ctx, Root};
+
+/// The GraphQL model and juniper root, built once at start-up.
+pub struct GraphqlApi {
+    pub model: Arc<Model>,
+    pub root: Root,
+}
+
+impl GraphqlApi {
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        let model = Arc::new(Model::build(catalog));
+        Self { root: schema::root(model.clone()), model }
+    }
+}
+
+/// One GraphQL error answer.
+fn refusal(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(json!({"errors": [{"message": message, "extensions": {"code": code}}]}).to_string())
+}
+
+/// Validation messages may name types; keep only the part before ` on type`.
+fn sanitize(message: &str) -> String {
+    let cut = message.find(" on type").unwrap_or(message.len());
+    message[..cut].replace("Did you mean", "").trim().to_string()
+}
+
+pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Arc<Principal>) -> HttpResponse {
+    if !is_json_content_type(req.headers().get(CONTENT_TYPE)) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the query as application/json",
+        );
+    }
+    let Some(body) = parsed_body(req) else {
+        return refusal(StatusCode::BAD_REQUEST, "invalid_request", "a JSON body {\"query\": …} is required");
+    };
+    let request = match body.as_ref() {
+        Value::Array(_) => {
+            return refusal(StatusCode::BAD_REQUEST, "batching_not_allowed", "batched queries are not allowed")
+        }
+        Value::Object(map) => map,
+        _ => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object"),
+    };
+    let Some(query) = request.get("query").and_then(Value::as_str).map(str::to_string) else {
+        return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"query\" must be a string");
+    };
+    let operation = match request.get("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"operationName\" must be a string"),
+    };
+    let variables = match request.get("variables") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" must be an object"),
+    };
+    let api = state.graphql.clone();
+    let config = &state.config.graphql;
+    if let Err(e) =
+        guard::check(&query, operation.as_deref(), &variables, &api.model, config, principal.record.introspection)
+    {
+        return refusal(StatusCode::BAD_REQUEST, e.code, &e.message);
+    }
+    let Ok(vars) = serde_json::from_value::<juniper::Variables>(variables) else {
+        return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" cannot be read");
+    };
+    let state = state.into_inner();
+    let executed = web::block(move || {
+        let ctx = Ctx { state, principal };
+        match juniper::execute_sync(&query, operation.as_deref(), &api.root, &vars, &ctx) {
+            Ok((data, errors)) => {
+                let mut out = json!({"data": data});
+                if !errors.is_empty() {
+                    out["errors"] = serde_json::to_value(&errors).unwrap_or_default();
+                }
+                (StatusCode::OK, out)
+            }
+            Err(e) => {
+                let message = sanitize(&e.to_string());
+                (
+                    StatusCode::BAD_REQUEST,
+                    json!({"errors": [{"message": message, "extensions": {"code": "invalid_query"}}]}),
+                )
+            }
+        }
+    })
+    .await;
+    match executed {
+        Ok((status, body)) => HttpResponse::build(status).content_type("application/json").body(body.to_string()),
+        Err(_) => refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error"),
+    }
+}
