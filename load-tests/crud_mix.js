@@ -49,7 +49,7 @@ export const options = {
       rate: READ_RATE,
       timeUnit: '1s',
       duration: DURATION.text,
-      preAllocatedVUs: 20,
+      preAllocatedVUs: 50,
       maxVUs: 200,
     },
     writes: {
@@ -58,7 +58,7 @@ export const options = {
       rate: WRITE_RATE,
       timeUnit: '1s',
       duration: DURATION.text,
-      preAllocatedVUs: 20,
+      preAllocatedVUs: 50,
       maxVUs: 200,
     },
   },

@@ -95,17 +95,6 @@ export function errorCode(r) {
   return body && body.error && typeof body.error.code === 'string' ? body.error.code : undefined;
 }
 
-export function bearer(token, extra) {
-  const headers = Object.assign({ Authorization: `Bearer ${token}` }, (extra && extra.headers) || {});
-  return Object.assign({}, extra || {}, { headers });
-}
-
-export function jsonParams(token, extra) {
-  const p = bearer(token, extra);
-  p.headers['Content-Type'] = 'application/json';
-  return p;
-}
-
 export function randInt(lo, hi) {
   return lo + Math.floor(Math.random() * (hi - lo + 1));
 }

