@@ -218,6 +218,8 @@ pub struct ChecksState {
     audit: Arc<AuditLog>,
     clock: SharedClock,
     lock_secs: u64,
+    /// Whether any check beyond the built-ins is registered.
+    custom_checks: bool,
 }
 
 impl ChecksState {
@@ -236,6 +238,7 @@ impl ChecksState {
             Arc::new(InjectionCheck),
             Arc::new(Honeypot::new(config.honeypot.field.clone(), config.honeypot.lock)),
         ];
+        let custom_checks = !extra.is_empty();
         for check in builtins.into_iter().chain(extra) {
             by_name.insert(check.name().to_string(), check);
         }
@@ -270,7 +273,20 @@ impl ChecksState {
             audit,
             clock,
             lock_secs: config.lock_secs,
+            custom_checks,
         })
+    }
+
+    /// Whether running the chain could refuse this request at all. With only built-in
+    /// checks, no lock on record, nothing to scan (no query, no body) and no endpoint policy
+    /// for the route, every check passes by construction, so the pipeline skips the hop —
+    /// the verdict is the same, only cheaper.
+    pub fn has_work(&self, method: &str, path: &str, query: &str, has_body: bool) -> bool {
+        self.custom_checks
+            || !self.locks.is_empty()
+            || !query.is_empty()
+            || has_body
+            || self.policies.iter().any(|p| p.matches(method, path))
     }
 
     /// Names of the registered checks.

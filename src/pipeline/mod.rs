@@ -361,8 +361,10 @@ where
     let json = shield::inspect_body(&body, shield::is_json(&req), state.config.shield.max_json_depth)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
-    let inspect = crate::checks::Inspect::from_request(&req, cx.ip, json.as_ref().map(|j| j.0.clone()), &body);
-    ask(&stages.checks, inspect, StageName::Checks, deadline).await?;
+    if state.stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
+        let inspect = crate::checks::Inspect::from_request(&req, cx.ip, json.as_ref().map(|j| j.0.clone()), &body);
+        ask(&stages.checks, inspect, StageName::Checks, deadline).await?;
+    }
 
     // 2. CORS preflight, answered from server policy without authentication.
     if req.method() == Method::OPTIONS {

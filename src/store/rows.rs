@@ -85,11 +85,30 @@ impl Store {
     /// Scans a table; returns the requested page and the number of matches.
     pub fn list_rows(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
         let tree = self.rows_tree(table)?;
+        // Rows are stored as compact JSON, so `"column":value` must appear in a matching
+        // row's bytes: a cheap pre-filter that spares decoding most rows of a filtered scan.
+        let needles: Vec<(memchr::memmem::Finder<'static>, Vec<u8>)> = q
+            .filters
+            .iter()
+            .filter(|(_, v)| v.is_string() || v.is_i64() || v.is_u64() || v.is_boolean())
+            .map(|(k, v)| {
+                let n = format!("{}:{}", Value::from(k.as_str()), v).into_bytes();
+                (memchr::memmem::Finder::new(&n).into_owned(), n)
+            })
+            .collect();
+        let candidate = |bytes: &[u8]| {
+            needles.iter().all(|(finder, n)| {
+                finder.find_iter(bytes).any(|at| matches!(bytes.get(at + n.len()), Some(b',' | b'}')))
+            })
+        };
         if q.order.is_none() {
             let mut rows = Vec::new();
             let mut total = 0;
             for item in tree.iter() {
                 let (_, bytes) = item?;
+                if !candidate(&bytes) {
+                    continue;
+                }
                 let row = decode(&bytes)?;
                 if matches(&row, &q.filters) {
                     if total >= q.offset && rows.len() < q.limit {
@@ -103,6 +122,9 @@ impl Store {
         let mut all = Vec::new();
         for item in tree.iter() {
             let (_, bytes) = item?;
+            if !candidate(&bytes) {
+                continue;
+            }
             let row = decode(&bytes)?;
             if matches(&row, &q.filters) {
                 all.push(row);
