@@ -131,12 +131,13 @@ impl Store {
             }
         }
         if let Some((col, descending)) = &q.order {
+            // Rows without a value come last in either direction.
+            let missing = |r: &Row| r.get(col).is_none_or(Value::is_null);
             all.sort_by(|a, b| {
                 let o = compare(a.get(col), b.get(col));
-                if *descending {
-                    o.reverse()
-                } else {
-                    o
+                match (missing(a), missing(b)) {
+                    (false, false) if *descending => o.reverse(),
+                    _ => o,
                 }
             });
         }

@@ -1,6 +1,6 @@
 //! Stage 5: the scope matrix, views, CIDR lists, and the six sensitive-table layers.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::TestApp;
 
@@ -51,6 +51,17 @@ fn view_limited_tokens_reach_only_their_views() {
     let dates: Vec<&str> = body["data"].as_array().unwrap().iter().map(|r| r["due_date"].as_str().unwrap()).collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
     assert_eq!(app.get("/api/v1/views/open_tickets", &t.token).code(), "forbidden");
+    // Descending order keeps rows without a value last.
+    let leads = app.token(&["leads:r"]);
+    let values: Vec<Value> = app.get("/api/v1/views/hot_leads?limit=500", &leads).json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].clone())
+        .collect();
+    let first_null = values.iter().position(Value::is_null).unwrap_or(values.len());
+    assert!(values[first_null..].iter().all(Value::is_null), "{values:?}");
+    assert!(values[0].is_f64());
     assert_eq!(app.get("/api/v1/invoices/1", &t.token).code(), "forbidden");
     assert_eq!(app.get("/api/v1/views/nope", &t.token).status, 404);
     let index = app.get("/api/v1", &t.token).json();
