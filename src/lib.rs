@@ -7,14 +7,16 @@
 //! ```text
 //!  main.rs ── cli/ (one file per subcommand) ── server.rs (assembly)
 //!                                                  │
-//!   HTTP ─▶ pipeline::headers ─▶ pipeline (shield ▸ cors ▸ route ▸ auth ▸ cors ▸
-//!           rate_limit ▸ scope ▸ handler ▸ audit) ─▶ api::dispatch ─▶ api::rest
+//!   HTTP ─▶ pipeline::headers ─▶ pipeline (shield ▸ checks ▸ cors ▸ route ▸ auth ▸ cors ▸
+//!           rate_limit ▸ scope ▸ handler ▸ audit) ─▶ api::dispatch ─▶ api::rest | api::graphql
 //!                                                  │
 //!   admin.sock ─▶ api::admin::execute ◀── cli (when no server runs, directly)
 //!                                                  │
 //!   state.rs (AppState) ── catalog.rs (who may touch which table) ── tokens.rs
-//!   store/ (sled trees, key file, audit, seed) ── schema/ (tables, views, PII kinds)
-//!   housekeeper.rs (sweeps and retention) ── clock.rs (injectable time)
+//!   checks/ (security checks chain, injection detector) ── sandbox.rs (PII fakes)
+//!   api::rows::present (the one place rows leave: secrets stripped, sandbox applied)
+//!   store/ (sled trees, key file, audit, locks, seed) ── schema/ (tables, views, PII kinds)
+//!   housekeeper.rs (sweeps, expiry, retention) ── clock.rs (injectable time)
 //! ```
 //!
 //! Errors reach clients only through `error::ApiError`; secrets only through the types in

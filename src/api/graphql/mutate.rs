@@ -2,20 +2,16 @@
 //! `delete_<table>`, with the same scope checks, schema validation, referential checks and
 //! durable writes as REST.
 
-use juniper::{Arguments, DefaultScalarValue, ExecutionResult, Executor, FieldError, Value as GqlValue};
-use serde_json::{Map, Value};
+use juniper::{Arguments, DefaultScalarValue, ExecutionResult, Executor, Value as GqlValue};
+use serde_json::Map;
 
 use super::model::FieldKind;
-use super::schema::{node, Ctx, Info};
+use super::schema::{arg_value, field_error, node, Ctx, Info};
 use crate::api::rest::{check_references, references_to};
 use crate::error::{ApiError, ErrorKind};
 use crate::tokens::Action;
 
 type S = DefaultScalarValue;
-
-fn field_error(e: ApiError) -> FieldError<S> {
-    FieldError::new(e.message.clone(), juniper::graphql_value!({ "code": (e.kind.code()) }))
-}
 
 pub fn run(
     cx: &Ctx,
@@ -76,8 +72,4 @@ pub fn run(
     let Some(row) = stored else { return Err(field_error(ApiError::new(ErrorKind::NotFound))) };
     flush()?;
     ex.resolve(&info.of_table(table), &Some(node(state, def, row, &cx.principal, None)))
-}
-
-fn arg_value(args: &Arguments<S>, name: &str, ty: crate::schema::ColumnType) -> Result<Option<Value>, FieldError<S>> {
-    super::schema::arg_value(args, name, ty)
 }

@@ -56,7 +56,8 @@ pub struct Node {
     pub row: Map<String, Value>,
 }
 
-fn field_error(e: ApiError) -> FieldError<S> {
+/// An API error as a GraphQL field error with `extensions.code`.
+pub(super) fn field_error(e: ApiError) -> FieldError<S> {
     FieldError::new(e.message.clone(), juniper::graphql_value!({ "code": (e.kind.code()) }))
 }
 
