@@ -3,6 +3,7 @@
 //! stripping, the sandbox seam) in [`rows`], and the admin unix socket in [`admin`].
 
 pub mod admin;
+pub mod explorer;
 pub mod graphql;
 pub mod rest;
 pub mod route;
@@ -21,14 +22,17 @@ use route::Route;
 /// Serves whatever route the pipeline resolved for this request.
 pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let route = req.extensions().get::<Route>().cloned().ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
-    if route == Route::Health {
-        return Ok(health());
+    match &route {
+        Route::Health => return Ok(health()),
+        Route::Explorer { asset } => return Ok(explorer::serve(asset)),
+        _ => {}
     }
     let principal =
         req.extensions().get::<Arc<Principal>>().cloned().ok_or_else(|| ApiError::new(ErrorKind::MissingToken))?;
     let cx = rest::Call { state: &state, principal: &principal, req: &req, body: parsed_body(&req) };
     match route {
-        Route::Health => Ok(health()),
+        // Answered above, before a token is needed.
+        Route::Health | Route::Explorer { .. } => Err(ApiError::new(ErrorKind::NotFound)),
         Route::Index => rest::index(&cx),
         Route::View { view } => rest::view(&cx, &view),
         Route::Table { table, id } => rest::table(&cx, &table, id).await,

@@ -98,6 +98,7 @@ pub fn index(cx: &Call) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({
         "tables": catalog.readable_tables(cx.principal),
         "views": catalog.readable_views(cx.principal),
+        "sandbox": cx.principal.record.sandbox,
     })))
 }
 

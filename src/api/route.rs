@@ -12,20 +12,29 @@ use crate::error::{ApiError, ErrorKind};
 pub enum Route {
     Health,
     Index,
-    Table { table: String, id: Option<u64> },
-    View { view: String },
+    Table {
+        table: String,
+        id: Option<u64>,
+    },
+    View {
+        view: String,
+    },
     GraphQl,
+    /// The API Explorer page and its files (no token needed).
+    Explorer {
+        asset: String,
+    },
 }
 
 impl Route {
     /// Everything but `/health` needs a token.
     pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Health)
+        !matches!(self, Route::Health | Route::Explorer { .. })
     }
 
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Route::Health | Route::Index | Route::View { .. } => &[Method::GET],
+            Route::Health | Route::Index | Route::View { .. } | Route::Explorer { .. } => &[Method::GET],
             Route::GraphQl => &[Method::POST],
             Route::Table { id: None, .. } => &[Method::GET, Method::POST],
             Route::Table { id: Some(_), .. } => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
@@ -52,6 +61,14 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
         "/health" => Route::Health,
         "/api/v1" => Route::Index,
         "/graphql" => Route::GraphQl,
+        "/explorer" | "/explorer/" => Route::Explorer { asset: "index.html".into() },
+        _ if path.starts_with("/explorer/") => {
+            let asset = &path["/explorer/".len()..];
+            if !crate::api::explorer::exists(asset) {
+                return Err(not_found());
+            }
+            Route::Explorer { asset: asset.to_string() }
+        }
         _ => {
             let rest = path.strip_prefix("/api/v1/").ok_or_else(not_found)?;
             let parts: Vec<&str> = rest.split('/').collect();

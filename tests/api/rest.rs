@@ -147,6 +147,24 @@ fn index_lists_what_the_token_may_read() {
 }
 
 #[test]
+fn the_explorer_is_served_under_its_own_strict_policy() {
+    let app = TestApp::start();
+    let page = app.req("GET", "/explorer").send();
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"));
+    assert!(!page.text().contains("<script>") && !page.text().contains("style=") && !page.text().contains("http"));
+    page.assert_security_headers();
+    assert_eq!(app.req("GET", "/explorer/app.js").send().status, 200);
+    assert_eq!(app.req("GET", "/explorer/../Cargo.toml").send().status, 404);
+    assert_eq!(app.req("POST", "/explorer").send().status, 405);
+    // The API keeps default-src 'none'.
+    let api = app.req("GET", "/health").send();
+    assert_eq!(api.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
+}
+
+#[test]
 fn health_needs_no_token() {
     let app = TestApp::start();
     let r = app.req("GET", "/health").send();

@@ -65,7 +65,7 @@ fn view_limited_tokens_reach_only_their_views() {
     assert_eq!(app.get("/api/v1/invoices/1", &t.token).code(), "forbidden");
     assert_eq!(app.get("/api/v1/views/nope", &t.token).status, 404);
     let index = app.get("/api/v1", &t.token).json();
-    assert_eq!(index, json!({"tables": [], "views": ["overdue_invoices"]}));
+    assert_eq!(index, json!({"tables": [], "views": ["overdue_invoices"], "sandbox": false}));
 }
 
 #[test]
