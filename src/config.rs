@@ -27,6 +27,20 @@ pub struct Config {
     pub audit: AuditConfig,
     pub graphql: GraphqlConfig,
     pub checks: ChecksConfig,
+    pub state: StateConfig,
+}
+
+/// Snapshots of in-memory counters (see `store::snapshot`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    pub snapshot_interval_ms: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self { snapshot_interval_ms: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +362,9 @@ impl Config {
             if e.max_requests_per_minute == Some(0) {
                 return invalid("checks.endpoints.max_requests_per_minute", "must be positive");
             }
+        }
+        if self.state.snapshot_interval_ms == 0 {
+            return invalid("state.snapshot_interval_ms", "must be positive");
         }
         if self.graphql.max_depth == 0 || self.graphql.max_complexity == 0 {
             return invalid("graphql.max_depth", "max_depth and max_complexity must be positive");

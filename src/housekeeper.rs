@@ -1,6 +1,7 @@
 //! The housekeeper actor: the one place where time-driven upkeep happens — expired
 //! rate-limit, throttle and endpoint-limit windows are evicted, the replay cache is swept,
-//! expired locks are deleted from sled, and audit retention is enforced — so no request path ever pays for it.
+//! expired locks are deleted from sled, audit retention is enforced, and the in-memory
+//! counters are snapshotted to sled — so no request path ever pays for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,11 +35,23 @@ impl Housekeeper {
     }
 }
 
+impl Housekeeper {
+    /// Writes the counter snapshot (see `store::snapshot`).
+    pub fn snapshot(state: &AppState) {
+        let (windows, replay) = (&state.stages.rate_limit.windows, &state.stages.auth.replay);
+        if let Err(e) = state.store.snapshot_counters(windows, replay, state.clock.now_ms()) {
+            tracing::error!(error = %e, "counter snapshot failed");
+        }
+    }
+}
+
 impl Actor for Housekeeper {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(SWEEP_EVERY, |hk, _| Self::sweep(&hk.state));
+        let every = Duration::from_millis(self.state.config.state.snapshot_interval_ms);
+        ctx.run_interval(every, |hk, _| Self::snapshot(&hk.state));
         ctx.run_interval(PRUNE_EVERY, |hk, _| {
             if let Err(e) = hk.state.audit.prune(hk.state.clock.now_ms()) {
                 tracing::error!(error = %e, "audit retention failed");

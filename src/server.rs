@@ -57,6 +57,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
         None
     };
     let state = Arc::new(AppState::with_checks(l.config.clone(), l.schema, store, l.clock, l.checks)?);
+    state.store.restore_counters(&state.stages.rate_limit.windows, &state.stages.auth.replay, state.clock.now_ms())?;
     let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone());
     let factory_state = state.clone();
@@ -96,6 +97,7 @@ pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
     // Workers are gone and their audit actors have handed over what they held; wait until
     // the writer has stored it, then sync the store.
     let _ = audit_writer.send(Shutdown).await;
+    Housekeeper::snapshot(&state);
     state.store.flush().await?;
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
     result.context("server failed")

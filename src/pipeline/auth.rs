@@ -87,6 +87,20 @@ impl ReplayCache {
         Ok(())
     }
 
+    /// Live entries (signature digest, expiry) for snapshots.
+    pub fn snapshot(&self) -> Vec<([u8; 32], u64)> {
+        self.seen.iter().map(|e| (*e.key(), *e.value())).collect()
+    }
+
+    /// Restores entries that have not expired yet.
+    pub fn restore(&self, entries: impl IntoIterator<Item = ([u8; 32], u64)>, now_ms: u64) {
+        for (sig, expires) in entries {
+            if expires > now_ms && self.seen.len() < self.capacity {
+                self.seen.insert(sig, expires);
+            }
+        }
+    }
+
     /// Drops expired entries; returns how many.
     pub fn sweep(&self, now_ms: u64) -> usize {
         let before = self.seen.len();

@@ -10,6 +10,7 @@ mod keys;
 pub mod locks;
 mod rows;
 pub mod seed;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 

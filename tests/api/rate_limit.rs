@@ -96,3 +96,26 @@ fn full_limiter_state_fails_closed() {
     assert_eq!(r.status, 503);
     assert_eq!(r.code(), "rate_limiter_unavailable");
 }
+
+#[test]
+fn a_restart_does_not_hand_out_a_fresh_quota() {
+    let app = TestApp::builder().manual_clock().start();
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 3_600_000);
+    let t = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.rate = Some(3);
+        s.window = Some(3600);
+    });
+    assert_eq!(app.get("/api/v1/clients/1", &t.token).status, 200);
+    assert_eq!(app.get("/api/v1/clients/1", &t.token).status, 200);
+    let dir = app.stop();
+    let app = TestApp::builder().manual_clock().dir(dir).start();
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 3_600_000 + 1_000);
+    let r = app.get("/api/v1/clients/1", &t.token);
+    assert_eq!((r.status, r.header("x-ratelimit-remaining")), (200, Some("0")));
+    assert_eq!(app.get("/api/v1/clients/1", &t.token).code(), "rate_limited");
+}
