@@ -20,6 +20,11 @@ pub fn is_secret_key(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
+/// At most `max` characters of `s` (for echoing client-supplied names in messages and logs).
+pub fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 /// Masks token-looking substrings.
 pub fn redact_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use super::rows::present;
 use crate::error::{ApiError, ErrorKind};
 use crate::pipeline::shield::is_json_content_type;
+use crate::redact::truncate;
 use crate::schema::{parse_filter_value, Table, View};
 use crate::state::AppState;
 use crate::store::ListQuery;
@@ -34,23 +35,27 @@ fn bad_request(message: String) -> ApiError {
     ApiError::with_message(ErrorKind::BadRequest, message)
 }
 
-/// Decoded query parameters; a repeated name is refused.
-pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+/// Lenient `a=b&c=d` decoding (`+` is a space; duplicates kept).
+pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
     let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k), decode(v));
-        if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(bad_request(format!("query parameter '{}' is repeated", truncate(&k))));
-        }
-        out.push((k, v));
-    }
-    Ok(out)
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
+/// Decoded query parameters; a repeated name is refused.
+pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs = decode_pairs(raw);
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(seen, _)| seen == k) {
+            return Err(bad_request(format!("query parameter '{}' is repeated", truncate(k, 64))));
+        }
+    }
+    Ok(pairs)
 }
 
 /// Pagination and equality filters from the query string.
@@ -80,7 +85,7 @@ pub fn list_query(
                     .filter(|c| !c.secret && allowed.is_none_or(|cols| cols.iter().any(|a| a == column)))
                     // A sandbox token filtering on real PII could confirm guesses: refused.
                     .filter(|c| !(sandbox && c.pii().is_some()))
-                    .ok_or_else(|| bad_request(format!("unknown filter column '{}'", truncate(column))))?;
+                    .ok_or_else(|| bad_request(format!("unknown filter column '{}'", truncate(column, 64))))?;
                 q.filters.push((column.to_string(), parse_filter_value(def, value)?));
             }
         }

@@ -32,6 +32,7 @@ use serde_json::Value;
 pub use honeypot::Honeypot;
 pub use policy::Policy;
 
+use crate::api::rest::decode_pairs;
 use crate::clock::SharedClock;
 use crate::config::{BruteForceConfig, ChecksConfig};
 use crate::error::{ApiError, ErrorKind};
@@ -337,18 +338,6 @@ impl Inspect {
 
 impl StageMessage for Inspect {
     type Output = ();
-}
-
-/// Lenient `a=b&c=d` decoding (duplicates kept: every value is scanned).
-pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 impl Decide<Inspect> for ChecksState {

@@ -18,7 +18,7 @@ use actix::prelude::*;
 use actix_web::dev::ServiceRequest;
 
 use super::Rejection;
-use crate::redact;
+use crate::redact::{self, truncate};
 use crate::state::AppState;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::tokens::Principal;
@@ -72,10 +72,6 @@ impl AuditDraft {
             reason: rejection.map(|r| redact::redact_text(&r.reason)),
         }
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 /// A finished record for the audit actor.

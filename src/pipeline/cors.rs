@@ -16,6 +16,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use super::{Decide, Rejection, StageMessage, StageName};
 use crate::config::CorsConfig;
 use crate::error::ErrorKind;
+use crate::redact::truncate;
 use crate::tokens::Principal;
 
 type Headers = Vec<(HeaderName, HeaderValue)>;
@@ -94,10 +95,10 @@ impl Decide<Preflight> for CorsState {
             return Err(refuse("preflight origin not in [cors] allowed_origins".into()));
         }
         if !self.methods.contains(&p.method.to_ascii_uppercase()) {
-            return Err(refuse(format!("preflight method {:?} not allowed", truncate(&p.method))));
+            return Err(refuse(format!("preflight method {:?} not allowed", truncate(&p.method, 64))));
         }
         if let Some(h) = p.headers.iter().find(|h| !self.headers.contains(h)) {
-            return Err(refuse(format!("preflight header {:?} not allowed", truncate(h))));
+            return Err(refuse(format!("preflight header {:?} not allowed", truncate(h, 64))));
         }
         let mut out = echo(&p.origin);
         out.extend(
@@ -111,10 +112,6 @@ impl Decide<Preflight> for CorsState {
         );
         Ok(out)
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 /// After auth: the request's `Origin` against the token's list.
@@ -151,7 +148,7 @@ impl Decide<CheckOrigin> for CorsState {
             return Err(Rejection::new(
                 StageName::Cors,
                 ErrorKind::OriginNotAllowed,
-                format!("origin {:?} not in the token's list", truncate(&origin)),
+                format!("origin {:?} not in the token's list", truncate(&origin, 64)),
             ));
         }
         let mut out = echo(&origin);

@@ -35,8 +35,8 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// A page that needs a looser Content-Security-Policy than the API sets it in its response;
-/// this layer then leaves that header alone.
+/// Sets the security headers and the request id on a response. A page that needs its own
+/// Content-Security-Policy (the explorer) sets it itself; this layer then leaves it alone.
 pub fn apply(headers: &mut HeaderMap, request_id: &str) {
     for (name, value) in SECURITY_HEADERS {
         let name = HeaderName::from_static(name);

@@ -388,7 +388,11 @@ where
     }
 
     let route = route::resolve(req.method(), req.path()).map_err(|e| {
-        Rejection::new(StageName::Router, e, format!("no route for {} {}", req.method(), truncate(req.path())))
+        Rejection::new(
+            StageName::Router,
+            e,
+            format!("no route for {} {}", req.method(), crate::redact::truncate(req.path(), 200)),
+        )
     })?;
 
     if route.needs_auth() {
@@ -434,12 +438,4 @@ where
         .call(req)
         .await
         .map_err(|e| Rejection::new(StageName::Handler, ErrorKind::Internal, format!("handler failed: {e}")))
-}
-
-fn truncate(s: &str) -> &str {
-    let mut end = s.len().min(200);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{Column, ColumnType, Table};
 use crate::error::{ApiError, ErrorKind};
+use crate::redact::truncate;
 
 /// How a write treats columns the body leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl Table {
         if let Some(unknown) = row.keys().find(|k| !self.columns.contains_key(*k)) {
             return Err(ApiError::validation(format!(
                 "unknown column '{}' in table '{}'",
-                truncate(unknown),
+                truncate(unknown, 64),
                 self.name
             )));
         }
@@ -85,7 +86,7 @@ impl Table {
     pub fn validate_known_columns(&self, row: &Map<String, Value>) -> Result<(), ApiError> {
         for (key, value) in row {
             let column = self.columns.get(key).ok_or_else(|| {
-                ApiError::validation(format!("unknown column '{}' in table '{}'", truncate(key), self.name))
+                ApiError::validation(format!("unknown column '{}' in table '{}'", truncate(key, 64), self.name))
             })?;
             if !value.is_null() {
                 check_value(column, value)?;
@@ -93,10 +94,6 @@ impl Table {
         }
         Ok(())
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 /// Turns a query-string filter value into the typed JSON value it must equal.

@@ -168,7 +168,7 @@ impl Store {
     }
 
     /// Inserts a new row with the next id of the table, atomically.
-    pub fn insert_row(&self, table: &str, mut row: Row) -> Result<Row, ApiError> {
+    pub fn insert_row(&self, table: &str, row: Row) -> Result<Row, ApiError> {
         let tree = self.rows_tree(table)?;
         let seq_key = format!("seq:{table}");
         let stored = (&tree, &self.meta)
@@ -185,7 +185,6 @@ impl Store {
                 Ok(full)
             })
             .map_err(tx_error)?;
-        row.clear();
         Ok(stored)
     }
 

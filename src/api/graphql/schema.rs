@@ -112,7 +112,6 @@ impl GraphQLType<S> for Node {
 
     fn meta(info: &Info, registry: &mut Registry<S>) -> MetaType<S> {
         let object = &info.model.types[&info.type_name];
-        let table: Option<&Table> = info.model.catalog.schema.table(&object.table);
         let mut fields = Vec::new();
         for (name, kind) in &object.fields {
             let page_args = |registry: &mut Registry<S>, f: juniper::meta::Field<S>| {
@@ -160,7 +159,6 @@ impl GraphQLType<S> for Node {
             };
             fields.push(field);
         }
-        let _ = table;
         registry.build_object_type::<Node>(info, &fields).into_meta()
     }
 }
