@@ -35,11 +35,13 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
     pub snapshot_interval_ms: u64,
+    /// Writes are refused (503 `storage_unavailable`) while the data dir's disk has less free.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
-        Self { snapshot_interval_ms: 1000 }
+        Self { snapshot_interval_ms: 1000, min_free_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -163,11 +165,14 @@ pub struct AuditConfig {
     pub max_records: usize,
     /// How often buffered records are written to sled.
     pub flush_interval_ms: u64,
+    /// Records a worker's batcher, or the writer, holds while they cannot be stored (writer
+    /// behind, storage unavailable); beyond it records are dropped and counted.
+    pub max_pending: usize,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 200 }
+        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 200, max_pending: 100_000 }
     }
 }
 

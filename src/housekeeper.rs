@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::pipeline::audit::{AuditWriter, Retry};
 use crate::state::AppState;
 
 /// How often windows and the replay cache are swept.
@@ -17,11 +18,12 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Housekeeper {
     state: Arc<AppState>,
+    audit_writer: Addr<AuditWriter>,
 }
 
 impl Housekeeper {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    pub fn new(state: Arc<AppState>, audit_writer: Addr<AuditWriter>) -> Self {
+        Self { state, audit_writer }
     }
 
     /// One sweep of every expiring in-memory map.
@@ -36,8 +38,9 @@ impl Housekeeper {
 }
 
 impl Housekeeper {
-    /// Writes the counter snapshot (see `store::snapshot`).
+    /// Writes the counter snapshot (see `store::snapshot`) and any lock storage refused.
     pub fn snapshot(state: &AppState) {
+        state.locks.save_pending();
         let (windows, replay) = (&state.stages.rate_limit.windows, &state.stages.auth.replay);
         if let Err(e) = state.store.snapshot_counters(windows, replay, state.clock.now_ms()) {
             tracing::error!(error = %e, "counter snapshot failed");
@@ -51,7 +54,10 @@ impl Actor for Housekeeper {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(SWEEP_EVERY, |hk, _| Self::sweep(&hk.state));
         let every = Duration::from_millis(self.state.config.state.snapshot_interval_ms);
-        ctx.run_interval(every, |hk, _| Self::snapshot(&hk.state));
+        ctx.run_interval(every, |hk, _| {
+            Self::snapshot(&hk.state);
+            hk.audit_writer.do_send(Retry);
+        });
         ctx.run_interval(PRUNE_EVERY, |hk, _| {
             if let Err(e) = hk.state.audit.prune(hk.state.clock.now_ms()) {
                 tracing::error!(error = %e, "audit retention failed");

@@ -50,7 +50,8 @@ pub struct Running {
 pub fn launch(l: Launch) -> anyhow::Result<Running> {
     l.config.validate()?;
     let data_dir = l.config.server.data_dir.clone();
-    let store = Store::open(&data_dir).with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+    let store = Store::open(&data_dir, l.config.state.min_free_bytes)
+        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
     let seeded = if l.seed && store.is_empty() {
         Some(seed::seed_demo(&store, &l.schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?)
     } else {
@@ -86,17 +87,45 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let server = server.run();
     api::admin::listen(&Store::admin_socket_path(&data_dir), state.clone())
         .with_context(|| format!("cannot open admin socket in {}", data_dir.display()))?;
-    Housekeeper::new(state.clone()).start();
+    Housekeeper::new(state.clone(), audit_writer.clone()).start();
     Ok(Running { addr, state, server, seeded, audit_writer })
 }
 
-/// Waits for the server to stop, then makes everything durable.
+/// The server stopped because sled failed a write (see `store::health`); `palisade serve`
+/// exits with status 75 (EX_TEMPFAIL) so the service manager restarts it.
+#[derive(Debug, thiserror::Error)]
+#[error("storage failed; restart to recover on the last durable state")]
+pub struct StorageFailed;
+
+impl StorageFailed {
+    pub const EXIT: i32 = 75;
+}
+
+/// Waits for the server to stop (or for storage to fail), then makes everything durable.
 pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
     let Running { state, server, audit_writer, .. } = running;
-    let result = server.await;
+    let handle = server.handle();
+    let failed = async {
+        while !state.store.health.failed() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        tracing::error!("storage failed; stopping so the service manager restarts on the last durable state");
+    };
+    let result = tokio::select! {
+        r = server => r,
+        () = failed => {
+            handle.stop(true).await;
+            Ok(())
+        }
+    };
     // Workers are gone and their audit actors have handed over what they held; wait until
     // the writer has stored it, then sync the store.
     let _ = audit_writer.send(Shutdown).await;
+    if state.store.health.failed() {
+        // sled keeps a failed write's error for good; a flush now could stall. Everything
+        // acknowledged is already durable.
+        return Err(StorageFailed.into());
+    }
     Housekeeper::snapshot(&state);
     state.store.flush().await?;
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));

@@ -58,8 +58,8 @@ impl AppState {
         let config = Arc::new(config);
         let catalog = Arc::new(Catalog::new(Arc::new(schema), &config.sensitive.expose));
         let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
-        let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone()));
-        let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone())?);
+        let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone(), store.health.clone()));
+        let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone(), store.health.clone())?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
         let graphql = Arc::new(GraphqlApi::new(catalog.clone()));
         let checks =

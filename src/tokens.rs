@@ -293,9 +293,7 @@ impl TokenRegistry {
             expires_at_ms: spec.expires.map(|s| now_ms.saturating_add(s.saturating_mul(1000))),
             revoked: false,
         };
-        let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store.tokens.insert(id.as_bytes(), bytes).map_err(StoreError::from)?;
-        self.store.db.flush().map_err(StoreError::from)?;
+        self.persist(&record)?;
         self.cache_record(record)?;
         Ok(CreatedToken { id, token: PlainToken(token).0, signing_secret })
     }
@@ -320,11 +318,17 @@ impl TokenRegistry {
             .ok_or_else(|| TokenError::NotFound(id.to_string()))?;
         let mut record: TokenRecord = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         record.revoked = true;
-        let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store.tokens.insert(id.as_bytes(), bytes).map_err(StoreError::from)?;
-        self.store.db.flush().map_err(StoreError::from)?;
+        self.persist(&record)?;
         self.cache.remove(id);
         Ok(())
+    }
+
+    /// Stores a token record durably (refused while storage is unavailable).
+    fn persist(&self, record: &TokenRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.health.check_write()?;
+        self.store.health.observe(self.store.tokens.insert(record.id.as_bytes(), bytes))?;
+        self.store.flush_sync()
     }
 
     /// Finds the principal for a presented token string.

@@ -97,6 +97,7 @@ pub fn main() {
     if let Err(e) = result {
         let message = format!("{e:#}").replace('\n', " ");
         eprintln!("palisade: {message}");
-        std::process::exit(1);
+        let storage_failed = e.downcast_ref::<crate::server::StorageFailed>().is_some();
+        std::process::exit(if storage_failed { crate::server::StorageFailed::EXIT } else { 1 });
     }
 }

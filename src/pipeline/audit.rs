@@ -21,6 +21,7 @@ use super::Rejection;
 use crate::redact::{self, truncate};
 use crate::state::AppState;
 use crate::store::audit::{AuditLog, AuditRecord};
+use crate::store::StoreError;
 use crate::tokens::Principal;
 
 /// Records buffered before an early flush.
@@ -84,6 +85,11 @@ pub struct Finish(pub AuditRecord);
 #[rtype(result = "()")]
 pub struct WriteBatch(pub Vec<AuditRecord>);
 
+/// Asks the writer to try its backlog again (sent by the housekeeper).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retry;
+
 /// Answered once everything sent to the writer before it is on disk; the writer then lets
 /// go of the store (so the data dir can be reopened at once) and stops.
 #[derive(Message)]
@@ -91,15 +97,41 @@ pub struct WriteBatch(pub Vec<AuditRecord>);
 pub struct Shutdown;
 
 /// The single sled writer, on its own thread (a `SyncArbiter`), so serialising and writing
-/// batches never stalls an HTTP worker.
+/// batches never stalls an HTTP worker. While storage refuses writes it keeps what it was
+/// given (up to `[audit] max_pending` records) and stores it when storage is back; only
+/// beyond that bound are records dropped, counted in `AuditLog::dropped` and logged.
 pub struct AuditWriter {
     log: Option<Arc<AuditLog>>,
+    backlog: Vec<AuditRecord>,
 }
 
 impl AuditWriter {
     /// Starts the writer thread; call inside an actix `System`.
     pub fn start(log: Arc<AuditLog>) -> Addr<AuditWriter> {
-        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()) })
+        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()), backlog: Vec::new() })
+    }
+
+    fn store(&mut self) {
+        let Some(log) = &self.log else { return };
+        if self.backlog.is_empty() {
+            return;
+        }
+        match log.append(&self.backlog) {
+            Ok(()) => log.settled(std::mem::take(&mut self.backlog).len(), 0),
+            Err(StoreError::Unavailable(fault)) => {
+                let excess = self.backlog.len().saturating_sub(log.max_pending());
+                if excess > 0 {
+                    self.backlog.truncate(log.max_pending());
+                    log.settled(0, excess);
+                    tracing::error!(%fault, dropped = excess, "audit backlog full while storage is unavailable; records dropped");
+                }
+            }
+            Err(e) => {
+                let n = std::mem::take(&mut self.backlog).len();
+                log.settled(0, n);
+                tracing::error!(error = %e, dropped = n, "audit write failed; records dropped");
+            }
+        }
     }
 }
 
@@ -110,35 +142,67 @@ impl Actor for AuditWriter {
 impl Handler<WriteBatch> for AuditWriter {
     type Result = ();
     fn handle(&mut self, batch: WriteBatch, _: &mut SyncContext<Self>) {
-        let Some(log) = &self.log else { return };
-        if let Err(e) = log.append(&batch.0) {
-            log.dropped.fetch_add(batch.0.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            tracing::error!(error = %e, dropped = batch.0.len(), "audit write failed; records dropped");
-        }
+        self.backlog.extend(batch.0);
+        self.store();
+    }
+}
+
+impl Handler<Retry> for AuditWriter {
+    type Result = ();
+    fn handle(&mut self, _: Retry, _: &mut SyncContext<Self>) {
+        self.store();
     }
 }
 
 impl Handler<Shutdown> for AuditWriter {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut SyncContext<Self>) {
-        self.log = None;
+        self.store();
+        if let Some(log) = self.log.take() {
+            if !self.backlog.is_empty() {
+                log.settled(0, self.backlog.len());
+                tracing::error!(dropped = self.backlog.len(), "storage unavailable at shutdown; audit records dropped");
+            }
+        }
         ctx.stop();
     }
 }
 
-/// One worker's audit batcher.
+/// One worker's audit batcher. It hands a batch to the writer only when the writer's mailbox
+/// has room; otherwise it keeps the records and tries again on the next tick (back-pressure),
+/// dropping (and counting) the oldest only beyond `[audit] max_pending`.
 pub struct AuditActor {
     writer: Addr<AuditWriter>,
+    log: Arc<AuditLog>,
     buffer: Vec<AuditRecord>,
     interval: Duration,
 }
 
 impl AuditActor {
-    pub fn new(writer: Addr<AuditWriter>, flush_interval_ms: u64) -> Self {
-        Self { writer, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
+    pub fn new(writer: Addr<AuditWriter>, log: Arc<AuditLog>, flush_interval_ms: u64) -> Self {
+        Self { writer, log, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
     }
 
     fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        match self.writer.try_send(WriteBatch(std::mem::take(&mut self.buffer))) {
+            Ok(()) => {}
+            Err(SendError::Full(WriteBatch(held)) | SendError::Closed(WriteBatch(held))) => {
+                self.buffer = held;
+                let excess = self.buffer.len().saturating_sub(self.log.max_pending());
+                if excess > 0 {
+                    self.buffer.drain(..excess);
+                    self.log.settled(0, excess);
+                    tracing::error!(dropped = excess, "audit writer overloaded; records dropped");
+                }
+            }
+        }
+    }
+
+    /// At shutdown the batch is handed over whatever the mailbox holds.
+    fn hand_over(&mut self) {
         if !self.buffer.is_empty() {
             self.writer.do_send(WriteBatch(std::mem::take(&mut self.buffer)));
         }
@@ -153,13 +217,13 @@ impl Actor for AuditActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.flush();
+        self.hand_over();
     }
 }
 
 impl Drop for AuditActor {
     fn drop(&mut self) {
-        self.flush();
+        self.hand_over();
     }
 }
 
@@ -167,6 +231,7 @@ impl Handler<Finish> for AuditActor {
     type Result = ();
     fn handle(&mut self, msg: Finish, _: &mut Context<Self>) {
         self.buffer.push(msg.0);
+        self.log.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.buffer.len() >= BATCH {
             self.flush();
         }

@@ -221,7 +221,12 @@ impl Stages {
             auth: StageActor(s.auth.clone()).start(),
             rate_limit: StageActor(s.rate_limit.clone()).start(),
             scope: StageActor(s.scope.clone()).start(),
-            audit: audit::AuditActor::new(audit_writer.clone(), state.config.audit.flush_interval_ms).start(),
+            audit: audit::AuditActor::new(
+                audit_writer.clone(),
+                state.audit.clone(),
+                state.config.audit.flush_interval_ms,
+            )
+            .start(),
         };
         let r = &state.actors;
         r.register(StageName::Shield, stages.shield.clone().recipient());

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use std::sync::Arc;
+
+use super::{Health, StoreError};
 use crate::config::AuditConfig;
 
 /// One finished request.
@@ -38,8 +40,12 @@ pub struct AuditRecord {
 /// The audit tree and its counters.
 pub struct AuditLog {
     tree: sled::Tree,
+    health: Arc<Health>,
     seq: AtomicU64,
     count: AtomicUsize,
+    /// Records finished but not yet stored (held by audit actors or the writer's backlog).
+    pub queued: AtomicUsize,
+    /// Records dropped because storage or the writer could not keep up.
     pub dropped: AtomicU64,
     config: AuditConfig,
 }
@@ -53,7 +59,7 @@ fn batch_time(key: &[u8]) -> u64 {
 }
 
 impl AuditLog {
-    pub fn new(tree: sled::Tree, config: AuditConfig) -> Self {
+    pub fn new(tree: sled::Tree, config: AuditConfig, health: Arc<Health>) -> Self {
         let count = tree.iter().values().flatten().map(|v| records_in(&v).count()).sum();
         let seq = tree
             .last()
@@ -62,11 +68,25 @@ impl AuditLog {
             .map(|(k, _)| u64::from_be_bytes(k.get(8..16).and_then(|k| k.try_into().ok()).unwrap_or([0; 8])) + 1);
         Self {
             tree,
+            health,
             seq: AtomicU64::new(seq.unwrap_or(0)),
             count: AtomicUsize::new(count),
+            queued: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             config,
         }
+    }
+
+    /// Records held in memory at most, per holder, while they cannot be stored.
+    pub fn max_pending(&self) -> usize {
+        self.config.max_pending
+    }
+
+    /// Accounts for queued records that were stored or dropped.
+    pub fn settled(&self, stored: usize, dropped: usize) {
+        let n = stored + dropped;
+        let _ = self.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
+        self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
     }
 
     /// Writes records as one batch.
@@ -87,7 +107,8 @@ impl AuditLog {
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&first.time_ms.to_be_bytes());
         key[8..].copy_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        self.tree.insert(key, value)?;
+        self.health.check_write()?;
+        self.health.observe(self.tree.insert(key, value))?;
         self.count.fetch_add(records.len(), Ordering::Relaxed);
         Ok(())
     }
@@ -167,7 +188,7 @@ mod tests {
     fn batches_tail_and_prune() {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let config = AuditConfig { keep_days: 1, max_records: 3, ..Default::default() };
-        let log = AuditLog::new(db.open_tree("a").unwrap(), config);
+        let log = AuditLog::new(db.open_tree("a").unwrap(), config, Arc::new(Health::new(&std::env::temp_dir(), 0)));
         log.append(&[record(1_000, "/a"), record(1_001, "/b")]).unwrap();
         log.append(&[record(2_000, "/c"), record(2_001, "/d")]).unwrap();
         assert_eq!(log.len(), 4);

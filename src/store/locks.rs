@@ -8,11 +8,12 @@
 //! rebuilt from sled on start.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use super::{KeyRing, StoreError};
+use super::{Health, KeyRing, StoreError};
 
 /// What a lock shuts out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,13 +55,16 @@ fn lock_key(kind: LockKind, subject: &str) -> String {
 
 pub struct LockStore {
     tree: sled::Tree,
+    health: Arc<Health>,
     keys: KeyRing,
     mirror: DashMap<String, LockRecord>,
+    /// Locks that hold in memory but storage refused to keep yet (retried by the housekeeper).
+    unsaved: DashMap<String, ()>,
 }
 
 impl LockStore {
     /// Opens the tree and rebuilds the in-memory mirror.
-    pub fn load(tree: sled::Tree, keys: KeyRing) -> Result<Self, StoreError> {
+    pub fn load(tree: sled::Tree, keys: KeyRing, health: Arc<Health>) -> Result<Self, StoreError> {
         let mirror = DashMap::new();
         for item in tree.iter() {
             let (key, value) = item?;
@@ -68,7 +72,7 @@ impl LockStore {
                 serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
             mirror.insert(String::from_utf8_lossy(&key).into_owned(), record);
         }
-        Ok(Self { tree, keys, mirror })
+        Ok(Self { tree, health, keys, mirror, unsaved: DashMap::new() })
     }
 
     /// The subject under which an address is locked.
@@ -82,19 +86,50 @@ impl LockStore {
         (record.expires_at_ms > now_ms).then(|| record.clone())
     }
 
-    /// Stores a lock (replacing one on the same subject).
+    /// Stores a lock (replacing one on the same subject). Fails closed: the lock holds in
+    /// memory from the start, even when storage refuses to keep it (the error says so).
     pub fn lock(&self, record: LockRecord) -> Result<(), StoreError> {
         let key = record.key();
         let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.tree.insert(key.as_bytes(), bytes)?;
-        self.mirror.insert(key, record);
-        Ok(())
+        self.mirror.insert(key.clone(), record);
+        let stored =
+            self.health.check_write().and_then(|()| self.health.observe(self.tree.insert(key.as_bytes(), bytes)));
+        match stored {
+            Ok(_) => {
+                self.unsaved.remove(&key);
+                Ok(())
+            }
+            Err(e) => {
+                self.unsaved.insert(key, ());
+                Err(e)
+            }
+        }
     }
 
-    /// Removes a lock; `false` when there was none.
+    /// Stores the locks storage refused earlier; returns how many are still unsaved.
+    pub fn save_pending(&self) -> usize {
+        let keys: Vec<String> = self.unsaved.iter().map(|e| e.key().clone()).collect();
+        for key in keys {
+            match self.mirror.get(&key).map(|r| r.clone()) {
+                Some(record) => {
+                    if self.lock(record).is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    self.unsaved.remove(&key);
+                }
+            }
+        }
+        self.unsaved.len()
+    }
+
+    /// Removes a lock; `false` when there was none. Fails closed: while storage refuses the
+    /// removal, the lock stays.
     pub fn unlock(&self, kind: LockKind, subject: &str) -> Result<bool, StoreError> {
         let key = lock_key(kind, subject);
-        let existed = self.tree.remove(key.as_bytes())?.is_some();
+        self.health.check_write()?;
+        let existed = self.health.observe(self.tree.remove(key.as_bytes()))?.is_some();
         self.mirror.remove(&key);
         Ok(existed)
     }
@@ -111,8 +146,11 @@ impl LockStore {
     pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
         let expired: Vec<String> =
             self.mirror.iter().filter(|e| e.expires_at_ms <= now_ms).map(|e| e.key().clone()).collect();
+        if !expired.is_empty() {
+            self.health.check_write()?;
+        }
         for key in &expired {
-            self.tree.remove(key.as_bytes())?;
+            self.health.observe(self.tree.remove(key.as_bytes()))?;
             self.mirror.remove(key);
         }
         Ok(expired.len())
@@ -134,7 +172,9 @@ mod tests {
     #[test]
     fn locks_expire_and_are_swept() {
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let store = LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32])).unwrap();
+        let health = Arc::new(Health::new(&std::env::temp_dir(), 0));
+        let store =
+            LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32]), health.clone()).unwrap();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let subject = store.ip_subject(&ip);
         store
@@ -151,7 +191,7 @@ mod tests {
         assert!(store.active(LockKind::Ip, &subject, 1_000).is_none());
         assert_eq!(store.sweep(1_000).unwrap(), 1);
         assert!(db.open_tree("l").unwrap().is_empty());
-        let reloaded = LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32])).unwrap();
+        let reloaded = LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32]), health).unwrap();
         assert!(reloaded.is_empty());
     }
 }

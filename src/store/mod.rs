@@ -6,6 +6,7 @@
 //! the key that seals signing secrets) live in `secret.key` beside the database, mode 0600.
 
 pub mod audit;
+pub mod health;
 mod keys;
 pub mod locks;
 mod rows;
@@ -13,7 +14,9 @@ pub mod seed;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub use health::{Fault, Health};
 pub use keys::{KeyRing, SealError};
 pub use rows::{ListQuery, Page};
 
@@ -28,22 +31,20 @@ pub enum StoreError {
     Corrupt(String),
     #[error("data dir {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("storage unavailable: {0}")]
+    Unavailable(Fault),
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
+        match &e {
+            StoreError::Unavailable(_) => tracing::warn!(error = %e, "write refused"),
+            _ => tracing::error!(error = %e, "store failure"),
+        }
         match e {
             StoreError::Corrupt(_) => ApiError::new(ErrorKind::Internal),
             _ => ApiError::new(ErrorKind::StorageUnavailable),
         }
-    }
-}
-
-pub(crate) fn tx_error(e: sled::transaction::TransactionError<ApiError>) -> ApiError {
-    match e {
-        sled::transaction::TransactionError::Abort(api) => api,
-        sled::transaction::TransactionError::Storage(s) => StoreError::Sled(s).into(),
     }
 }
 
@@ -57,11 +58,14 @@ pub struct Store {
     pub locks: sled::Tree,
     pub keys: KeyRing,
     pub data_dir: PathBuf,
+    /// Asked before every write (see `health`).
+    pub health: Arc<Health>,
 }
 
 impl Store {
-    /// Opens (creating if needed, mode 0700) the data dir and its database.
-    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed, mode 0700) the data dir and its database. Writes are refused
+    /// while less than `reserve` bytes are free on its disk.
+    pub fn open(data_dir: &Path, reserve: u64) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io { path: data_dir.to_path_buf(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         restrict_permissions(data_dir, 0o700).map_err(io)?;
@@ -79,6 +83,7 @@ impl Store {
             db,
             keys,
             data_dir: data_dir.to_path_buf(),
+            health: Arc::new(Health::new(data_dir, reserve)),
         })
     }
 
@@ -89,8 +94,22 @@ impl Store {
 
     /// Durably writes everything acknowledged so far.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        self.health.observe(self.db.flush_async().await)?;
         Ok(())
+    }
+
+    /// The same, blocking (for callers outside an async context).
+    pub fn flush_sync(&self) -> Result<(), StoreError> {
+        self.health.observe(self.db.flush())?;
+        Ok(())
+    }
+
+    /// Maps a transaction's outcome, marking the store failed on a storage error.
+    pub(crate) fn tx_error(&self, e: sled::transaction::TransactionError<ApiError>) -> ApiError {
+        match e {
+            sled::transaction::TransactionError::Abort(api) => api,
+            sled::transaction::TransactionError::Storage(s) => self.health.fail(s).into(),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::{tx_error, Store, StoreError};
+use super::{Store, StoreError};
 use crate::error::{ApiError, ErrorKind};
 
 /// A row: column name → value, `id` included.
@@ -169,6 +169,7 @@ impl Store {
 
     /// Inserts a new row with the next id of the table, atomically.
     pub fn insert_row(&self, table: &str, row: Row) -> Result<Row, ApiError> {
+        self.health.check_write()?;
         let tree = self.rows_tree(table)?;
         let seq_key = format!("seq:{table}");
         let stored = (&tree, &self.meta)
@@ -184,7 +185,7 @@ impl Store {
                 rows.insert(&key(id), encode(&full))?;
                 Ok(full)
             })
-            .map_err(tx_error)?;
+            .map_err(|e| self.tx_error(e))?;
         Ok(stored)
     }
 
@@ -196,6 +197,7 @@ impl Store {
         id: u64,
         update: impl Fn(Row) -> Result<Row, ApiError>,
     ) -> Result<Option<Row>, ApiError> {
+        self.health.check_write()?;
         let tree = self.rows_tree(table)?;
         tree.transaction(|rows| {
             let Some(bytes) = rows.get(key(id))? else { return Ok(None) };
@@ -205,16 +207,18 @@ impl Store {
             rows.insert(&key(id), encode(&next))?;
             Ok(Some(next))
         })
-        .map_err(tx_error)
+        .map_err(|e| self.tx_error(e))
     }
 
     /// Deletes a row; `false` when there was none.
     pub fn delete_row(&self, table: &str, id: u64) -> Result<bool, StoreError> {
-        Ok(self.rows_tree(table)?.remove(key(id))?.is_some())
+        self.health.check_write()?;
+        Ok(self.health.observe(self.rows_tree(table)?.remove(key(id)))?.is_some())
     }
 
     /// Stores rows with given ids (seeding) and moves the sequence past them, in one batch.
     pub fn load_rows(&self, table: &str, rows: &[Row]) -> Result<(), ApiError> {
+        self.health.check_write()?;
         let tree = self.rows_tree(table)?;
         let mut batch = sled::Batch::default();
         let mut max = 0;

@@ -47,8 +47,10 @@ impl Store {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         batch.insert(RATE, serde_json::to_vec(&rate).map_err(corrupt)?);
         batch.insert(REPLAY, serde_json::to_vec(&replayed).map_err(corrupt)?);
-        self.counters()?.apply_batch(batch)?;
-        Ok(())
+        self.health.check_write()?;
+        self.health.observe(self.counters()?.apply_batch(batch))?;
+        // Flushed at once, so a crash loses at most one interval of counter updates.
+        self.flush_sync()
     }
 
     /// Restores what a previous run snapshotted (ignoring anything unreadable).

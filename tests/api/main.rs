@@ -7,6 +7,7 @@ mod auth;
 mod checks;
 mod cli;
 mod cors;
+mod faults;
 mod graphql;
 mod headers;
 mod injection_corpus;

@@ -30,7 +30,7 @@ pub fn run(
     };
     state.catalog.check_table(&cx.principal, def, action).map_err(|(e, _)| field_error(e))?;
     let store = &state.store;
-    let flush = || store.db.flush().map_err(|e| field_error(crate::store::StoreError::from(e).into()));
+    let flush = || store.flush_sync().map_err(|e| field_error(e.into()));
     if action == Action::Delete {
         let id = args.get::<i32>("id")?.unwrap_or_default().max(0) as u64;
         if !store.row_exists(table, id).map_err(|e| field_error(e.into()))? {
