@@ -7,6 +7,7 @@ mod auth;
 mod checks;
 mod cli;
 mod cors;
+mod crash;
 mod faults;
 mod graphql;
 mod headers;

@@ -61,14 +61,7 @@ impl TestApp {
     }
 
     pub fn req(&self, method: &str, path: &str) -> Req {
-        Req {
-            addr: self.addr,
-            method: method.into(),
-            path: path.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            chunks: None,
-        }
+        Req::to(self.addr, method, path)
     }
 
     pub fn get(&self, path: &str, token: &str) -> Resp {
@@ -205,6 +198,9 @@ pub struct Req {
 }
 
 impl Req {
+    pub fn to(addr: SocketAddr, method: &str, path: &str) -> Self {
+        Req { addr, method: method.into(), path: path.into(), headers: Vec::new(), body: Vec::new(), chunks: None }
+    }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.into(), v.into()));
         self
@@ -244,8 +240,13 @@ impl Req {
     }
 
     pub fn send(&self) -> Resp {
-        let mut stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        self.try_send().expect("a response")
+    }
+
+    /// `None` when the server cannot be reached or closes without a complete answer.
+    pub fn try_send(&self) -> Option<Resp> {
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let mut out = self.head_bytes();
         match &self.chunks {
             Some(chunks) => {
@@ -260,12 +261,16 @@ impl Req {
         }
         // The server may answer (413) and close before reading everything: ignore write errors.
         let _ = stream.write_all(&out);
-        read_response(&mut stream)
+        try_read_response(&mut stream)
     }
 }
 
 /// Reads and parses one response until the server closes the connection.
 pub fn read_response(stream: &mut TcpStream) -> Resp {
+    try_read_response(stream).expect("a complete response")
+}
+
+fn try_read_response(stream: &mut TcpStream) -> Option<Resp> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -273,7 +278,7 @@ pub fn read_response(stream: &mut TcpStream) -> Resp {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
             Err(_) if !raw.is_empty() => break,
-            Err(e) => panic!("no response: {e}"),
+            Err(_) => return None,
         }
     }
     Resp::parse(&raw)
@@ -287,11 +292,11 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn parse(raw: &[u8]) -> Self {
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("complete head");
+    fn parse(raw: &[u8]) -> Option<Self> {
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&raw[..split]).to_string();
         let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -300,7 +305,7 @@ impl Resp {
         if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
             body = dechunk(&body);
         }
-        Resp { status, headers, body }
+        Some(Resp { status, headers, body })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -351,4 +356,70 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[start + size + 2..];
     }
     out
+}
+
+/// The real `palisade` binary, run as a child process on a data dir.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Spawned {
+    /// Runs `palisade` with this data dir and config (a CLI command, not `serve`).
+    pub fn cli(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `token create ... --json`; returns the token.
+    pub fn create_token(dir: &std::path::Path, config: &std::path::Path, args: &[&str]) -> String {
+        let out = Self::cli(dir, config, &[&["token", "create"], args, &["--json"]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    /// Starts `palisade serve --listen 127.0.0.1:0` and waits for its address.
+    pub fn serve(dir: &std::path::Path, config: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("serve prints its address").unwrap();
+        let addr = first.strip_prefix("listening on http://").unwrap_or_else(|| panic!("{first}")).parse().unwrap();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Spawned { child, addr }
+    }
+
+    pub fn req(&self, method: &str, path: &str) -> Req {
+        Req::to(self.addr, method, path)
+    }
+
+    /// Sends a signal (by name, as `kill -s` takes it) and waits for the exit status.
+    pub fn signal(mut self, name: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
