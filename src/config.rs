@@ -28,6 +28,42 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub checks: ChecksConfig,
     pub state: StateConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+/// The Prometheus endpoint (`GET /metrics`) on its own listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the metrics listener; empty = off. Must be a loopback address unless
+    /// `allow_remote` (the endpoint has no authentication).
+    pub listen: String,
+    pub allow_remote: bool,
+}
+
+/// Log output (stderr; journald picks it up under systemd).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json` (one JSON object per line).
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `palisade=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
 }
 
 /// Snapshots of in-memory counters (see `store::snapshot`).
@@ -320,6 +356,18 @@ impl Config {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return invalid("server.listen", "expected an address like 127.0.0.1:8080");
+        }
+        if !self.metrics.listen.is_empty() {
+            match self.metrics.listen.parse::<SocketAddr>() {
+                Err(_) => return invalid("metrics.listen", "expected an address like 127.0.0.1:9898, or empty for off"),
+                Ok(a) if !a.ip().is_loopback() && !self.metrics.allow_remote => {
+                    return invalid("metrics.listen", "must be a loopback address (the endpoint has no authentication); set metrics.allow_remote = true to override")
+                }
+                Ok(_) => {}
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "expected a tracing filter such as info or palisade=debug");
         }
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs", "must be at least 1");

@@ -42,8 +42,15 @@ impl Housekeeper {
     pub fn snapshot(state: &AppState) {
         state.locks.save_pending();
         let (windows, replay) = (&state.stages.rate_limit.windows, &state.stages.auth.replay);
-        if let Err(e) = state.store.snapshot_counters(windows, replay, state.clock.now_ms()) {
-            tracing::error!(error = %e, "counter snapshot failed");
+        let started = std::time::Instant::now();
+        let result = state.store.snapshot_counters(windows, replay, state.clock.now_ms());
+        state.metrics.snapshot(started.elapsed(), result.is_ok());
+        match result {
+            Ok(()) => {}
+            Err(e @ crate::store::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "counter snapshot deferred")
+            }
+            Err(e) => tracing::error!(error = %e, "counter snapshot failed"),
         }
     }
 }

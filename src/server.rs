@@ -44,6 +44,9 @@ pub struct Running {
     /// Rows written when a fresh data dir was seeded.
     pub seeded: Option<usize>,
     pub audit_writer: Addr<AuditWriter>,
+    /// Where `GET /metrics` is served, when `[metrics] listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<actix_web::dev::Server>,
 }
 
 /// Starts everything; call inside an actix `System`.
@@ -85,10 +88,35 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let server = server.bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = *server.addrs().first().context("listener has no address")?;
     let server = server.run();
+    let (metrics_addr, metrics) = match metrics_listener(&state)? {
+        Some((addr, server)) => (Some(addr), Some(server)),
+        None => (None, None),
+    };
     api::admin::listen(&Store::admin_socket_path(&data_dir), state.clone())
         .with_context(|| format!("cannot open admin socket in {}", data_dir.display()))?;
     Housekeeper::new(state.clone(), audit_writer.clone()).start();
-    Ok(Running { addr, state, server, seeded, audit_writer })
+    Ok(Running { addr, state, server, seeded, audit_writer, metrics_addr, metrics })
+}
+
+/// The separate `/metrics` listener (one worker, no token, loopback by config validation).
+fn metrics_listener(state: &Arc<AppState>) -> anyhow::Result<Option<(SocketAddr, actix_web::dev::Server)>> {
+    let listen = state.config.metrics.listen.clone();
+    if listen.is_empty() {
+        return Ok(None);
+    }
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::from(state.clone()))
+            .default_service(web::to(crate::metrics::endpoint))
+            .wrap(SecurityHeaders)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(&listen)
+    .with_context(|| format!("cannot listen for metrics on {listen}"))?;
+    let addr = *server.addrs().first().context("metrics listener has no address")?;
+    Ok(Some((addr, server.run())))
 }
 
 /// The server stopped because sled failed a write (see `store::health`); `palisade serve`
@@ -103,8 +131,13 @@ impl StorageFailed {
 
 /// Waits for the server to stop (or for storage to fail), then makes everything durable.
 pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
-    let Running { state, server, audit_writer, .. } = running;
+    let Running { state, server, audit_writer, metrics, .. } = running;
     let handle = server.handle();
+    let metrics_handle = metrics.map(|m| {
+        let h = m.handle();
+        actix_rt::spawn(m);
+        h
+    });
     let failed = async {
         while !state.store.health.failed() {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -118,8 +151,12 @@ pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    tracing::info!("listener stopped; flushing state");
     // Workers are gone and their audit actors have handed over what they held; wait until
     // the writer has stored it, then sync the store.
+    if let Some(h) = metrics_handle {
+        h.stop(true).await;
+    }
     let _ = audit_writer.send(Shutdown).await;
     if state.store.health.failed() {
         // sled keeps a failed write's error for good; a flush now could stall. Everything

@@ -40,6 +40,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub stages: StageStates,
     pub actors: ActorRegistry,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -97,6 +98,7 @@ impl AppState {
             clock,
             stages,
             actors: ActorRegistry::default(),
+            metrics: Default::default(),
         })
     }
 

@@ -27,6 +27,19 @@ pub enum Route {
 }
 
 impl Route {
+    /// A bounded label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Index => "index",
+            Route::Table { id: None, .. } => "table",
+            Route::Table { id: Some(_), .. } => "row",
+            Route::View { .. } => "view",
+            Route::GraphQl => "graphql",
+            Route::Explorer { .. } => "explorer",
+        }
+    }
+
     /// Everything but `/health` needs a token.
     pub fn needs_auth(&self) -> bool {
         !matches!(self, Route::Health | Route::Explorer { .. })

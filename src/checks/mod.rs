@@ -183,6 +183,7 @@ impl BruteForceGuard {
 /// Stores a lock and writes the event to the audit log.
 pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
     let event = lock_event("LOCK", &record, now_ms);
+    tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
     if let Err(e) = locks.lock(record) {
         tracing::error!(error = %e, "cannot store lock");
     }

@@ -19,8 +19,8 @@ pub struct Opts {
 }
 
 pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
-    crate::init_logging();
     let mut config = cx.config;
+    crate::init_logging(&config.log);
     if let Some(listen) = &opts.listen {
         config.server.listen = listen.clone();
     }
@@ -35,6 +35,7 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
             checks: Vec::new(),
         })?;
         println!("listening on http://{}", running.addr);
+        tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
         if let Some(rows) = running.seeded {
             println!("seeded {rows} demo rows into {}", data_dir.display());
         }
@@ -43,6 +44,9 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
                 "no tokens yet; create one with: palisade --data-dir {} token create --name demo --scope '*:r'",
                 data_dir.display()
             );
+        }
+        if let Some(addr) = running.metrics_addr {
+            println!("metrics on http://{addr}/metrics");
         }
         run_until_stopped(running).await
     })

@@ -333,12 +333,27 @@ where
                     headers.insert(name, value);
                 }
             }
-            let record =
-                draft.finish(res.status().as_u16(), started.elapsed(), cx.principal.as_deref(), rejection.as_ref());
+            let route = route_label(res.request());
+            let refused = rejection.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
+            let (status, elapsed) = (res.status().as_u16(), started.elapsed());
+            state.metrics.request(route, status, elapsed, refused);
+            let record = draft.finish(status, elapsed, cx.principal.as_deref(), rejection.as_ref());
             stages.audit.do_send(audit::Finish(record));
             Ok(res)
         })
     }
+}
+
+/// The metrics label of a request's route (resolved again for requests refused before the
+/// router ran).
+fn route_label(req: &actix_web::HttpRequest) -> &'static str {
+    if let Some(route) = req.extensions().get::<route::Route>() {
+        return route.label();
+    }
+    let path = req.path();
+    route::resolve(&Method::GET, path)
+        .or_else(|_| route::resolve(&Method::POST, path))
+        .map_or("unmatched", |r| r.label())
 }
 
 /// The stage order, written once. Returns the handler's response or the first refusal.

@@ -60,6 +60,7 @@ pub struct LockStore {
     mirror: DashMap<String, LockRecord>,
     /// Locks that hold in memory but storage refused to keep yet (retried by the housekeeper).
     unsaved: DashMap<String, ()>,
+    created: std::sync::atomic::AtomicU64,
 }
 
 impl LockStore {
@@ -72,7 +73,7 @@ impl LockStore {
                 serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
             mirror.insert(String::from_utf8_lossy(&key).into_owned(), record);
         }
-        Ok(Self { tree, health, keys, mirror, unsaved: DashMap::new() })
+        Ok(Self { tree, health, keys, mirror, unsaved: DashMap::new(), created: Default::default() })
     }
 
     /// The subject under which an address is locked.
@@ -91,7 +92,9 @@ impl LockStore {
     pub fn lock(&self, record: LockRecord) -> Result<(), StoreError> {
         let key = record.key();
         let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.mirror.insert(key.clone(), record);
+        if self.mirror.insert(key.clone(), record).is_none() {
+            self.created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let stored =
             self.health.check_write().and_then(|()| self.health.observe(self.tree.insert(key.as_bytes(), bytes)));
         match stored {
@@ -154,6 +157,11 @@ impl LockStore {
             self.mirror.remove(key);
         }
         Ok(expired.len())
+    }
+
+    /// Locks created since start (a metric).
+    pub fn created(&self) -> u64 {
+        self.created.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {

@@ -12,6 +12,7 @@ mod faults;
 mod graphql;
 mod headers;
 mod injection_corpus;
+mod observability;
 mod rate_limit;
 mod rest;
 mod sandbox;

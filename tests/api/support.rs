@@ -20,6 +20,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub clock: Option<Arc<ManualClock>>,
     pub dir: tempfile::TempDir,
+    /// The `/metrics` listener, when `[metrics] listen` was set.
+    pub metrics_addr: Option<SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -174,15 +176,21 @@ impl Builder {
                 }
                 match launched {
                     Ok(running) => {
-                        tx.send(Ok((running.addr, running.state.clone(), running.server.handle()))).unwrap();
+                        tx.send(Ok((
+                            running.addr,
+                            running.metrics_addr,
+                            running.state.clone(),
+                            running.server.handle(),
+                        )))
+                        .unwrap();
                         run_until_stopped(running).await.unwrap();
                     }
                     Err(e) => tx.send(Err(format!("{e:#}"))).unwrap(),
                 }
             })
         });
-        let (addr, state, handle) = rx.recv().unwrap().expect("server starts");
-        TestApp { addr, state, clock: manual, dir, handle, thread: Some(thread) }
+        let (addr, metrics_addr, state, handle) = rx.recv().unwrap().expect("server starts");
+        TestApp { addr, state, clock: manual, dir, metrics_addr, handle, thread: Some(thread) }
     }
 }
 
@@ -386,6 +394,15 @@ impl Spawned {
 
     /// Starts `palisade serve --listen 127.0.0.1:0` and waits for its address.
     pub fn serve(dir: &std::path::Path, config: &std::path::Path) -> Self {
+        Self::serve_logging_to(dir, config, std::process::Stdio::null())
+    }
+
+    /// The same, with the server's stderr (its log) going to `log`.
+    pub fn serve_logging_to(
+        dir: &std::path::Path,
+        config: &std::path::Path,
+        log: impl Into<std::process::Stdio>,
+    ) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
             .arg("--config")
@@ -394,7 +411,7 @@ impl Spawned {
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
