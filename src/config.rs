@@ -352,6 +352,27 @@ impl Config {
     }
 
     /// Refuses configurations that would misbehave, naming the key.
+    /// The sections of `new` that differ from `self` and only take effect after a restart
+    /// (everything but `[log] level`, which SIGHUP applies live).
+    pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
+        let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+        let sections: [(&'static str, bool); 12] = [
+            ("server", differs(&self.server, &new.server)),
+            ("shield", differs(&self.shield, &new.shield)),
+            ("cors", differs(&self.cors, &new.cors)),
+            ("sensitive", differs(&self.sensitive, &new.sensitive)),
+            ("auth", differs(&self.auth, &new.auth)),
+            ("rate_limit", differs(&self.rate_limit, &new.rate_limit)),
+            ("audit", differs(&self.audit, &new.audit)),
+            ("graphql", differs(&self.graphql, &new.graphql)),
+            ("checks", differs(&self.checks, &new.checks)),
+            ("state", differs(&self.state, &new.state)),
+            ("metrics", differs(&self.metrics, &new.metrics)),
+            ("log.format", self.log.format != new.log.format),
+        ];
+        sections.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect()
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if self.server.listen.parse::<SocketAddr>().is_err() {

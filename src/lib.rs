@@ -32,7 +32,9 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod housekeeper;
+pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod redact;
 pub mod sandbox;
@@ -41,14 +43,3 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tokens;
-
-/// Logs to stderr (`RUST_LOG` filters; default `info`).
-pub fn init_logging(log: &config::LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match log.format {
-        config::LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        config::LogFormat::Text => builder.try_init(),
-    };
-}

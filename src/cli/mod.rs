@@ -60,21 +60,36 @@ enum Command {
 pub struct Context {
     pub config: Config,
     pub schema: Schema,
+    /// How the config was found, so `serve` can read it again on SIGHUP.
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Context {
+    /// Reads and validates the config again, as at start.
+    pub fn reload_config(&self) -> anyhow::Result<Config> {
+        load_config(self.config_file.as_deref(), self.data_dir.as_deref())
+    }
+}
+
+fn load_config(file: Option<&std::path::Path>, data_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = Config::load(file)?;
+    if let Some(dir) = data_dir {
+        config.server.data_dir = dir.to_path_buf();
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 impl Cli {
     fn context(&self) -> anyhow::Result<Context> {
-        let mut config = Config::load(self.config.as_deref())?;
-        if let Some(dir) = &self.data_dir {
-            config.server.data_dir = dir.clone();
-        }
-        config.validate()?;
+        let config = load_config(self.config.as_deref(), self.data_dir.as_deref())?;
         let schema_path = config.server.schema.clone().or_else(|| {
             let default = PathBuf::from("data/schema.toml");
             default.exists().then_some(default)
         });
         let schema = Schema::load(schema_path.as_deref())?;
-        Ok(Context { config, schema })
+        Ok(Context { config, schema, config_file: self.config.clone(), data_dir: self.data_dir.clone() })
     }
 }
 

@@ -1,4 +1,11 @@
-//! `palisade serve`: runs the server until SIGINT/SIGTERM, then flushes state.
+//! `palisade serve`: runs the server until SIGINT/SIGTERM, then flushes state. Under systemd
+//! (`Type=notify`) it reports `READY=1` once the listener is bound, `STOPPING=1` on the way
+//! out, and `RELOADING=1`…`READY=1` around a SIGHUP reload.
+//!
+//! SIGHUP reads the config file again. An invalid file is refused (logged; the running config
+//! stays). `[log] level` takes effect at once; every other key needs a restart, and the log
+//! names the sections that changed. A restart is cheap: in-flight requests finish, counters
+//! are snapshotted and restored, so no quota is handed out afresh.
 
 use std::sync::Arc;
 
@@ -6,6 +13,8 @@ use clap::Args;
 
 use super::Context;
 use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::notify::{notify, reloading};
 use crate::server::{launch, run_until_stopped, Launch};
 
 #[derive(Debug, Args)]
@@ -19,23 +28,24 @@ pub struct Opts {
 }
 
 pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
-    let mut config = cx.config;
-    crate::init_logging(&config.log);
+    let mut config = cx.config.clone();
+    crate::logging::init(&config.log);
     if let Some(listen) = &opts.listen {
         config.server.listen = listen.clone();
     }
     let data_dir = config.server.data_dir.clone();
+    let running_config = config.clone();
     actix_rt::System::new().block_on(async move {
         let running = launch(Launch {
             config,
-            schema: cx.schema,
+            schema: cx.schema.clone(),
             clock: Arc::new(SystemClock),
             seed: !opts.no_seed,
             handle_signals: true,
             checks: Vec::new(),
         })?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         println!("listening on http://{}", running.addr);
-        tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
         if let Some(rows) = running.seeded {
             println!("seeded {rows} demo rows into {}", data_dir.display());
         }
@@ -48,6 +58,39 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         if let Some(addr) = running.metrics_addr {
             println!("metrics on http://{addr}/metrics");
         }
-        run_until_stopped(running).await
+        tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
+        notify(&format!("READY=1\nSTATUS=listening on {}", running.addr));
+        actix_rt::spawn(async move {
+            let mut current = running_config;
+            while hangup.recv().await.is_some() {
+                reload(&cx, &mut current);
+            }
+        });
+        let result = run_until_stopped(running).await;
+        notify("STOPPING=1");
+        result
     })
+}
+
+/// One SIGHUP.
+fn reload(cx: &Context, current: &mut Config) {
+    notify(&reloading());
+    match cx.reload_config() {
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused; the running config stays"),
+        Ok(mut new) => {
+            // `--listen` given on the command line still wins.
+            new.server.listen = current.server.listen.clone();
+            if new.log.level != current.log.level && crate::logging::set_level(&new.log.level) {
+                tracing::info!(level = %new.log.level, "log level changed");
+            }
+            let pending = current.restart_needed(&new);
+            if pending.is_empty() {
+                tracing::info!("config reloaded");
+            } else {
+                tracing::warn!(sections = ?pending, "config reloaded; these sections change only on restart");
+            }
+            current.log.level = new.log.level;
+        }
+    }
+    notify("READY=1");
 }

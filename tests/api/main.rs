@@ -18,3 +18,4 @@ mod rest;
 mod sandbox;
 mod scope;
 mod shield;
+mod systemd;

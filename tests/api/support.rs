@@ -403,8 +403,19 @@ impl Spawned {
         config: &std::path::Path,
         log: impl Into<std::process::Stdio>,
     ) -> Self {
+        Self::serve_with(dir, config, log, &[])
+    }
+
+    /// The same, with extra environment variables.
+    pub fn serve_with(
+        dir: &std::path::Path,
+        config: &std::path::Path,
+        log: impl Into<std::process::Stdio>,
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .arg("--data-dir")

@@ -1,0 +1,127 @@
+//! Running under systemd: the unit file's sandbox (scored by `systemd-analyze security`
+//! where it exists), readiness over `NOTIFY_SOCKET` (`Type=notify`), and SIGHUP reloads that
+//! keep the server and its connections up.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::Spawned;
+
+const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/palisade.service");
+
+#[test]
+fn the_unit_file_sandboxes_the_service() {
+    let unit = std::fs::read_to_string(UNIT).unwrap();
+    for line in [
+        "Type=notify",
+        "DynamicUser=yes",
+        "StateDirectory=palisade",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "UMask=0077",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(unit.contains(line), "the unit lacks {line:?}");
+    }
+    let out = match Command::new("systemd-analyze").args(["security", "--offline=yes", UNIT]).output() {
+        Ok(out) => out,
+        Err(_) => return eprintln!("systemd-analyze not found; exposure score not checked"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for palisade.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no score in: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(score <= 1.5, "exposure {score} > 1.5:\n{text}");
+}
+
+/// The next datagram on the notify socket.
+fn next_state(socket: &UnixDatagram) -> String {
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).expect("a notification within the timeout");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn wait_for_log(log: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("palisade.toml");
+    std::fs::write(&config, "[log]\nlevel = \"info\"\n").unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let log = dir.path().join("server.log");
+    let server = Spawned::serve_with(
+        &data,
+        &config,
+        std::fs::File::create(&log).unwrap(),
+        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap())],
+    );
+    let ready = next_state(&socket);
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    assert!(ready.contains(&server.addr.to_string()), "{ready}");
+
+    // A keep-alive connection opened before the reload serves requests after it.
+    let mut conn = std::net::TcpStream::connect(server.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut health = || {
+        conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("{\"status\":\"ok\"}") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    health();
+
+    // A valid change: the level applies live, the shield change is named as restart-only.
+    std::fs::write(&config, "[log]\nlevel = \"debug\"\n[shield]\nip_requests = 1234\n").unwrap();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert!(next_state(&socket).starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    assert_eq!(next_state(&socket), "READY=1");
+    let text = wait_for_log(&log, "change only on restart");
+    assert!(text.contains("log level changed") && text.contains("shield"), "{text}");
+    health();
+
+    // An invalid file is refused; the server keeps running on what it has.
+    std::fs::write(&config, "[shield]\nno_such_key = 1\n").unwrap();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert!(next_state(&socket).starts_with("RELOADING=1"));
+    assert_eq!(next_state(&socket), "READY=1");
+    let text = wait_for_log(&log, "reload refused");
+    assert!(text.contains("no_such_key"), "{text}");
+    health();
+    assert_eq!(server.req("GET", "/health").send().status, 200);
+
+    let status = server.signal("TERM");
+    assert_eq!(next_state(&socket), "STOPPING=1");
+    assert_eq!(status.code(), Some(0));
+}
