@@ -152,7 +152,7 @@ pub struct BruteForceGuard {
 
 impl BruteForceGuard {
     pub fn new(config: BruteForceConfig, capacity: usize, locks: Arc<LockStore>, audit: Arc<AuditLog>) -> Self {
-        Self { failures: FixedWindows::new(capacity), config, locks, audit }
+        Self { failures: FixedWindows::sheddable(capacity), config, locks, audit }
     }
 
     /// Counts one failed authentication from `ip`.
@@ -269,7 +269,7 @@ impl ChecksState {
             chain,
             by_name,
             policies,
-            limits: FixedWindows::new(config.max_tracked_keys),
+            limits: FixedWindows::sheddable(config.max_tracked_keys),
             locks,
             tokens,
             audit,

@@ -41,7 +41,7 @@ pub struct ShieldState {
 
 impl ShieldState {
     pub fn new(config: ShieldConfig, clock: SharedClock) -> Self {
-        let throttle = FixedWindows::new(config.max_tracked_ips);
+        let throttle = FixedWindows::sheddable(config.max_tracked_ips);
         Self { config, throttle, clock }
     }
 }

@@ -3,8 +3,13 @@
 //!
 //! Each key's slot is updated under its DashMap shard lock, so concurrent hits on one key are
 //! atomic: exactly `limit` are allowed per window, never one more. The map has a capacity;
-//! when it is full, expired slots are evicted first, and if none can be, the caller is told
-//! so and must fail closed.
+//! when it is full, expired slots are evicted first, then, for per-IP maps built with
+//! [`FixedWindows::sheddable`] (if that freed less than a tenth), live slots that counted a
+//! single hit: a flood of one-shot keys (a million spoofed IPs)
+//! cannot crowd out the keys that matter, the ones that hit repeatedly. Forgetting a one-hit
+//! window costs at most one extra request for that key. Token windows are never shed: their
+//! counts stay exact. Sweeps run at most once a second;
+//! between them a full map tells the caller so, and the caller must fail closed.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,12 +54,19 @@ pub struct WindowsFull;
 pub struct FixedWindows<K: Hash + Eq> {
     slots: DashMap<K, Slot>,
     capacity: usize,
+    shed_one_hit: bool,
     last_eviction_ms: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone> FixedWindows<K> {
+    /// A map whose live windows are never evicted (exact counts; full means fail closed).
     pub fn new(capacity: usize) -> Self {
-        Self { slots: DashMap::new(), capacity, last_eviction_ms: AtomicU64::new(0) }
+        Self { slots: DashMap::new(), capacity, shed_one_hit: false, last_eviction_ms: AtomicU64::new(0) }
+    }
+
+    /// A map that, when full, sheds live one-hit windows (per-IP maps under a flood).
+    pub fn sheddable(capacity: usize) -> Self {
+        Self { shed_one_hit: true, ..Self::new(capacity) }
     }
 
     /// Counts one request for `key`; allowed while the window's count is below `limit`.
@@ -63,7 +75,7 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
         let start_ms = now_ms - now_ms % window_ms;
         let fresh = Slot { start_ms, end_ms: start_ms + window_ms, count: 0 };
         if self.slots.len() >= self.capacity && !self.slots.contains_key(&key) {
-            self.evict_expired(now_ms, true);
+            self.make_room(now_ms);
             if self.slots.len() >= self.capacity {
                 return Err(WindowsFull);
             }
@@ -89,17 +101,30 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
 
     /// Drops windows that ended. `throttled` limits full sweeps to one per second.
     pub fn evict_expired(&self, now_ms: u64, throttled: bool) -> usize {
-        if throttled {
-            let last = self.last_eviction_ms.load(Ordering::Relaxed);
-            if now_ms < last + 1000
-                || self.last_eviction_ms.compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed).is_err()
-            {
-                return 0;
-            }
+        if throttled && !self.claim_sweep(now_ms) {
+            return 0;
         }
         let before = self.slots.len();
         self.slots.retain(|_, slot| slot.end_ms > now_ms);
         before.saturating_sub(self.slots.len())
+    }
+
+    /// Whether this caller may sweep now (one sweep per second across all callers).
+    fn claim_sweep(&self, now_ms: u64) -> bool {
+        let last = self.last_eviction_ms.load(Ordering::Relaxed);
+        now_ms >= last + 1000
+            && self.last_eviction_ms.compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// A full map's sweep: expired slots, then one-hit slots if still nearly full.
+    fn make_room(&self, now_ms: u64) {
+        if !self.claim_sweep(now_ms) {
+            return;
+        }
+        self.slots.retain(|_, slot| slot.end_ms > now_ms);
+        if self.shed_one_hit && self.slots.len() >= self.capacity - self.capacity / 10 {
+            self.slots.retain(|_, slot| slot.count > 1);
+        }
     }
 
     /// Current live slots (for snapshots).
@@ -165,9 +190,31 @@ mod tests {
     #[test]
     fn full_map_evicts_expired_then_reports_full() {
         let w = FixedWindows::new(2);
-        w.hit(1, 0, 5, 1000).unwrap();
-        w.hit(2, 0, 5, 1000).unwrap();
-        assert_eq!(w.hit(3, 500, 5, 1000), Err(WindowsFull));
-        assert!(w.hit(3, 2_000, 5, 1000).is_ok());
+        w.hit(1, 0, 5, 10_000).unwrap();
+        w.hit(1, 0, 5, 10_000).unwrap();
+        w.hit(2, 0, 5, 10_000).unwrap();
+        w.hit(2, 0, 5, 10_000).unwrap();
+        // Both live and repeated: nothing can go, the caller must fail closed.
+        assert_eq!(w.hit(3, 1_500, 5, 10_000), Err(WindowsFull));
+        // A second later, still nothing to evict; once the windows end, room again.
+        assert_eq!(w.hit(3, 2_600, 5, 10_000), Err(WindowsFull));
+        assert!(w.hit(3, 10_000, 5, 10_000).is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_one_hit_keys_does_not_crowd_out_repeated_ones() {
+        let w = FixedWindows::sheddable(100);
+        for _ in 0..3 {
+            w.hit(u32::MAX, 0, 10, 60_000).unwrap();
+        }
+        for k in 0..99 {
+            w.hit(k, 0, 10, 60_000).unwrap();
+        }
+        // Full: the next new key makes room by forgetting the one-hit windows only.
+        let d = w.hit(1_000, 1_000, 10, 60_000).unwrap();
+        assert_eq!(d.remaining, 9);
+        assert_eq!(w.len(), 2);
+        // The repeated key kept its count.
+        assert_eq!(w.hit(u32::MAX, 1_000, 10, 60_000).unwrap().remaining, 6);
     }
 }

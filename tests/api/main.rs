@@ -9,6 +9,7 @@ mod cli;
 mod cors;
 mod crash;
 mod faults;
+mod flood;
 mod graphql;
 mod headers;
 mod injection_corpus;

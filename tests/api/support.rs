@@ -451,3 +451,52 @@ impl Drop for Spawned {
         let _ = self.child.wait();
     }
 }
+
+/// One persistent HTTP/1.1 connection for many requests (floods, where a connection per
+/// request would exhaust ephemeral ports).
+pub struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self { stream, buf: Vec::new() }
+    }
+
+    /// Sends a body-less request with these extra header lines; returns the status, or
+    /// `None` when the server closed the connection.
+    pub fn get(&mut self, path: &str, headers: &str) -> Option<u16> {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        self.stream.write_all(head.as_bytes()).ok()?;
+        let mut chunk = [0u8; 16384];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
+                let status = head.split(' ').nth(1)?.parse().ok()?;
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + length {
+                    let n = self.stream.read(&mut chunk).ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                self.buf.drain(..end + 4 + length);
+                return Some(status);
+            }
+            let n = self.stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
