@@ -41,9 +41,8 @@ impl Housekeeper {
     /// Writes the counter snapshot (see `store::snapshot`) and any lock storage refused.
     pub fn snapshot(state: &AppState) {
         state.locks.save_pending();
-        let (windows, replay) = (&state.stages.rate_limit.windows, &state.stages.auth.replay);
         let started = std::time::Instant::now();
-        let result = state.store.snapshot_counters(windows, replay, state.clock.now_ms());
+        let result = state.store.snapshot_counters(&state.counters(), state.clock.now_ms());
         state.metrics.snapshot(started.elapsed(), result.is_ok());
         match result {
             Ok(()) => {}

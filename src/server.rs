@@ -61,7 +61,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
         None
     };
     let state = Arc::new(AppState::with_checks(l.config.clone(), l.schema, store, l.clock, l.checks)?);
-    state.store.restore_counters(&state.stages.rate_limit.windows, &state.stages.auth.replay, state.clock.now_ms())?;
+    state.store.restore_counters(&state.counters(), state.clock.now_ms())?;
     let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone());
     let factory_state = state.clone();

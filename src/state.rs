@@ -44,6 +44,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Every counter map that is snapshotted to sled (see `store::snapshot`).
+    pub fn counters(&self) -> crate::store::Counters<'_> {
+        crate::store::Counters {
+            rate: &self.stages.rate_limit.windows,
+            replay: &self.stages.auth.replay,
+            throttle: &self.stages.shield.throttle,
+            failures: &self.brute_force.failures,
+            limits: &self.stages.checks.limits,
+        }
+    }
+
     pub fn new(config: Config, schema: Schema, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
         Self::with_checks(config, schema, store, clock, Vec::new())
     }

@@ -21,7 +21,7 @@ impl SecurityCheck for Locked {
         if self.locks.is_empty() {
             return Ok(());
         }
-        if let Some(lock) = self.locks.active(LockKind::Ip, &self.locks.ip_subject(&req.ip), req.now_ms) {
+        if let Some(lock) = self.locks.active(LockKind::Ip, &req.ip_key.to_string(), req.now_ms) {
             return Err(refuse(format!("ip locked: {}", lock.reason)));
         }
         if let Some(user) = req.user {

@@ -41,6 +41,7 @@ use crate::pipeline::{Decide, Rejection, StageMessage, StageName};
 use crate::redact;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::store::locks::{LockKind, LockRecord, LockStore};
+use crate::store::IpKey;
 use crate::tokens::TokenRegistry;
 
 /// Checks every install knows by name.
@@ -57,6 +58,8 @@ pub struct CheckRequest<'a> {
     /// Decoded `application/x-www-form-urlencoded` body fields.
     pub form: &'a [(String, String)],
     pub ip: IpAddr,
+    /// The address's keyed hash (the subject of IP locks).
+    pub ip_key: IpKey,
     /// The owner (`--name`) of the presented token, if it names a known token.
     pub user: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -144,7 +147,7 @@ pub trait SecurityCheck: Send + Sync + 'static {
 
 /// Failed authentications per IP; past the limit the IP is locked.
 pub struct BruteForceGuard {
-    failures: FixedWindows<IpAddr>,
+    pub failures: FixedWindows<IpKey>,
     config: BruteForceConfig,
     locks: Arc<LockStore>,
     audit: Arc<AuditLog>,
@@ -155,16 +158,16 @@ impl BruteForceGuard {
         Self { failures: FixedWindows::sheddable(capacity), config, locks, audit }
     }
 
-    /// Counts one failed authentication from `ip`.
-    pub fn failed(&self, ip: IpAddr, now_ms: u64, reason: &str) {
+    /// Counts one failed authentication from the address keyed `ip_key`.
+    pub fn failed(&self, ip_key: IpKey, now_ms: u64, reason: &str) {
         let c = &self.config;
-        match self.failures.hit(ip, now_ms, c.max_failures, c.window_secs * 1000) {
+        match self.failures.hit(ip_key, now_ms, c.max_failures, c.window_secs * 1000) {
             Ok(d) if d.allowed => {}
             // Over the limit, or unable to count: lock (fail closed).
             _ => {
                 let record = LockRecord {
                     kind: LockKind::Ip,
-                    subject: self.locks.ip_subject(&ip),
+                    subject: ip_key.to_string(),
                     created_at_ms: now_ms,
                     expires_at_ms: now_ms + c.lock_secs * 1000,
                     reason: format!("brute force: more than {} failed authentications", c.max_failures),
@@ -214,7 +217,7 @@ pub struct ChecksState {
     chain: Vec<Arc<dyn SecurityCheck>>,
     by_name: HashMap<String, Arc<dyn SecurityCheck>>,
     policies: Vec<Policy>,
-    limits: FixedWindows<(String, IpAddr)>,
+    pub limits: FixedWindows<(String, IpKey)>,
     pub locks: Arc<LockStore>,
     tokens: Arc<TokenRegistry>,
     audit: Arc<AuditLog>,
@@ -313,12 +316,19 @@ pub struct Inspect {
     pub json: Option<Arc<Value>>,
     pub form_body: Option<Bytes>,
     pub ip: IpAddr,
+    pub ip_key: IpKey,
     pub authorization: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl Inspect {
-    pub fn from_request(req: &ServiceRequest, ip: IpAddr, json: Option<Arc<Value>>, body: &Bytes) -> Self {
+    pub fn from_request(
+        req: &ServiceRequest,
+        ip: IpAddr,
+        ip_key: IpKey,
+        json: Option<Arc<Value>>,
+        body: &Bytes,
+    ) -> Self {
         let get = |name| {
             req.headers().get(name).map(|v: &header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
@@ -331,6 +341,7 @@ impl Inspect {
             json,
             form_body: is_form.then(|| body.clone()),
             ip,
+            ip_key,
             authorization: get(header::AUTHORIZATION),
             user_agent: get(header::USER_AGENT),
         }
@@ -355,6 +366,7 @@ impl Decide<Inspect> for ChecksState {
             json: msg.json.as_deref(),
             form: &form,
             ip: msg.ip,
+            ip_key: msg.ip_key,
             user: user.as_deref(),
             user_agent: msg.user_agent.as_deref(),
             now_ms: now,
@@ -364,7 +376,7 @@ impl Decide<Inspect> for ChecksState {
                 if refusal.lock_ip && policy.auto_lock {
                     let record = LockRecord {
                         kind: LockKind::Ip,
-                        subject: self.locks.ip_subject(&msg.ip),
+                        subject: msg.ip_key.to_string(),
                         created_at_ms: now,
                         expires_at_ms: now + self.lock_secs * 1000,
                         reason: format!("{}: {}", check.name(), refusal.reason),
@@ -380,7 +392,7 @@ impl Decide<Inspect> for ChecksState {
             }
         }
         if let Some((id, per_minute)) = policy.limit() {
-            match self.limits.hit((id.to_string(), msg.ip), now, per_minute, 60_000) {
+            match self.limits.hit((id.to_string(), msg.ip_key), now, per_minute, 60_000) {
                 Ok(d) if d.allowed => {}
                 Ok(d) => {
                     let error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());

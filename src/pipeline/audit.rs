@@ -10,7 +10,6 @@
 //! secret reaches a record: headers are never copied, and query strings and paths pass
 //! through `redact` first.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use super::Rejection;
 use crate::redact::{self, truncate};
 use crate::state::AppState;
 use crate::store::audit::{AuditLog, AuditRecord};
-use crate::store::StoreError;
+use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
 
 /// Records buffered before an early flush.
@@ -38,7 +37,7 @@ pub struct AuditDraft {
 }
 
 impl AuditDraft {
-    pub fn open(state: &AppState, req: &ServiceRequest, ip: IpAddr, request_id: String) -> Self {
+    pub fn open(state: &AppState, req: &ServiceRequest, ip_key: IpKey, request_id: String) -> Self {
         let query = req.query_string();
         Self {
             time_ms: state.clock.now_ms(),
@@ -46,7 +45,7 @@ impl AuditDraft {
             method: req.method().as_str().to_string(),
             path: redact::redact_text(&truncate(req.path(), 512)),
             query: (!query.is_empty()).then(|| redact::redact_query(&truncate(query, 1024))),
-            ip_hash: state.store.keys.hash_ip(&ip),
+            ip_hash: ip_key.to_string(),
         }
     }
 

@@ -9,7 +9,6 @@
 //! same signature is accepted once (`replayed_request`); the replay cache is bounded and
 //! entries expire with the window.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -25,6 +24,7 @@ use crate::checks::BruteForceGuard;
 use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
+use crate::store::IpKey;
 use crate::tokens::{Principal, TokenRegistry};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -147,11 +147,11 @@ pub struct Authenticate {
     pub path: String,
     pub query: String,
     pub body: Bytes,
-    pub ip: IpAddr,
+    pub ip_key: IpKey,
 }
 
 impl Authenticate {
-    pub fn from_request(req: &ServiceRequest, body: &Bytes, ip: IpAddr) -> Self {
+    pub fn from_request(req: &ServiceRequest, body: &Bytes, ip_key: IpKey) -> Self {
         let get = |name: &str| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
         Self {
             authorization: get("authorization"),
@@ -161,7 +161,7 @@ impl Authenticate {
             path: req.uri().path().to_string(),
             query: req.query_string().to_string(),
             body: body.clone(),
-            ip,
+            ip_key,
         }
     }
 }
@@ -177,7 +177,7 @@ fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 
 impl Decide<Authenticate> for AuthState {
     fn decide(&self, a: Authenticate) -> Result<Arc<Principal>, Rejection> {
-        let (ip, now_ms) = (a.ip, self.clock.now_ms());
+        let (ip_key, now_ms) = (a.ip_key, self.clock.now_ms());
         let verdict = self.verify(a, now_ms);
         if let Err(rejection) = &verdict {
             // Presenting a wrong credential counts towards the brute-force lock; a missing
@@ -189,7 +189,7 @@ impl Decide<Authenticate> for AuthState {
                     | ErrorKind::ReplayedRequest
                     | ErrorKind::StaleRequest
             ) {
-                self.brute_force.failed(ip, now_ms, &rejection.reason);
+                self.brute_force.failed(ip_key, now_ms, &rejection.reason);
             }
         }
         verdict

@@ -276,6 +276,8 @@ pub struct PipelineService<S> {
 /// What the stages learn about one request as it goes through them.
 pub struct Exchange {
     pub ip: IpAddr,
+    /// The keyed hash every per-IP counter and lock uses.
+    pub ip_key: crate::store::IpKey,
     pub started_ms: u64,
     /// Headers every response to this request carries (rate limit, CORS).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
@@ -303,8 +305,9 @@ where
             let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
             let ip = client_ip::resolve(peer, forwarded, &state.config.server.trusted_proxies);
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-            let draft = audit::AuditDraft::open(&state, &req, ip, request_id);
-            let mut cx = Exchange { ip, started_ms: draft.time_ms, extra_headers: Vec::new(), principal: None };
+            let ip_key = state.store.keys.ip_key(&ip);
+            let draft = audit::AuditDraft::open(&state, &req, ip_key, request_id);
+            let mut cx = Exchange { ip, ip_key, started_ms: draft.time_ms, extra_headers: Vec::new(), principal: None };
             let limit = Duration::from_secs(state.config.server.request_timeout_secs);
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &stages, &state)).await;
             let (mut res, rejection) = match outcome {
@@ -371,7 +374,7 @@ where
 
     // 1. Shield: the stateful screen (throttle) in its actor, then the body, read here
     //    because the payload stream cannot travel to an actor; its checks are pure functions.
-    let screen = shield::Screen::from_request(&req, cx.ip);
+    let screen = shield::Screen::from_request(&req, cx.ip_key);
     ask(&stages.shield, screen, StageName::Shield, deadline).await?;
     let body = if shield::has_body(&req) {
         shield::read_body(req.take_payload(), state.config.shield.max_body_bytes).await?
@@ -382,7 +385,8 @@ where
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
     if state.stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
-        let inspect = crate::checks::Inspect::from_request(&req, cx.ip, json.as_ref().map(|j| j.0.clone()), &body);
+        let inspect =
+            crate::checks::Inspect::from_request(&req, cx.ip, cx.ip_key, json.as_ref().map(|j| j.0.clone()), &body);
         ask(&stages.checks, inspect, StageName::Checks, deadline).await?;
     }
 
@@ -418,7 +422,8 @@ where
     if route.needs_auth() {
         // 3. Auth.
         let principal =
-            ask(&stages.auth, auth::Authenticate::from_request(&req, &body, cx.ip), StageName::Auth, deadline).await?;
+            ask(&stages.auth, auth::Authenticate::from_request(&req, &body, cx.ip_key), StageName::Auth, deadline)
+                .await?;
         cx.principal = Some(principal.clone());
 
         // 2. CORS, second half: the token's own origin list (nothing to decide without Origin).

@@ -12,7 +12,6 @@
 //! called by the pipeline, because the payload stream lives on the worker's thread.
 //! The 10 s execution timeout wraps the whole pipeline (see `pipeline::PipelineService`).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use super::{Decide, Rejection, StageMessage, StageName};
 use crate::clock::SharedClock;
 use crate::config::ShieldConfig;
 use crate::error::{ApiError, ErrorKind};
+use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
 pub const BODY_IDLE_SECS: u64 = 5;
@@ -35,7 +35,7 @@ pub const BODY_IDLE_SECS: u64 = 5;
 /// The shield's shared state: its config and the per-IP windows.
 pub struct ShieldState {
     pub config: ShieldConfig,
-    pub throttle: FixedWindows<IpAddr>,
+    pub throttle: FixedWindows<IpKey>,
     pub clock: SharedClock,
 }
 
@@ -49,16 +49,16 @@ impl ShieldState {
 /// The facts the shield screens before reading the body.
 #[derive(Debug, Clone)]
 pub struct Screen {
-    pub ip: IpAddr,
+    pub ip_key: IpKey,
     pub query_bytes: usize,
     pub content_length: Option<u64>,
 }
 
 impl Screen {
-    pub fn from_request(req: &ServiceRequest, ip: IpAddr) -> Self {
+    pub fn from_request(req: &ServiceRequest, ip_key: IpKey) -> Self {
         let content_length =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        Self { ip, query_bytes: req.query_string().len(), content_length }
+        Self { ip_key, query_bytes: req.query_string().len(), content_length }
     }
 }
 
@@ -74,7 +74,7 @@ impl Decide<Screen> for ShieldState {
     fn decide(&self, s: Screen) -> Result<(), Rejection> {
         let c = &self.config;
         let now = self.clock.now_ms();
-        match self.throttle.hit(s.ip, now, c.ip_requests, c.ip_window_secs * 1000) {
+        match self.throttle.hit(s.ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
             Ok(d) => {
                 let err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());

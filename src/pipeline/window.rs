@@ -132,6 +132,12 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
         self.slots.iter().map(|e| (e.key().clone(), *e.value())).collect()
     }
 
+    /// Up to `max` slots that counted at least `min_count` hits (per-IP snapshots skip the
+    /// one-hit windows a flood leaves behind: forgetting one costs one request).
+    pub fn snapshot_where(&self, min_count: u32, max: usize) -> Vec<(K, Slot)> {
+        self.slots.iter().filter(|e| e.count >= min_count).take(max).map(|e| (e.key().clone(), *e.value())).collect()
+    }
+
     /// Restores slots from a snapshot, keeping those still running.
     pub fn restore(&self, slots: impl IntoIterator<Item = (K, Slot)>, now_ms: u64) {
         for (key, slot) in slots {

@@ -48,6 +48,38 @@ fn derive(master: &[u8], label: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// A client address's keyed hash (see [`KeyRing::ip_key`]); shown and stored as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpKey(pub [u8; 16]);
+
+impl std::fmt::Display for IpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::str::FromStr for IpKey {
+    type Err = hex::FromHexError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut key = [0u8; 16];
+        hex::decode_to_slice(s, &mut key)?;
+        Ok(IpKey(key))
+    }
+}
+
+impl serde::Serialize for IpKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IpKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl KeyRing {
     /// Reads the key file, creating it (0600) with fresh random bytes when absent.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
@@ -89,14 +121,22 @@ impl KeyRing {
         }
     }
 
-    /// Keyed hash of a client address (hex of the first 16 bytes of HMAC-SHA256).
-    pub fn hash_ip(&self, ip: &IpAddr) -> String {
+    /// Keyed hash of a client address: the first 16 bytes of HMAC-SHA256. Every per-IP
+    /// counter is keyed by it, so counters can be snapshotted without a legible IP.
+    pub fn ip_key(&self, ip: &IpAddr) -> IpKey {
         let mut mac = self.inner.ip_hash.clone();
         match ip {
             IpAddr::V4(v4) => mac.update(&v4.octets()),
             IpAddr::V6(v6) => mac.update(&v6.octets()),
         }
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        IpKey(key)
+    }
+
+    /// The same, as the hex string stored in audit and lock records.
+    pub fn hash_ip(&self, ip: &IpAddr) -> String {
+        self.ip_key(ip).to_string()
     }
 
     /// The RNG seed for the sandbox fake of one real value (see `sandbox`).

@@ -12,12 +12,13 @@ pub mod locks;
 mod rows;
 pub mod seed;
 mod snapshot;
+pub use snapshot::Counters;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use health::{Fault, Health};
-pub use keys::{KeyRing, SealError};
+pub use keys::{IpKey, KeyRing, SealError};
 pub use rows::{ListQuery, Page};
 
 use crate::error::{ApiError, ErrorKind};

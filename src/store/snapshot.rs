@@ -1,20 +1,39 @@
 //! Snapshots of the in-memory counters, so a restart (or `systemctl restart`) does not hand
 //! anyone a fresh quota. The housekeeper writes them every `[state] snapshot_interval_ms`
-//! and the server once more on graceful stop; they are restored on start, keeping only
-//! windows and replay entries that are still running. After a crash at most one interval of
-//! counter updates is lost.
+//! (flushed at once) and the server once more on graceful stop; they are restored on start,
+//! keeping only windows and replay entries that are still running. After a crash at most one
+//! interval of counter updates is lost.
 //!
-//! Snapshotted: per-token rate-limit windows and the replay cache (keyed by token id and
-//! signature digest). Per-IP counters are not, because the data dir never holds a legible IP.
+//! Snapshotted: per-token rate-limit windows and the replay cache (JSON, keyed by token id and
+//! signature digest), and the per-IP counters: shield throttle, failed authentications,
+//! per-endpoint limits. Those are keyed by the keyed IP hash ([`IpKey`]), never by a legible
+//! address, and stored compactly (36 bytes a window); only windows with two or more hits are
+//! kept, at most [`MAX_IP_ENTRIES`] a map, so a flood of one-shot addresses cannot turn the
+//! snapshot into a disk load.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{IpKey, Store, StoreError};
 use crate::pipeline::auth::ReplayCache;
 use crate::pipeline::window::{FixedWindows, Slot};
 
 const RATE: &str = "rate_limit";
 const REPLAY: &str = "replay";
+const THROTTLE: &str = "ip_throttle";
+const FAILURES: &str = "auth_failures";
+const LIMITS: &str = "endpoint_limits";
+
+/// Per-IP windows kept per map and snapshot.
+pub const MAX_IP_ENTRIES: usize = 100_000;
+
+/// Every counter map that survives a restart.
+pub struct Counters<'a> {
+    pub rate: &'a FixedWindows<String>,
+    pub replay: &'a ReplayCache,
+    pub throttle: &'a FixedWindows<IpKey>,
+    pub failures: &'a FixedWindows<IpKey>,
+    pub limits: &'a FixedWindows<(String, IpKey)>,
+}
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot<K> {
@@ -22,22 +41,77 @@ struct Snapshot<K> {
     entries: Vec<(K, Slot)>,
 }
 
+/// A key of a per-IP map in the compact encoding.
+trait IpMapKey: Sized {
+    fn encode(&self, out: &mut Vec<u8>);
+    fn decode(buf: &mut &[u8]) -> Option<Self>;
+}
+
+fn take<'a>(buf: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, rest) = (buf.get(..n)?, buf.get(n..)?);
+    *buf = rest;
+    Some(head)
+}
+
+impl IpMapKey for IpKey {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode(buf: &mut &[u8]) -> Option<Self> {
+        Some(IpKey(take(buf, 16)?.try_into().ok()?))
+    }
+}
+
+impl IpMapKey for (String, IpKey) {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let id = &self.0.as_bytes()[..self.0.len().min(255)];
+        out.push(id.len() as u8);
+        out.extend_from_slice(id);
+        self.1.encode(out);
+    }
+    fn decode(buf: &mut &[u8]) -> Option<Self> {
+        let len = *take(buf, 1)?.first()? as usize;
+        let id = String::from_utf8(take(buf, len)?.to_vec()).ok()?;
+        Some((id, IpKey::decode(buf)?))
+    }
+}
+
+fn encode_ip_map<K: IpMapKey + std::hash::Hash + Eq + Clone>(map: &FixedWindows<K>) -> Vec<u8> {
+    let entries = map.snapshot_where(2, MAX_IP_ENTRIES);
+    let mut out = Vec::with_capacity(entries.len() * 36);
+    for (key, slot) in entries {
+        key.encode(&mut out);
+        out.extend_from_slice(&slot.start_ms.to_be_bytes());
+        out.extend_from_slice(&slot.end_ms.to_be_bytes());
+        out.extend_from_slice(&slot.count.to_be_bytes());
+    }
+    out
+}
+
+fn decode_ip_map<K: IpMapKey>(mut buf: &[u8]) -> Vec<(K, Slot)> {
+    let mut out = Vec::new();
+    let u64_at = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+    while !buf.is_empty() {
+        let Some(key) = K::decode(&mut buf) else { break };
+        let Some(fixed) = take(&mut buf, 20) else { break };
+        let count = u32::from_be_bytes(fixed[16..20].try_into().unwrap_or([0; 4]));
+        out.push((key, Slot { start_ms: u64_at(&fixed[..8]), end_ms: u64_at(&fixed[8..16]), count }));
+    }
+    out
+}
+
 impl Store {
     fn counters(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree("sys:counters")?)
     }
 
-    /// Writes the token windows and the replay cache in one batch.
-    pub fn snapshot_counters(
-        &self,
-        windows: &FixedWindows<String>,
-        replay: &ReplayCache,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        let rate = Snapshot { taken_at_ms: now_ms, entries: windows.snapshot() };
+    /// Writes every counter map in one batch and flushes it.
+    pub fn snapshot_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
+        let rate = Snapshot { taken_at_ms: now_ms, entries: c.rate.snapshot() };
         let replayed = Snapshot {
             taken_at_ms: now_ms,
-            entries: replay
+            entries: c
+                .replay
                 .snapshot()
                 .into_iter()
                 .map(|(sig, exp)| (hex::encode(sig), Slot { start_ms: now_ms, end_ms: exp, count: 1 }))
@@ -47,6 +121,9 @@ impl Store {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         batch.insert(RATE, serde_json::to_vec(&rate).map_err(corrupt)?);
         batch.insert(REPLAY, serde_json::to_vec(&replayed).map_err(corrupt)?);
+        batch.insert(THROTTLE, encode_ip_map(c.throttle));
+        batch.insert(FAILURES, encode_ip_map(c.failures));
+        batch.insert(LIMITS, encode_ip_map(c.limits));
         self.health.check_write()?;
         self.health.observe(self.counters()?.apply_batch(batch))?;
         // Flushed at once, so a crash loses at most one interval of counter updates.
@@ -54,16 +131,11 @@ impl Store {
     }
 
     /// Restores what a previous run snapshotted (ignoring anything unreadable).
-    pub fn restore_counters(
-        &self,
-        windows: &FixedWindows<String>,
-        replay: &ReplayCache,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
+    pub fn restore_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
         let tree = self.counters()?;
         if let Some(bytes) = tree.get(RATE)? {
             if let Ok(s) = serde_json::from_slice::<Snapshot<String>>(&bytes) {
-                windows.restore(s.entries, now_ms);
+                c.rate.restore(s.entries, now_ms);
             }
         }
         if let Some(bytes) = tree.get(REPLAY)? {
@@ -72,9 +144,46 @@ impl Store {
                     let mut key = [0u8; 32];
                     hex::decode_to_slice(sig, &mut key).ok().map(|_| (key, slot.end_ms))
                 });
-                replay.restore(entries, now_ms);
+                c.replay.restore(entries, now_ms);
             }
         }
+        if let Some(bytes) = tree.get(THROTTLE)? {
+            c.throttle.restore(decode_ip_map(&bytes), now_ms);
+        }
+        if let Some(bytes) = tree.get(FAILURES)? {
+            c.failures.restore(decode_ip_map(&bytes), now_ms);
+        }
+        if let Some(bytes) = tree.get(LIMITS)? {
+            c.limits.restore(decode_ip_map(&bytes), now_ms);
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_ip_windows_round_trip_compactly_and_skip_one_hit_windows() {
+        let (a, b) = (IpKey([1; 16]), IpKey([2; 16]));
+        let map = FixedWindows::new(10);
+        for _ in 0..3 {
+            map.hit(a, 1_000, 10, 60_000).unwrap();
+        }
+        map.hit(b, 1_000, 10, 60_000).unwrap();
+        let bytes = encode_ip_map(&map);
+        assert_eq!(bytes.len(), 36);
+        let back: Vec<(IpKey, Slot)> = decode_ip_map(&bytes);
+        assert_eq!(back, vec![(a, Slot { start_ms: 0, end_ms: 60_000, count: 3 })]);
+
+        let limits = FixedWindows::new(10);
+        limits.hit(("lead_form".to_string(), a), 1_000, 5, 60_000).unwrap();
+        limits.hit(("lead_form".to_string(), a), 1_000, 5, 60_000).unwrap();
+        let back: Vec<((String, IpKey), Slot)> = decode_ip_map(&encode_ip_map(&limits));
+        assert_eq!(back[0].0, ("lead_form".to_string(), a));
+        assert_eq!(back[0].1.count, 2);
+        // Truncated input decodes what is whole and stops.
+        assert!(decode_ip_map::<IpKey>(&bytes[..30]).is_empty());
     }
 }

@@ -119,3 +119,74 @@ fn a_restart_does_not_hand_out_a_fresh_quota() {
     assert_eq!((r.status, r.header("x-ratelimit-remaining")), (200, Some("0")));
     assert_eq!(app.get("/api/v1/clients/1", &t.token).code(), "rate_limited");
 }
+
+#[test]
+fn a_restart_keeps_per_ip_throttle_failed_auth_and_endpoint_counts() {
+    let setup = |c: &mut palisade::config::Config| {
+        c.shield.ip_requests = 5;
+        c.shield.ip_window_secs = 3600;
+        c.checks.brute_force.max_failures = 3;
+        c.checks.brute_force.window_secs = 3600;
+        c.checks.endpoints = vec![palisade::config::EndpointPolicy {
+            method: Some("POST".into()),
+            path: "/api/v1/leads".into(),
+            checks: None,
+            auto_lock: true,
+            max_requests_per_minute: Some(3),
+            limit_id: Some("lead_form".into()),
+        }];
+    };
+    let app = TestApp::builder().manual_clock().config(setup).start();
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 3_600_000);
+    let t = app.token(&["clients:r", "leads:c"]);
+    let (busy, guesser, poster) = ("198.51.100.5", "198.51.100.6", "198.51.100.7");
+    for _ in 0..4 {
+        assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(busy).send().status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(app.req("GET", "/api/v1/clients/1").bearer("pal_bad").client_ip(guesser).send().status, 401);
+    }
+    let lead = serde_json::json!({"name": "Ada", "status": "new"});
+    for _ in 0..2 {
+        assert_eq!(app.req("POST", "/api/v1/leads").bearer(&t).client_ip(poster).json(&lead).send().status, 201);
+    }
+    let dir = app.stop();
+    // No legible address reached the data dir.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        for ip in [busy, guesser, poster] {
+            assert!(!bytes.windows(ip.len()).any(|w| w == ip.as_bytes()), "{ip} in {}", entry.display());
+        }
+    }
+
+    let app = TestApp::builder().manual_clock().config(setup).dir(dir).start();
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 3_600_000 + 1_000);
+    let busy_req = app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(busy);
+    assert_eq!(busy_req.send().status, 200);
+    assert_eq!(busy_req.send().code(), "ip_rate_limited");
+    // Failures 3 and 4 of 3 allowed: the lock needs the two counted before the restart.
+    for _ in 0..2 {
+        app.req("GET", "/api/v1/clients/1").bearer("pal_bad").client_ip(guesser).send();
+    }
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(guesser).send().code(), "locked");
+    let post = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(poster).json(&lead);
+    assert_eq!(post.send().status, 201);
+    assert_eq!(post.send().status, 429);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
