@@ -147,7 +147,12 @@ fn main() {
 
     let db = sled::Config::new().temporary(true).open().unwrap();
     let keys = KeyRing::from_master(&[9; 32]);
-    let locks = LockStore::load(db.open_tree("locks").unwrap(), keys.clone()).unwrap();
+    let locks = LockStore::load(
+        db.open_tree("locks").unwrap(),
+        keys.clone(),
+        std::sync::Arc::new(palisade::store::Health::new(&std::env::temp_dir(), 0)),
+    )
+    .unwrap();
     for i in 0..10_000u32 {
         let ip: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
         let record = LockRecord {

@@ -73,11 +73,13 @@ pub struct StateConfig {
     pub snapshot_interval_ms: u64,
     /// Writes are refused (503 `storage_unavailable`) while the data dir's disk has less free.
     pub min_free_bytes: u64,
+    /// sled's page cache (rows, tokens, audit) held in memory.
+    pub cache_bytes: u64,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
-        Self { snapshot_interval_ms: 1000, min_free_bytes: 64 * 1024 * 1024 }
+        Self { snapshot_interval_ms: 1000, min_free_bytes: 64 * 1024 * 1024, cache_bytes: 32 * 1024 * 1024 }
     }
 }
 
@@ -131,7 +133,7 @@ impl Default for ShieldConfig {
             max_query_bytes: 4096,
             ip_requests: 600,
             ip_window_secs: 60,
-            max_tracked_ips: 1_000_000,
+            max_tracked_ips: 250_000,
         }
     }
 }
@@ -260,7 +262,7 @@ impl Default for ChecksConfig {
             honeypot: HoneypotConfig::default(),
             brute_force: BruteForceConfig::default(),
             endpoints: Vec::new(),
-            max_tracked_keys: 1_000_000,
+            max_tracked_keys: 250_000,
         }
     }
 }

@@ -135,24 +135,40 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// A counter family with labels, sorted by label for stable output.
+fn labelled<K: Copy + Ord + std::hash::Hash + Eq>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    map: &DashMap<K, AtomicU64>,
+    labels: impl Fn(K) -> String,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    let mut rows: Vec<(K, u64)> = map.iter().map(|e| (*e.key(), e.value().load(Ordering::Relaxed))).collect();
+    rows.sort();
+    for (key, n) in rows {
+        let _ = writeln!(out, "{name}{{{}}} {n}", labels(key));
+    }
+}
+
 /// The Prometheus text exposition of everything.
 pub fn render(state: &AppState) -> String {
     let m = &state.metrics;
     let mut out = String::with_capacity(8 * 1024);
-    let _ = writeln!(out, "# HELP palisade_requests_total Finished requests by route kind and status.");
-    let _ = writeln!(out, "# TYPE palisade_requests_total counter");
-    let mut rows: Vec<_> = m.requests.iter().map(|e| (*e.key(), e.value().load(Ordering::Relaxed))).collect();
-    rows.sort();
-    for ((route, status), n) in rows {
-        let _ = writeln!(out, "palisade_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
-    }
-    let _ = writeln!(out, "# HELP palisade_rejections_total Requests refused, by stage and error code.");
-    let _ = writeln!(out, "# TYPE palisade_rejections_total counter");
-    let mut rows: Vec<_> = m.rejections.iter().map(|e| (*e.key(), e.value().load(Ordering::Relaxed))).collect();
-    rows.sort();
-    for ((stage, reason), n) in rows {
-        let _ = writeln!(out, "palisade_rejections_total{{stage=\"{stage}\",reason=\"{reason}\"}} {n}");
-    }
+    labelled(
+        &mut out,
+        "palisade_requests_total",
+        "Finished requests by route kind and status.",
+        &m.requests,
+        |(route, status)| format!("route=\"{route}\",status=\"{status}\""),
+    );
+    labelled(
+        &mut out,
+        "palisade_rejections_total",
+        "Requests refused, by stage and error code.",
+        &m.rejections,
+        |(stage, reason)| format!("stage=\"{stage}\",reason=\"{reason}\""),
+    );
     m.latency.render(
         &mut out,
         "palisade_request_duration_seconds",

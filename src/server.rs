@@ -53,7 +53,7 @@ pub struct Running {
 pub fn launch(l: Launch) -> anyhow::Result<Running> {
     l.config.validate()?;
     let data_dir = l.config.server.data_dir.clone();
-    let store = Store::open(&data_dir, l.config.state.min_free_bytes)
+    let store = Store::open(&data_dir, &l.config.state)
         .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
     let seeded = if l.seed && store.is_empty() {
         Some(seed::seed_demo(&store, &l.schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?)

@@ -28,7 +28,7 @@ pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
             AdminResponse::Error(e) => Err(anyhow!(e)),
         };
     }
-    let store = Store::open(data_dir, cx.config.state.min_free_bytes)
+    let store = Store::open(data_dir, &cx.config.state)
         .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
     let state = AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))?;
     let result = execute(&state, request).map_err(|e| anyhow!(e));

@@ -21,6 +21,7 @@ pub use health::{Fault, Health};
 pub use keys::{IpKey, KeyRing, SealError};
 pub use rows::{ListQuery, Page};
 
+use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};
 
 /// Failures of the embedded store.
@@ -65,15 +66,15 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed, mode 0700) the data dir and its database. Writes are refused
-    /// while less than `reserve` bytes are free on its disk.
-    pub fn open(data_dir: &Path, reserve: u64) -> Result<Self, StoreError> {
+    /// while less than `state.min_free_bytes` are free on its disk.
+    pub fn open(data_dir: &Path, state: &StateConfig) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io { path: data_dir.to_path_buf(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         restrict_permissions(data_dir, 0o700).map_err(io)?;
         let keys = KeyRing::load_or_create(&data_dir.join("secret.key")).map_err(io)?;
         let db = sled::Config::new()
             .path(data_dir.join("db"))
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(state.cache_bytes)
             .flush_every_ms(Some(500))
             .open()?;
         Ok(Self {
@@ -84,7 +85,7 @@ impl Store {
             db,
             keys,
             data_dir: data_dir.to_path_buf(),
-            health: Arc::new(Health::new(data_dir, reserve)),
+            health: Arc::new(Health::new(data_dir, state.min_free_bytes)),
         })
     }
 

@@ -105,7 +105,7 @@ fn flood_of_a_million_ips_stays_under_256_mib_and_serves_tokens() {
             })
         })
         .collect();
-    // The legitimate client, every 50 ms during the flood.
+    // The legitimate client, every 200 ms during the flood (within the default 600 a minute).
     let (mut worst, mut answered, mut peak) = (Duration::ZERO, 0u32, 0u64);
     let watcher_done = done.clone();
     while !watcher_done.load(Ordering::Relaxed) {
@@ -114,7 +114,7 @@ fn flood_of_a_million_ips_stays_under_256_mib_and_serves_tokens() {
         worst = worst.max(t0.elapsed());
         answered += 1;
         peak = peak.max(memory(pid).0);
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(200));
         if flooders.iter().all(|f| f.is_finished()) {
             done.store(true, Ordering::Relaxed);
         }
