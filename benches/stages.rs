@@ -1,9 +1,10 @@
 //! Each stage's own cost, measured without HTTP (`cargo bench --bench stages`).
 //!
 //! Prints the median time per operation over several batches for: the JSON depth scan of a
-//! 256 KiB body, the injection scan of a 10 KiB and of a 256 KiB JSON body, HMAC request
-//! verification, a rate-limit increment under contention, a CIDR match against 100 ranges,
-//! a lock lookup, and sandbox PII faking of a 50-row page.
+//! 256 KiB body, the injection scan of a 10 KiB and of a 256 KiB JSON body, the decoded
+//! string literals of a GraphQL mutation and their scan, HMAC request verification, a
+//! rate-limit increment under contention, a CIDR match against 100 ranges, a lock lookup,
+//! and sandbox PII faking of a 50-row page.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
+use palisade::api::graphql::literals::string_values;
 use palisade::checks::injection::detect;
 use palisade::pipeline::auth::{canonical, sign};
 use palisade::pipeline::shield::check_depth;
@@ -18,7 +20,7 @@ use palisade::pipeline::window::FixedWindows;
 use palisade::sandbox::{fake_row, RealValues};
 use palisade::schema::Schema;
 use palisade::store::locks::{LockKind, LockRecord, LockStore};
-use palisade::store::KeyRing;
+use palisade::store::{Health, KeyRing};
 use serde_json::Value;
 
 /// Median nanoseconds per call of `f` over 7 batches of `n` calls.
@@ -105,6 +107,21 @@ fn main() {
     show("injection scan, 256 KiB JSON body (parse + scan)", t256);
     show("  … per 10 KiB of the 256 KiB body", t256 / 25.6);
 
+    let mutation = r#"mutation { create_tickets(client_id: 1, subject: "Order question", body: "Hi team, O\u0027Brien & Sons asked \"why\" the order from last week is late.\nThanks!", priority: "low", status: "open") { id } }"#;
+    show(
+        "GraphQL literals of a 5-argument mutation (lex + decode)",
+        measure(100_000, || {
+            black_box(string_values(black_box(mutation)));
+        }),
+    );
+    show(
+        "  … and the injection scan of the query and its literals",
+        measure(20_000, || {
+            assert!(detect(black_box(mutation)).is_none());
+            assert!(string_values(black_box(mutation)).iter().all(|v| detect(v).is_none()));
+        }),
+    );
+
     let body = br#"{"company":"Signed Ltd","status":"active"}"#;
     let secret = "pals_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     let expected = sign(secret, &canonical("POST", "/api/v1/clients", "b=2&a=1", body, "1800000000"));
@@ -147,12 +164,8 @@ fn main() {
 
     let db = sled::Config::new().temporary(true).open().unwrap();
     let keys = KeyRing::from_master(&[9; 32]);
-    let locks = LockStore::load(
-        db.open_tree("locks").unwrap(),
-        keys.clone(),
-        std::sync::Arc::new(palisade::store::Health::new(&std::env::temp_dir(), 0)),
-    )
-    .unwrap();
+    let health = Arc::new(Health::new(&std::env::temp_dir(), 0));
+    let locks = LockStore::load(db.open_tree("locks").unwrap(), keys.clone(), health).unwrap();
     for i in 0..10_000u32 {
         let ip: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
         let record = LockRecord {

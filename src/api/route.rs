@@ -55,6 +55,9 @@ impl Route {
     }
 }
 
+/// Where GraphQL is served.
+pub const GRAPHQL_PATH: &str = "/graphql";
+
 /// The `Allow` header value of a route.
 pub fn allow_header(route: &Route) -> String {
     route.methods().iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
@@ -73,7 +76,7 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
     let route = match path {
         "/health" => Route::Health,
         "/api/v1" => Route::Index,
-        "/graphql" => Route::GraphQl,
+        GRAPHQL_PATH => Route::GraphQl,
         "/explorer" | "/explorer/" => Route::Explorer { asset: "index.html".into() },
         _ if path.starts_with("/explorer/") => {
             let asset = &path["/explorer/".len()..];

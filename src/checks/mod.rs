@@ -3,9 +3,10 @@
 //!
 //! `[checks] chain` names the checks in run order (list order; there are no numeric keys).
 //! Built in: `locked` (client IP or the presented token's owner is locked → 403 `locked`),
-//! `injection` (SQL-injection shapes in any query value or JSON/form string, keys included
-//! → 403 `injection_detected`, and the IP is locked for `lock_secs` unless the endpoint
-//! turns `auto_lock` off), and `honeypot` (a configured body field filled → 403
+//! `injection` (SQL-injection shapes in any query value or JSON/form string, keys included,
+//! and in every string literal of a GraphQL query, escapes decoded → 403
+//! `injection_detected`, and the IP is locked for `lock_secs` unless the endpoint turns
+//! `auto_lock` off), and `honeypot` (a configured body field filled → 403
 //! `check_failed`, optionally locking the IP) — the last written only against the public
 //! [`SecurityCheck`] trait, exactly as a user's own check would be.
 //!
@@ -20,6 +21,7 @@ pub mod injection;
 mod locked;
 mod policy;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -32,7 +34,9 @@ use serde_json::Value;
 pub use honeypot::Honeypot;
 pub use policy::Policy;
 
+use crate::api::graphql::literals;
 use crate::api::rest::decode_pairs;
+use crate::api::route::GRAPHQL_PATH;
 use crate::clock::SharedClock;
 use crate::config::{BruteForceConfig, ChecksConfig};
 use crate::error::{ApiError, ErrorKind};
@@ -57,6 +61,9 @@ pub struct CheckRequest<'a> {
     pub json: Option<&'a Value>,
     /// Decoded `application/x-www-form-urlencoded` body fields.
     pub form: &'a [(String, String)],
+    /// The string literals of a GraphQL query, decoded as they will be executed: in the
+    /// JSON body they still hold GraphQL escapes (`\u0027`, `\"`). Empty off `/graphql`.
+    pub graphql_strings: &'a [Cow<'a, str>],
     pub ip: IpAddr,
     /// The address's keyed hash (the subject of IP locks).
     pub ip_key: IpKey,
@@ -67,15 +74,31 @@ pub struct CheckRequest<'a> {
 }
 
 impl CheckRequest<'_> {
-    /// Every client-supplied string: query keys and values, form fields, and every key and
-    /// string value of the JSON body at any depth.
+    /// Every client-supplied string: query keys and values, form fields, every key and
+    /// string value of the JSON body at any depth, and the decoded GraphQL literals. On
+    /// `/graphql` the query text itself is read through its literals only: outside them
+    /// GraphQL holds names, numbers, punctuation and comments, none of which reach a
+    /// resolver, while scanning the text whole would read one literal's closing quote and a
+    /// `#` in the next as an injection (`create_leads(name: "#hashtags")`).
     pub fn strings(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for (k, v) in self.query.iter().chain(self.form.iter()) {
             out.push(k);
             out.push(v);
         }
-        let mut stack: Vec<&Value> = self.json.into_iter().collect();
+        out.extend(self.graphql_strings.iter().map(AsRef::as_ref));
+        let mut stack: Vec<&Value> = Vec::new();
+        match self.json {
+            Some(Value::Object(body)) if self.path == GRAPHQL_PATH => {
+                for (k, v) in body {
+                    out.push(k);
+                    if !(k == "query" && v.is_string()) {
+                        stack.push(v);
+                    }
+                }
+            }
+            json => stack.extend(json),
+        }
         while let Some(v) = stack.pop() {
             match v {
                 Value::String(s) => out.push(s),
@@ -346,6 +369,16 @@ impl Inspect {
             user_agent: get(header::USER_AGENT),
         }
     }
+
+    /// The decoded string literals of the GraphQL query this request carries (the handler
+    /// executes `query` of a JSON object body on `/graphql`); none for other routes.
+    fn graphql_strings(&self) -> Vec<Cow<'_, str>> {
+        if self.path != GRAPHQL_PATH {
+            return Vec::new();
+        }
+        let query = self.json.as_deref().and_then(|body| body.get("query")).and_then(Value::as_str);
+        query.map(literals::string_values).unwrap_or_default()
+    }
 }
 
 impl StageMessage for Inspect {
@@ -359,12 +392,14 @@ impl Decide<Inspect> for ChecksState {
         let query = decode_pairs(&msg.query);
         let form = msg.form_body.as_ref().map(|b| decode_pairs(&String::from_utf8_lossy(b))).unwrap_or_default();
         let user = msg.authorization.as_deref().and_then(|a| self.tokens.owner_of(a));
+        let graphql_strings = msg.graphql_strings();
         let request = CheckRequest {
             method: &msg.method,
             path: &msg.path,
             query: &query,
             json: msg.json.as_deref(),
             form: &form,
+            graphql_strings: &graphql_strings,
             ip: msg.ip,
             ip_key: msg.ip_key,
             user: user.as_deref(),

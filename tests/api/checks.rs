@@ -230,3 +230,58 @@ fn the_data_dir_never_holds_a_legible_ip() {
         }
     }
 }
+
+#[test]
+fn attacks_hidden_in_graphql_string_escapes_are_refused_and_lock() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:rc"]);
+    let gql = |ip: &str, query: &str| {
+        app.req("POST", "/graphql").bearer(&t).client_ip(ip).json(&json!({ "query": query })).send()
+    };
+    let clients = || app.get("/api/v1/clients", &t).json()["total"].as_u64().unwrap();
+    let before = clients();
+    // JSON decoding leaves the GraphQL escapes in place; the resolver gets them decoded.
+    let attacks = [
+        (r#"\" or \"\"=\""#, "203.0.113.1"),
+        (r"\u0027 OR \u00271\u0027=\u00271", "203.0.113.2"),
+        (r"admin\u0027--", "203.0.113.3"),
+        (r"\u0027) or (\u0027a\u0027=\u0027a", "203.0.113.4"),
+        (r"\u{27} OR \u{27}1\u{27}=\u{27}1", "203.0.113.5"),
+    ];
+    for (company, ip) in attacks {
+        let r = gql(ip, &format!(r#"mutation {{ create_clients(company: "{company}", status: "active") {{ id }} }}"#));
+        assert_eq!((r.status, r.code().as_str()), (403, "injection_detected"), "{company}: {}", r.text());
+        let r = gql(ip, "{ clients(limit: 1) { id } }");
+        assert_eq!((r.status, r.code().as_str()), (403, "locked"), "{company}");
+    }
+    assert_eq!(clients(), before, "no row was created");
+    assert_eq!(gql(BYSTANDER, "{ clients(limit: 1) { id } }").status, 200);
+
+    // Escapes in ordinary text pass, and the row holds the decoded value.
+    let q =
+        r#"mutation { create_clients(company: "O\u0027Brien \"Union\" Select\\Drop", status: "active") { company } }"#;
+    let r = gql(BYSTANDER, q);
+    assert_eq!(r.json()["data"]["create_clients"]["company"], r#"O'Brien "Union" Select\Drop"#, "{}", r.text());
+    assert_eq!(clients(), before + 1);
+}
+
+#[test]
+fn ordinary_graphql_text_with_hashes_and_dashes_is_not_an_injection() {
+    let app = TestApp::start();
+    let t = app.token(&["leads:rc"]);
+    let ip = "198.51.100.77";
+    for name in ["#hashtags", "Order #30076 from Saturday", "-- no comment --", ";-) <3", "## Heading"] {
+        let q = format!(r#"mutation {{ create_leads(name: "{name}", status: "new") {{ name }} }} # a comment"#);
+        let r = app.req("POST", "/graphql").bearer(&t).client_ip(ip).json(&json!({ "query": q })).send();
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.json()["data"]["create_leads"]["name"], name);
+    }
+    // Variables and other body fields are still read.
+    let r = app
+        .req("POST", "/graphql")
+        .bearer(&t)
+        .client_ip(ip)
+        .json(&json!({ "query": "mutation($n: String!) { create_leads(name: $n, status: \"new\") { id } }", "variables": {"n": "x' OR '1'='1"} }))
+        .send();
+    assert_eq!(r.code(), "injection_detected");
+}

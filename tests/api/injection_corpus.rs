@@ -1,6 +1,8 @@
 //! The injection detector against the labelled corpus in `tests/corpus/` (public attack
 //! payloads with their sources and licences in the file header; realistic benign CRM text).
-//! Targets: at least 95 % of attacks caught, at most 1 % of benign values flagged.
+//! Targets: at least 95 % of attacks caught, at most 1 % of benign values flagged; and
+//! written as escaped GraphQL string literals, every value reads back unchanged, no attack
+//! hides and no benign value is flagged.
 
 use palisade::checks::injection::detect;
 
@@ -45,4 +47,40 @@ fn false_positive_rate_is_at_most_1_percent() {
     let code = lines("benign_code.txt");
     let (code_fp, _) = rate(&code);
     println!("code snippets quoted in tickets: {:.1} % flagged", 100.0 * code_fp);
+}
+
+/// `value` as a GraphQL string literal with every quote, backslash and control character
+/// escaped (`'` too, as `\u0027`), the way a client hiding it would write it.
+fn graphql_literal(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\u0027"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[test]
+fn graphql_string_escapes_hide_no_attack_and_flag_no_benign_value() {
+    use palisade::api::graphql::literals::string_values;
+    let literal_flagged = |query: &str| string_values(query).iter().any(|v| detect(v).is_some());
+    let query = |value: &str| {
+        format!("mutation {{ create_leads(name: {}, status: \"new\") {{ id }} }}", graphql_literal(value))
+    };
+    for attack in lines("sqli_attacks.txt") {
+        let q = query(&attack);
+        assert_eq!(string_values(&q)[0], attack.as_str());
+        assert!(detect(&attack).is_none() || literal_flagged(&q), "hidden by GraphQL escapes: {attack}");
+    }
+    let benign = lines("benign.txt");
+    let flagged: Vec<&String> = benign.iter().filter(|v| literal_flagged(&query(v))).collect();
+    assert!(flagged.is_empty(), "decoded GraphQL literals flagged: {flagged:?}");
 }

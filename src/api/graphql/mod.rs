@@ -8,6 +8,7 @@
 //! `{"errors":[{"message":…,"extensions":{"code":…}}]}`. No GraphiQL page is served.
 
 pub mod guard;
+pub mod literals;
 pub mod model;
 mod mutate;
 mod parse;
