@@ -152,7 +152,12 @@ fn a_full_disk_refuses_writes_keeps_reads_and_limits_and_recovers_by_itself() {
 
 #[test]
 fn a_read_only_data_dir_refuses_writes_and_recovers_when_writable_again() {
-    let app = TestApp::start();
+    let app = TestApp::builder()
+        .config(|c| {
+            c.audit.max_pending = 10;
+            c.state.snapshot_interval_ms = 100;
+        })
+        .start();
     let t = app.token(&["clients:rcud"]);
     let created = post(&app, &t, "Writable");
     assert_eq!(created.status, 201);
@@ -169,7 +174,17 @@ fn a_read_only_data_dir_refuses_writes_and_recovers_when_writable_again() {
         .send();
     assert_eq!(gql.json()["errors"][0]["extensions"]["code"], "storage_unavailable", "{}", gql.text());
 
+    // The audit writer holds what it can (10 records here) and counts what it must drop.
+    for _ in 0..40 {
+        assert_eq!(app.get("/health", &t).status, 200);
+    }
+    eventually("audit drops counted", || app.state.audit.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0);
+
     drop(ro);
     assert_eq!(post(&app, &t, "Writable again").status, 201);
+    // The held records are stored once storage is back.
+    eventually("the refused writes' audit records", || {
+        app.state.audit.tail(1000).unwrap().iter().any(|r| r.status == 503)
+    });
     assert_eq!(app.req("DELETE", &format!("/api/v1/clients/{id}")).bearer(&t).send().status, 204);
 }
