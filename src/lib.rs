@@ -15,8 +15,10 @@
 //!   state.rs (AppState) ── catalog.rs (who may touch which table) ── tokens.rs
 //!   checks/ (security checks chain, injection detector) ── sandbox.rs (PII fakes)
 //!   api::rows::present (the one place rows leave: secrets stripped, sandbox applied)
-//!   store/ (sled trees, key file, audit, locks, seed) ── schema/ (tables, views, PII kinds)
-//!   housekeeper.rs (sweeps, expiry, retention) ── clock.rs (injectable time)
+//!   store/ (sled trees, key file, audit, locks, seed, counter snapshots, storage health)
+//!   schema/ (tables, views, PII kinds) ── clock.rs (injectable time)
+//!   housekeeper.rs (sweeps, expiry, retention, snapshots) ── metrics.rs (/metrics listener)
+//!   logging.rs (text/JSON, live level) ── notify.rs (systemd readiness)
 //! ```
 //!
 //! Errors reach clients only through `error::ApiError`; secrets only through the types in
