@@ -42,13 +42,18 @@ import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 import {
   baseUrl,
-  requireEnv,
+  token,
   envInt,
   envDuration,
+  arrivalScenario,
+  latencyThresholds,
   header,
   json,
   errorCode,
-  securityHeaderProblems,
+  hasSecurityHeaders,
+  expecting,
+  verify,
+  attackerIp,
   randInt,
   limitedLogger,
   describe,
@@ -67,38 +72,16 @@ const EXPECTED_IPS = Math.floor(ATTACK_IPS * DURATION.secs);
 
 export const options = {
   scenarios: {
-    attack: {
-      executor: 'constant-arrival-rate',
-      exec: 'attack',
-      rate: ATTACK_IPS,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 20,
-      maxVUs: 200,
-    },
-    legit: {
-      executor: 'constant-arrival-rate',
-      exec: 'legit',
-      rate: LEGIT_RATE,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 20,
-      maxVUs: 200,
-    },
+    attack: arrivalScenario('attack', ATTACK_IPS, DURATION.text, 20, 200),
+    legit: arrivalScenario('legit', LEGIT_RATE, DURATION.text, 20, 200),
   },
   thresholds: {
     // The legitimate client does not notice the attack.
-    'http_req_duration{scenario:legit}': [
-      `p(95)<${envInt('LEGIT_P95_MS', 20)}`,
-      `p(99)<${envInt('LEGIT_P99_MS', 50)}`,
-    ],
+    'http_req_duration{scenario:legit}': latencyThresholds('LEGIT', 20, 50),
     bf_legit_ok: ['count>0'],
     bf_legit_refused: ['count==0'],
     // Refusing an attacker stays cheap.
-    'http_req_duration{scenario:attack}': [
-      `p(95)<${envInt('ATTACK_P95_MS', 20)}`,
-      `p(99)<${envInt('ATTACK_P99_MS', 50)}`,
-    ],
+    'http_req_duration{scenario:attack}': latencyThresholds('ATTACK', 20, 50),
     // Every attacker IP: exactly MAX_FAILURES + 1 answers 401, then locked; none otherwise.
     bf_ips_locked: [`count>=${Math.floor(EXPECTED_IPS * 0.99)}`],
     bf_ips_wrong: ['count==0'],
@@ -124,12 +107,6 @@ const attackSucceeded = new Counter('bf_attack_succeeded');
 const outsideWindow = new Counter('bf_outside_window');
 const log = limitedLogger(5);
 
-let legitToken;
-function token() {
-  if (!legitToken) legitToken = requireEnv('LEGIT');
-  return legitToken;
-}
-
 function hex(n) {
   let s = '';
   for (let i = 0; i < n; i++) s += '0123456789abcdef'[randInt(0, 15)];
@@ -150,7 +127,7 @@ function wrongAuthorization(n) {
     case 0:
       return `Bearer pal_${hex(16)}_${hex(64)}`; // unknown id
     case 1:
-      return `Bearer pal_${tokenId(token())}_${hex(64)}`; // the real id, a guessed secret
+      return `Bearer pal_${tokenId(token('LEGIT'))}_${hex(64)}`; // the real id, a guessed secret
     case 2:
       return `Bearer ${hex(24)}`; // not a Palisade token at all
     default:
@@ -171,42 +148,14 @@ function forwardedFor(ip, n) {
   }
 }
 
-function attackerIp(n) {
-  const k = n + 1;
-  return `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
-}
-
 function get(path, name, status, headers) {
-  return http.get(BASE + path, {
-    headers,
-    tags: { name },
-    responseCallback: http.expectedStatuses(status),
-  });
+  return http.get(BASE + path, expecting(status, name, headers));
 }
-
-// Runs the checks, returning whether all held (a malformed body fails a check, not the script).
-function verify(r, checks) {
-  const results = {};
-  for (const name in checks) {
-    let ok = false;
-    try {
-      ok = checks[name](r) === true;
-    } catch (e) {
-      ok = false;
-    }
-    results[name] = ok;
-  }
-  const all = {};
-  for (const name in results) all[name] = () => results[name];
-  return check(r, all);
-}
-
-const securityHeaders = (r) => securityHeaderProblems(r).length === 0;
 
 export function setup() {
   for (const m of [legitOk, legitRefused, ipsLocked, ipsWrong, attackSucceeded, outsideWindow]) m.add(0);
-  tokenId(token());
-  const r = get('/api/v1/clients/1', 'setup', 200, { Authorization: `Bearer ${token()}`, 'X-Forwarded-For': LEGIT_IP });
+  tokenId(token('LEGIT'));
+  const r = get('/api/v1/clients/1', 'setup', 200, { Authorization: `Bearer ${token('LEGIT')}`, 'X-Forwarded-For': LEGIT_IP });
   if (r.status !== 200) fail(`token check failed: ${describe(r)}`);
   // Without trusted_proxies every attacker would be 127.0.0.1: the second attacker and the
   // legitimate client would find it locked at once, so the per-IP counts fail loudly.
@@ -215,7 +164,7 @@ export function setup() {
 export function legit() {
   const id = randInt(1, 60);
   const r = get(`/api/v1/clients/${id}`, 'legit GET /api/v1/clients/{id}', 200, {
-    Authorization: `Bearer ${token()}`,
+    Authorization: `Bearer ${token('LEGIT')}`,
     'X-Forwarded-For': LEGIT_IP,
   });
   const ok = verify(r, {
@@ -248,7 +197,7 @@ export function attack() {
       'attack: failures up to the limit are 401 invalid_token': (x) =>
         x.status === 401 && errorCode(x) === 'invalid_token',
       'attack: 401 carries WWW-Authenticate: Bearer': (x) => header(x, 'WWW-Authenticate') === 'Bearer',
-      'attack: security headers': securityHeaders,
+      'attack: security headers': hasSecurityHeaders,
     });
     if (!ok) {
       exact = false;
@@ -259,7 +208,7 @@ export function attack() {
   // Then locked, whatever the credential; the last probe presents the legitimate token.
   for (let i = 1; i <= LOCKED_PROBES; i++, step++) {
     const real = i === LOCKED_PROBES;
-    const authorization = real ? `Bearer ${token()}` : wrongAuthorization(step);
+    const authorization = real ? `Bearer ${token('LEGIT')}` : wrongAuthorization(step);
     const r = get(
       '/api/v1/clients/1',
       real ? 'attack: locked IP, real token' : 'attack: locked IP, wrong credential',
@@ -270,7 +219,7 @@ export function attack() {
     if (r.status === 403 && errorCode(r) === 'locked') refusedLocked.add(1);
     const ok = verify(r, {
       'attack: after the limit the IP gets 403 locked': (x) => x.status === 403 && errorCode(x) === 'locked',
-      'attack: security headers': securityHeaders,
+      'attack: security headers': hasSecurityHeaders,
     });
     if (!ok) {
       exact = false;
@@ -288,7 +237,7 @@ export function attack() {
 }
 
 export function teardown() {
-  const auth = { Authorization: `Bearer ${token()}` };
+  const auth = { Authorization: `Bearer ${token('LEGIT')}` };
   const viaProxy = get('/api/v1/clients/2', 'teardown', 200, Object.assign({ 'X-Forwarded-For': LEGIT_IP }, auth));
   const direct = get('/api/v1/clients/3', 'teardown', 200, auth);
   const fresh = get('/api/v1/clients/1', 'teardown', 401, {

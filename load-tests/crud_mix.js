@@ -24,9 +24,12 @@ import { check } from 'k6';
 import { Counter } from 'k6/metrics';
 import {
   baseUrl,
-  requireEnv,
+  token,
   envInt,
   envDuration,
+  arrivalScenario,
+  latencyThresholds,
+  expecting,
   header,
   json,
   errorCode,
@@ -43,31 +46,12 @@ const MAX_DROPPED = Math.floor((READ_RATE + WRITE_RATE) * DURATION.secs * 0.001)
 
 export const options = {
   scenarios: {
-    reads: {
-      executor: 'constant-arrival-rate',
-      exec: 'reads',
-      rate: READ_RATE,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 50,
-      maxVUs: 200,
-    },
-    writes: {
-      executor: 'constant-arrival-rate',
-      exec: 'writes',
-      rate: WRITE_RATE,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 50,
-      maxVUs: 200,
-    },
+    reads: arrivalScenario('reads', READ_RATE, DURATION.text, 50, 200),
+    writes: arrivalScenario('writes', WRITE_RATE, DURATION.text, 50, 200),
   },
   thresholds: {
-    'http_req_duration{scenario:reads}': [`p(95)<${envInt('READ_P95_MS', 30)}`, `p(99)<${envInt('READ_P99_MS', 60)}`],
-    'http_req_duration{scenario:writes}': [
-      `p(95)<${envInt('WRITE_P95_MS', 50)}`,
-      `p(99)<${envInt('WRITE_P99_MS', 100)}`,
-    ],
+    'http_req_duration{scenario:reads}': latencyThresholds('READ', 30, 60),
+    'http_req_duration{scenario:writes}': latencyThresholds('WRITE', 50, 100),
     // Expected refusals (404 after delete, 409, 422) are declared per request, so they are
     // not failures; anything else is.
     http_req_failed: ['rate<0.001'],
@@ -83,21 +67,11 @@ const completed = new Counter('crud_lifecycles_completed');
 const leaked = new Counter('crud_leaked_rows');
 const log = limitedLogger(5);
 
-let auth;
-function token() {
-  if (!auth) auth = requireEnv('CRUD');
-  return auth;
-}
-
 // One request expected to answer `status` (other statuses count as failed requests).
 function req(method, path, name, status, body) {
-  const headers = { Authorization: `Bearer ${token()}` };
+  const headers = { Authorization: `Bearer ${token('CRUD')}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  return http.request(method, BASE + path, body === undefined ? null : JSON.stringify(body), {
-    headers,
-    tags: { name },
-    responseCallback: http.expectedStatuses(status),
-  });
+  return http.request(method, BASE + path, body === undefined ? null : JSON.stringify(body), expecting(status, name, headers));
 }
 
 function verify(r, status, what, more) {

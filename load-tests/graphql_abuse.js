@@ -25,17 +25,21 @@
 // @token GQL --scope *:r
 
 import http from 'k6/http';
-import { check, fail } from 'k6';
+import { fail } from 'k6';
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 import {
   baseUrl,
-  requireEnv,
+  token,
   envInt,
   envDuration,
-  header,
+  arrivalScenario,
+  latencyThresholds,
+  isJson,
   json,
-  securityHeaderProblems,
+  hasSecurityHeaders,
+  expecting,
+  verify,
   randInt,
   limitedLogger,
   describe,
@@ -46,8 +50,6 @@ const NORMAL_RATE = envInt('NORMAL_RATE', 50);
 const DURATION = envDuration('DURATION', '20s');
 const QUIET = envDuration('QUIET', '5s');
 const LEGIT_IP = __ENV.LEGIT_IP || '192.0.2.10';
-const NORMAL_P95 = envInt('NORMAL_P95_MS', 30);
-const NORMAL_P99 = envInt('NORMAL_P99_MS', 60);
 const MAX_DROPPED = Math.floor((ABUSE_RATE * DURATION.secs + NORMAL_RATE * (QUIET.secs + DURATION.secs)) * 0.001);
 
 // --- the hostile requests: [name, expected code, body (object, array or raw string)] ---------
@@ -168,35 +170,15 @@ const NORMALS = [
 
 export const options = {
   scenarios: {
-    abuse: {
-      executor: 'constant-arrival-rate',
-      exec: 'abuse',
-      rate: ABUSE_RATE,
-      timeUnit: '1s',
-      startTime: QUIET.text,
-      duration: DURATION.text,
-      preAllocatedVUs: 30,
-      maxVUs: 300,
-    },
-    normal: {
-      executor: 'constant-arrival-rate',
-      exec: 'normal',
-      rate: NORMAL_RATE,
-      timeUnit: '1s',
-      duration: `${QUIET.secs + DURATION.secs}s`,
-      preAllocatedVUs: 20,
-      maxVUs: 200,
-    },
+    abuse: arrivalScenario('abuse', ABUSE_RATE, DURATION.text, 30, 300, { startTime: QUIET.text }),
+    normal: arrivalScenario('normal', NORMAL_RATE, `${QUIET.secs + DURATION.secs}s`, 20, 200),
   },
   thresholds: {
     // Ordinary queries keep their latency while the abuse runs (same bounds as alone).
-    'http_req_duration{phase:alone}': [`p(95)<${NORMAL_P95}`, `p(99)<${NORMAL_P99}`],
-    'http_req_duration{phase:under_abuse}': [`p(95)<${NORMAL_P95}`, `p(99)<${NORMAL_P99}`],
+    'http_req_duration{phase:alone}': latencyThresholds('NORMAL', 30, 60),
+    'http_req_duration{phase:under_abuse}': latencyThresholds('NORMAL', 30, 60),
     // Refusals are cheap.
-    'http_req_duration{scenario:abuse}': [
-      `p(95)<${envInt('ABUSE_P95_MS', 15)}`,
-      `p(99)<${envInt('ABUSE_P99_MS', 40)}`,
-    ],
+    'http_req_duration{scenario:abuse}': latencyThresholds('ABUSE', 15, 40),
     gql_normal_ok: ['count>0'],
     gql_normal_failed: ['count==0'],
     gql_refused: ['count>0'],
@@ -220,39 +202,10 @@ const answered = new Counter('gql_abuse_answered');
 const wrong = new Counter('gql_abuse_wrong');
 const log = limitedLogger(5);
 
-let gqlToken;
-function token() {
-  if (!gqlToken) gqlToken = requireEnv('GQL');
-  return gqlToken;
-}
-
 function post(body, name, status, ip, extraTags) {
-  return http.post(`${BASE}/graphql`, body, {
-    headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json', 'X-Forwarded-For': ip },
-    tags: Object.assign({ name }, extraTags),
-    responseCallback: http.expectedStatuses(status),
-  });
+  const headers = { Authorization: `Bearer ${token('GQL')}`, 'Content-Type': 'application/json', 'X-Forwarded-For': ip };
+  return http.post(`${BASE}/graphql`, body, expecting(status, name, headers, extraTags));
 }
-
-// Runs the checks guarded, so a malformed body fails a check instead of the script.
-function verify(r, checks) {
-  const results = {};
-  for (const name in checks) {
-    let ok = false;
-    try {
-      ok = checks[name](r) === true;
-    } catch (e) {
-      ok = false;
-    }
-    results[name] = ok;
-  }
-  const all = {};
-  for (const name in results) all[name] = () => results[name];
-  return check(r, all);
-}
-
-const securityHeaders = (r) => securityHeaderProblems(r).length === 0;
-const isJson = (r) => /^application\/json/.test(header(r, 'Content-Type') || '');
 
 export function setup() {
   for (const m of [normalOk, normalFailed, refused, answered, wrong]) m.add(0);
@@ -277,7 +230,7 @@ export function abuse() {
     'abuse: exactly one error, no data': () => body.errors.length === 1 && !('data' in body),
     'abuse: the message names no type or field': () =>
       typeof body.errors[0].message === 'string' && !NAMES.test(body.errors[0].message),
-    'abuse: JSON and security headers': (x) => isJson(x) && securityHeaders(x),
+    'abuse: JSON and security headers': (x) => isJson(x) && hasSecurityHeaders(x),
   });
   if (ok) {
     refused.add(1, { code: a.code });
@@ -297,7 +250,7 @@ export function normal() {
       const b = json(x);
       return !b.errors && n.ok(b.data);
     },
-    'normal: security headers': securityHeaders,
+    'normal: security headers': hasSecurityHeaders,
   });
   if (ok) normalOk.add(1);
   else {

@@ -42,12 +42,17 @@ import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
 import {
   baseUrl,
-  requireEnv,
+  token,
   envInt,
   envDuration,
+  arrivalScenario,
+  latencyThresholds,
   json,
   errorCode,
-  securityHeaderProblems,
+  hasSecurityHeaders,
+  expecting,
+  verify,
+  attackerIp,
   randInt,
   limitedLogger,
   describe,
@@ -167,40 +172,18 @@ if (__ENV.GRAPHQL_ESCAPES === '1') {
 
 export const options = {
   scenarios: {
-    attack: {
-      executor: 'constant-arrival-rate',
-      exec: 'attack',
-      rate: ATTACK_IPS,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 20,
-      maxVUs: 200,
-    },
-    legit: {
-      executor: 'constant-arrival-rate',
-      exec: 'legit',
-      rate: LEGIT_RATE,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: 20,
-      maxVUs: 200,
-    },
+    attack: arrivalScenario('attack', ATTACK_IPS, DURATION.text, 20, 200),
+    legit: arrivalScenario('legit', LEGIT_RATE, DURATION.text, 20, 200),
   },
   setupTimeout: '60s',
   teardownTimeout: '60s',
   thresholds: {
     // The clean client does not notice the flood, and is never mistaken for an attacker.
-    'http_req_duration{scenario:legit}': [
-      `p(95)<${envInt('LEGIT_P95_MS', 20)}`,
-      `p(99)<${envInt('LEGIT_P99_MS', 50)}`,
-    ],
+    'http_req_duration{scenario:legit}': latencyThresholds('LEGIT', 20, 50),
     inj_legit_ok: ['count>0'],
     inj_legit_refused: ['count==0'],
     // Refusing an attack stays cheap.
-    'http_req_duration{scenario:attack}': [
-      `p(95)<${envInt('ATTACK_P95_MS', 20)}`,
-      `p(99)<${envInt('ATTACK_P99_MS', 50)}`,
-    ],
+    'http_req_duration{scenario:attack}': latencyThresholds('ATTACK', 20, 50),
     // Every attack detected, every attacker IP locked at once, nothing ever let through.
     inj_detected: [`count>=${Math.floor(EXPECTED_IPS * 0.99)}`],
     inj_refused_locked: [`count>=${2 * Math.floor(EXPECTED_IPS * 0.99)}`],
@@ -225,12 +208,6 @@ const attackPassed = new Counter('inj_attack_passed');
 const rowsChanged = new Counter('inj_rows_changed');
 const log = limitedLogger(5);
 
-const tokens = {};
-function token(name) {
-  if (!tokens[name]) tokens[name] = requireEnv(name);
-  return tokens[name];
-}
-
 function request(method, path, body, contentType, o) {
   const headers = { Authorization: `Bearer ${token(o.token)}` };
   if (o.ip) headers['X-Forwarded-For'] = o.ip;
@@ -239,35 +216,7 @@ function request(method, path, body, contentType, o) {
     payload = typeof body === 'string' ? body : JSON.stringify(body);
     headers['Content-Type'] = contentType || 'application/json';
   }
-  return http.request(method, BASE + path, payload, {
-    headers,
-    tags: { name: o.name },
-    responseCallback: http.expectedStatuses(o.status),
-  });
-}
-
-// Runs the checks guarded, so a malformed body fails a check instead of the script.
-function verify(r, checks) {
-  const results = {};
-  for (const name in checks) {
-    let ok = false;
-    try {
-      ok = checks[name](r) === true;
-    } catch (e) {
-      ok = false;
-    }
-    results[name] = ok;
-  }
-  const all = {};
-  for (const name in results) all[name] = () => results[name];
-  return check(r, all);
-}
-
-const securityHeaders = (r) => securityHeaderProblems(r).length === 0;
-
-function attackerIp(n) {
-  const k = n + 1;
-  return `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+  return http.request(method, BASE + path, payload, expecting(o.status, o.name, headers));
 }
 
 // Every client and lead, as the reader sees them (the tables the attacker may write).
@@ -313,7 +262,7 @@ export function attack() {
   if (
     !verify(r, {
       'attack: 403 injection_detected': (x) => x.status === 403 && errorCode(x) === 'injection_detected',
-      'attack: security headers': securityHeaders,
+      'attack: security headers': hasSecurityHeaders,
     })
   ) {
     exact = false;
@@ -331,7 +280,7 @@ export function attack() {
     if (
       !verify(x, {
         'locked IP: 403 locked': (y) => y.status === 403 && errorCode(y) === 'locked',
-        'locked IP: security headers': securityHeaders,
+        'locked IP: security headers': hasSecurityHeaders,
       })
     ) {
       exact = false;

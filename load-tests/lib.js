@@ -1,6 +1,7 @@
 // Shared helpers for the Palisade k6 scripts (imported, never run on its own).
 
-import { fail } from 'k6';
+import http from 'k6/http';
+import { check, fail } from 'k6';
 
 // The contract's security headers: every response, rejections included, carries them.
 export const SECURITY_HEADERS = {
@@ -29,6 +30,13 @@ export function baseUrl() {
   return url;
 }
 
+// A token run.sh created for an `@token NAME` line, read on first use and kept per VU.
+const tokens = {};
+export function token(name) {
+  if (!tokens[name]) tokens[name] = requireEnv(name);
+  return tokens[name];
+}
+
 export function envInt(name, dflt) {
   const v = __ENV[name];
   if (v === undefined || v === '') return dflt;
@@ -43,6 +51,21 @@ export function envDuration(name, dflt) {
   const s = durationSecs(text);
   if (!(s > 0)) fail(`${name} must be a duration like 20s or 1m, got ${text}`);
   return { text: /^\d+(\.\d+)?$/.test(text) ? `${text}s` : text, secs: s };
+}
+
+// A constant-arrival-rate scenario: `rate` iterations of `exec` a second for `duration`.
+// `more` adds or overrides fields (startTime, …); exec null runs the default function.
+export function arrivalScenario(exec, rate, duration, preAllocatedVUs, maxVUs, more) {
+  const scenario = { executor: 'constant-arrival-rate', rate, timeUnit: '1s', duration, preAllocatedVUs, maxVUs };
+  if (exec) scenario.exec = exec;
+  return Object.assign(scenario, more);
+}
+
+// p(95) and p(99) latency thresholds in ms, overridable as PREFIX_P95_MS / PREFIX_P99_MS
+// (P95_MS / P99_MS when the prefix is empty).
+export function latencyThresholds(prefix, p95, p99) {
+  const p = prefix ? `${prefix}_` : '';
+  return [`p(95)<${envInt(`${p}P95_MS`, p95)}`, `p(99)<${envInt(`${p}P99_MS`, p99)}`];
 }
 
 export function durationSecs(text) {
@@ -81,6 +104,10 @@ export function hasSecurityHeaders(r) {
   return securityHeaderProblems(r).length === 0;
 }
 
+export function isJson(r) {
+  return /^application\/json/.test(header(r, 'Content-Type') || '');
+}
+
 export function json(r) {
   try {
     return r.json();
@@ -93,6 +120,39 @@ export function json(r) {
 export function errorCode(r) {
   const body = json(r);
   return body && body.error && typeof body.error.code === 'string' ? body.error.code : undefined;
+}
+
+// Params for a request that must answer `status` (any other answer counts in
+// http_req_failed), tagged with `name` and any `moreTags`.
+export function expecting(status, name, headers, moreTags) {
+  return { headers, tags: Object.assign({ name }, moreTags), responseCallback: http.expectedStatuses(status) };
+}
+
+// k6's check over `checks` (name → (r) => bool), each run guarded, so a malformed body fails
+// its check instead of aborting the iteration. Returns whether all held; on failure,
+// `onFailure` (optional) gets the names of those that did not.
+export function verify(r, checks, onFailure) {
+  const results = {};
+  for (const name in checks) {
+    let ok = false;
+    try {
+      ok = checks[name](r) === true;
+    } catch (e) {
+      ok = false;
+    }
+    results[name] = ok;
+  }
+  const all = {};
+  for (const name in results) all[name] = () => results[name];
+  const ok = check(r, all);
+  if (!ok && onFailure) onFailure(Object.keys(results).filter((n) => !results[n]));
+  return ok;
+}
+
+// The n-th attacker's own client address (10.x.y.z, n from 0), reported via X-Forwarded-For.
+export function attackerIp(n) {
+  const k = n + 1;
+  return `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
 }
 
 export function randInt(lo, hi) {

@@ -16,29 +16,32 @@
 
 import http from 'k6/http';
 import { check } from 'k6';
-import { baseUrl, requireEnv, envInt, envDuration, header, json, randInt, limitedLogger, describe } from './lib.js';
+import {
+  baseUrl,
+  token,
+  envInt,
+  envDuration,
+  arrivalScenario,
+  latencyThresholds,
+  header,
+  json,
+  randInt,
+  limitedLogger,
+  describe,
+} from './lib.js';
 
 const RATE = envInt('RATE', 2000);
 const DURATION = envDuration('DURATION', '20s');
-const P95 = envInt('P95_MS', 20);
-const P99 = envInt('P99_MS', 50);
 // The arrival-rate executor drops iterations when no VU is free; allow 0.1 % of them.
 const MAX_DROPPED = Math.floor(RATE * DURATION.secs * 0.001);
 
 export const options = {
   scenarios: {
-    reads: {
-      executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
-      duration: DURATION.text,
-      preAllocatedVUs: envInt('VUS', 100),
-      maxVUs: envInt('MAX_VUS', 400),
-    },
+    reads: arrivalScenario(null, RATE, DURATION.text, envInt('VUS', 100), envInt('MAX_VUS', 400)),
   },
   thresholds: {
-    http_req_duration: [`p(95)<${P95}`, `p(99)<${P99}`],
-    'http_req_duration{name:GET /api/v1/clients/{id}}': [`p(95)<${P95}`, `p(99)<${P99}`],
+    http_req_duration: latencyThresholds('', 20, 50),
+    'http_req_duration{name:GET /api/v1/clients/{id}}': latencyThresholds('', 20, 50),
     http_req_failed: ['rate<0.001'],
     checks: ['rate>=0.999'],
     dropped_iterations: [`count<=${MAX_DROPPED}`],
@@ -52,7 +55,7 @@ const log = limitedLogger(5);
 
 function params(name) {
   if (!PARAMS_BY_NAME[name]) {
-    PARAMS_BY_NAME[name] = { headers: { Authorization: `Bearer ${requireEnv('READER')}` }, tags: { name } };
+    PARAMS_BY_NAME[name] = { headers: { Authorization: `Bearer ${token('READER')}` }, tags: { name } };
   }
   return PARAMS_BY_NAME[name];
 }

@@ -8,14 +8,18 @@
 // @token READONLY --scope clients:r
 
 import http from 'k6/http';
-import { check, fail } from 'k6';
+import { fail } from 'k6';
 import {
   baseUrl,
   requireEnv,
   header,
+  isJson,
   json,
   errorCode,
+  hasSecurityHeaders,
   securityHeaderProblems,
+  expecting,
+  verify,
   describe,
 } from './lib.js';
 
@@ -53,42 +57,24 @@ function call(method, path, o) {
   } else if (o.body !== undefined) {
     body = o.body;
   }
-  const r = http.request(method, BASE + path, body, {
-    headers,
-    tags: { name: label },
-    responseCallback: http.expectedStatuses(o.status),
-  });
+  const r = http.request(method, BASE + path, body, expecting(o.status, label, headers));
   const parsed = json(r);
   const checks = {};
   checks[`${label}: status ${o.status}`] = () => r.status === o.status;
-  checks[`${label}: security headers`] = () => securityHeaderProblems(r).length === 0;
+  checks[`${label}: security headers`] = () => hasSecurityHeaders(r);
   checks[`${label}: X-Request-Id`] = () => /^\S+$/.test(header(r, 'X-Request-Id') || '');
   if (o.status >= 400) {
     checks[`${label}: JSON error body${o.code ? ` ${o.code}` : ''}`] = () =>
-      /^application\/json/.test(header(r, 'Content-Type') || '') &&
+      isJson(r) &&
       (o.code ? errorCode(r) === o.code : /^[a-z_]+$/.test(errorCode(r) || '')) &&
       typeof parsed.error.message === 'string';
   }
   for (const name in o.checks || {}) {
     checks[`${label}: ${name}`] = () => o.checks[name](r, parsed);
   }
-  // Run each check guarded, so a malformed body fails the check instead of the script.
-  const results = {};
-  for (const name in checks) {
-    let ok = false;
-    try {
-      ok = checks[name]() === true;
-    } catch (e) {
-      ok = false;
-    }
-    results[name] = ok;
-  }
-  const all = {};
-  for (const name in results) all[name] = () => results[name];
-  if (!check(r, all)) {
-    const failed = Object.keys(results).filter((n) => !results[n]);
-    console.error(`FAILED ${failed.join('; ')}\n  ${describe(r)}\n  headers: ${securityHeaderProblems(r).join(', ') || 'ok'}`);
-  }
+  verify(r, checks, (failed) =>
+    console.error(`FAILED ${failed.join('; ')}\n  ${describe(r)}\n  headers: ${securityHeaderProblems(r).join(', ') || 'ok'}`),
+  );
   return { r, body: parsed };
 }
 
