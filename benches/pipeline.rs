@@ -158,6 +158,7 @@ fn main() {
     config.shield.ip_requests = u32::MAX;
     config.rate_limit.requests = u32::MAX;
     config.server.workers = 2;
+    config.audit.flush_interval_ms = env("BENCH_AUDIT_FLUSH_MS", config.audit.flush_interval_ms);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {

@@ -210,7 +210,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 200, max_pending: 100_000 }
+        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 50, max_pending: 100_000 }
     }
 }
 
