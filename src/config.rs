@@ -32,6 +32,25 @@ pub struct Config {
     pub log: LogConfig,
 }
 
+/// The running config, swapped whole by a reload (see [`Config::reloaded`]). Readers take an
+/// `Arc` snapshot once per request, so a request sees one consistent config.
+#[derive(Debug)]
+pub struct LiveConfig(std::sync::RwLock<std::sync::Arc<Config>>);
+
+impl LiveConfig {
+    pub fn new(config: Config) -> Self {
+        Self(std::sync::RwLock::new(std::sync::Arc::new(config)))
+    }
+
+    pub fn get(&self) -> std::sync::Arc<Config> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, config: Config) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(config);
+    }
+}
+
 /// The Prometheus endpoint (`GET /metrics`) on its own listener.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -354,25 +373,37 @@ impl Config {
     }
 
     /// Refuses configurations that would misbehave, naming the key.
-    /// The sections of `new` that differ from `self` and only take effect after a restart
-    /// (everything but `[log] level`, which SIGHUP applies live).
-    pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
+    /// What a reload (SIGHUP) makes of `new`: the running config with the keys that change
+    /// live taken from `new`, and the names of everything else that differs (it takes effect
+    /// on restart). Live: `[shield]` limits (not `max_tracked_ips`), `[rate_limit]`
+    /// `requests`/`window_secs`, `[graphql]`, `[server]` `trusted_proxies` and
+    /// `request_timeout_secs`, `[log] level`.
+    pub fn reloaded(&self, new: &Config) -> (Config, Vec<&'static str>) {
+        let mut next = self.clone();
+        next.shield = ShieldConfig { max_tracked_ips: self.shield.max_tracked_ips, ..new.shield.clone() };
+        next.rate_limit.requests = new.rate_limit.requests;
+        next.rate_limit.window_secs = new.rate_limit.window_secs;
+        next.graphql = new.graphql.clone();
+        next.server.trusted_proxies = new.server.trusted_proxies.clone();
+        next.server.request_timeout_secs = new.server.request_timeout_secs;
+        next.log.level = new.log.level.clone();
         let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let sections: [(&'static str, bool); 12] = [
-            ("server", differs(&self.server, &new.server)),
-            ("shield", differs(&self.shield, &new.shield)),
-            ("cors", differs(&self.cors, &new.cors)),
-            ("sensitive", differs(&self.sensitive, &new.sensitive)),
-            ("auth", differs(&self.auth, &new.auth)),
-            ("rate_limit", differs(&self.rate_limit, &new.rate_limit)),
-            ("audit", differs(&self.audit, &new.audit)),
-            ("graphql", differs(&self.graphql, &new.graphql)),
-            ("checks", differs(&self.checks, &new.checks)),
-            ("state", differs(&self.state, &new.state)),
-            ("metrics", differs(&self.metrics, &new.metrics)),
-            ("log.format", self.log.format != new.log.format),
+        let pending: [(&'static str, bool); 13] = [
+            ("server", differs(&next.server, &new.server)),
+            ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
+            ("cors", differs(&next.cors, &new.cors)),
+            ("sensitive", differs(&next.sensitive, &new.sensitive)),
+            ("auth", differs(&next.auth, &new.auth)),
+            ("rate_limit", differs(&next.rate_limit, &new.rate_limit)),
+            ("audit", differs(&next.audit, &new.audit)),
+            ("graphql", false),
+            ("checks", differs(&next.checks, &new.checks)),
+            ("state", differs(&next.state, &new.state)),
+            ("metrics", differs(&next.metrics, &new.metrics)),
+            ("log.format", next.log.format != new.log.format),
+            ("log.level", false),
         ];
-        sections.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect()
+        (next, pending.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -452,6 +483,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_applies_the_live_keys_and_names_the_rest() {
+        let current = Config::default();
+        let mut new = Config::default();
+        new.rate_limit.requests = 5;
+        new.shield.ip_requests = 7;
+        new.shield.max_tracked_ips = 9;
+        new.graphql.max_depth = 3;
+        new.server.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        new.cors.allowed_origins = vec!["https://crm.example".into()];
+        new.log.level = "debug".into();
+        let (next, pending) = current.reloaded(&new);
+        assert_eq!((next.rate_limit.requests, next.shield.ip_requests, next.graphql.max_depth), (5, 7, 3));
+        assert_eq!(next.server.trusted_proxies, new.server.trusted_proxies);
+        assert_eq!(next.log.level, "debug");
+        // Not live: kept as they run, and named.
+        assert_eq!(next.shield.max_tracked_ips, current.shield.max_tracked_ips);
+        assert!(next.cors.allowed_origins.is_empty());
+        assert_eq!(pending, ["shield.max_tracked_ips", "cors"]);
+        assert!(current.reloaded(&current).1.is_empty());
+    }
 
     #[test]
     fn defaults_match_the_contract() {

@@ -59,7 +59,7 @@ impl Actor for Housekeeper {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(SWEEP_EVERY, |hk, _| Self::sweep(&hk.state));
-        let every = Duration::from_millis(self.state.config.state.snapshot_interval_ms);
+        let every = Duration::from_millis(self.state.config.get().state.snapshot_interval_ms);
         ctx.run_interval(every, |hk, _| {
             Self::snapshot(&hk.state);
             hk.audit_writer.do_send(Retry);

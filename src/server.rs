@@ -100,7 +100,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
 
 /// The separate `/metrics` listener (one worker, no token, loopback by config validation).
 fn metrics_listener(state: &Arc<AppState>) -> anyhow::Result<Option<(SocketAddr, actix_web::dev::Server)>> {
-    let listen = state.config.metrics.listen.clone();
+    let listen = state.config.get().metrics.listen.clone();
     if listen.is_empty() {
         return Ok(None);
     }

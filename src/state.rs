@@ -8,7 +8,7 @@ use crate::api::graphql::GraphqlApi;
 use crate::catalog::Catalog;
 use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, LiveConfig};
 use crate::pipeline::{auth, cors, rate_limit, scope, shield, ActorRegistry};
 use crate::sandbox::RealValues;
 use crate::schema::Schema;
@@ -28,7 +28,8 @@ pub struct StageStates {
 }
 
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The running config (some keys change on SIGHUP; see `Config::reloaded`).
+    pub config: Arc<LiveConfig>,
     pub catalog: Arc<Catalog>,
     pub store: Store,
     pub tokens: Arc<TokenRegistry>,
@@ -67,7 +68,7 @@ impl AppState {
         clock: SharedClock,
         extra_checks: Vec<Arc<dyn SecurityCheck>>,
     ) -> anyhow::Result<Self> {
-        let config = Arc::new(config);
+        let live = Arc::new(LiveConfig::new(config.clone()));
         let catalog = Arc::new(Catalog::new(Arc::new(schema), &config.sensitive.expose));
         let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
         let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone(), store.health.clone()));
@@ -84,7 +85,7 @@ impl AppState {
             audit.clone(),
         ));
         let stages = StageStates {
-            shield: Arc::new(shield::ShieldState::new(config.shield.clone(), clock.clone())),
+            shield: Arc::new(shield::ShieldState::new(live.clone(), clock.clone())),
             checks: Arc::new(checks),
             cors: Arc::new(cors::CorsState::new(&config.cors)),
             auth: Arc::new(auth::AuthState::new(
@@ -97,7 +98,7 @@ impl AppState {
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
         Ok(Self {
-            config,
+            config: live,
             catalog,
             store,
             tokens,

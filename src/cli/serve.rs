@@ -3,9 +3,11 @@
 //! out, and `RELOADING=1`…`READY=1` around a SIGHUP reload.
 //!
 //! SIGHUP reads the config file again. An invalid file is refused (logged; the running config
-//! stays). `[log] level` takes effect at once; every other key needs a restart, and the log
-//! names the sections that changed. A restart is cheap: in-flight requests finish, counters
-//! are snapshotted and restored, so no quota is handed out afresh.
+//! stays). The keys listed at `Config::reloaded` (shield limits, default token rate, GraphQL
+//! limits, trusted proxies, request timeout, log level) take effect at once, for the next
+//! request; the log names the sections that changed but need a restart. A restart is cheap:
+//! in-flight requests finish, counters are snapshotted and restored, so no quota is handed
+//! out afresh.
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use clap::Args;
 
 use super::Context;
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::notify::{notify, reloading};
 use crate::server::{launch, run_until_stopped, Launch};
 
@@ -34,7 +36,6 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         config.server.listen = listen.clone();
     }
     let data_dir = config.server.data_dir.clone();
-    let running_config = config.clone();
     actix_rt::System::new().block_on(async move {
         let running = launch(Launch {
             config,
@@ -60,10 +61,10 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         }
         tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
         notify(&format!("READY=1\nSTATUS=listening on {}", running.addr));
+        let live = running.state.config.clone();
         actix_rt::spawn(async move {
-            let mut current = running_config;
             while hangup.recv().await.is_some() {
-                reload(&cx, &mut current);
+                reload(&cx, &live);
             }
         });
         let result = run_until_stopped(running).await;
@@ -73,23 +74,24 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
 }
 
 /// One SIGHUP.
-fn reload(cx: &Context, current: &mut Config) {
+fn reload(cx: &Context, live: &LiveConfig) {
     notify(&reloading());
     match cx.reload_config() {
         Err(e) => tracing::error!(error = %format!("{e:#}"), "reload refused; the running config stays"),
         Ok(mut new) => {
+            let current = live.get();
             // `--listen` given on the command line still wins.
             new.server.listen = current.server.listen.clone();
-            if new.log.level != current.log.level && crate::logging::set_level(&new.log.level) {
-                tracing::info!(level = %new.log.level, "log level changed");
+            let (next, pending) = current.reloaded(&new);
+            if next.log.level != current.log.level && crate::logging::set_level(&next.log.level) {
+                tracing::info!(level = %next.log.level, "log level changed");
             }
-            let pending = current.restart_needed(&new);
+            live.set(next);
             if pending.is_empty() {
                 tracing::info!("config reloaded");
             } else {
                 tracing::warn!(sections = ?pending, "config reloaded; these sections change only on restart");
             }
-            current.log.level = new.log.level;
         }
     }
     notify("READY=1");

@@ -55,6 +55,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
 use crate::api::route;
+use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 use headers::RequestId;
@@ -224,7 +225,7 @@ impl Stages {
             audit: audit::AuditActor::new(
                 audit_writer.clone(),
                 state.audit.clone(),
-                state.config.audit.flush_interval_ms,
+                state.config.get().audit.flush_interval_ms,
             )
             .start(),
         };
@@ -303,13 +304,15 @@ where
             let http_req = req.request().clone();
             let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
-            let ip = client_ip::resolve(peer, forwarded, &state.config.server.trusted_proxies);
+            // One config snapshot per request: a reload never splits a request.
+            let config = state.config.get();
+            let ip = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
             let ip_key = state.store.keys.ip_key(&ip);
             let draft = audit::AuditDraft::open(&state, &req, ip_key, request_id);
             let mut cx = Exchange { ip, ip_key, started_ms: draft.time_ms, extra_headers: Vec::new(), principal: None };
-            let limit = Duration::from_secs(state.config.server.request_timeout_secs);
-            let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &stages, &state)).await;
+            let limit = Duration::from_secs(config.server.request_timeout_secs);
+            let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &stages, &state, &config)).await;
             let (mut res, rejection) = match outcome {
                 Ok(Ok(res)) => {
                     let reason = res
@@ -366,22 +369,23 @@ async fn run<S>(
     cx: &mut Exchange,
     stages: &Stages,
     state: &AppState,
+    config: &Config,
 ) -> Result<ServiceResponse<BoxBody>, Rejection>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
 {
-    let deadline = Duration::from_millis(state.config.rate_limit.decision_deadline_ms);
+    let deadline = Duration::from_millis(config.rate_limit.decision_deadline_ms);
 
     // 1. Shield: the stateful screen (throttle) in its actor, then the body, read here
     //    because the payload stream cannot travel to an actor; its checks are pure functions.
     let screen = shield::Screen::from_request(&req, cx.ip_key);
     ask(&stages.shield, screen, StageName::Shield, deadline).await?;
     let body = if shield::has_body(&req) {
-        shield::read_body(req.take_payload(), state.config.shield.max_body_bytes).await?
+        shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?
     } else {
         bytes::Bytes::new()
     };
-    let json = shield::inspect_body(&body, shield::is_json(&req), state.config.shield.max_json_depth)?;
+    let json = shield::inspect_body(&body, shield::is_json(&req), config.shield.max_json_depth)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
     if state.stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
@@ -434,7 +438,7 @@ where
         // 4. Rate limit (its refusals carry their own headers).
         let rate_headers = ask(
             &stages.rate_limit,
-            rate_limit::Count::for_principal(&principal, &state.config),
+            rate_limit::Count::for_principal(&principal, config),
             StageName::RateLimit,
             deadline,
         )

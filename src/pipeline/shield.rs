@@ -25,23 +25,24 @@ use serde_json::Value;
 use super::window::FixedWindows;
 use super::{Decide, Rejection, StageMessage, StageName};
 use crate::clock::SharedClock;
-use crate::config::ShieldConfig;
+use crate::config::LiveConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
 pub const BODY_IDLE_SECS: u64 = 5;
 
-/// The shield's shared state: its config and the per-IP windows.
+/// The shield's shared state: the running config (its limits change on reload) and the
+/// per-IP windows.
 pub struct ShieldState {
-    pub config: ShieldConfig,
+    pub config: Arc<LiveConfig>,
     pub throttle: FixedWindows<IpKey>,
     pub clock: SharedClock,
 }
 
 impl ShieldState {
-    pub fn new(config: ShieldConfig, clock: SharedClock) -> Self {
-        let throttle = FixedWindows::sheddable(config.max_tracked_ips);
+    pub fn new(config: Arc<LiveConfig>, clock: SharedClock) -> Self {
+        let throttle = FixedWindows::sheddable(config.get().shield.max_tracked_ips);
         Self { config, throttle, clock }
     }
 }
@@ -72,7 +73,8 @@ fn reject(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 
 impl Decide<Screen> for ShieldState {
     fn decide(&self, s: Screen) -> Result<(), Rejection> {
-        let c = &self.config;
+        let config = self.config.get();
+        let c = &config.shield;
         let now = self.clock.now_ms();
         match self.throttle.hit(s.ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}

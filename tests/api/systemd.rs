@@ -1,6 +1,6 @@
 //! Running under systemd: the unit file's sandbox (scored by `systemd-analyze security`
 //! where it exists), readiness over `NOTIFY_SOCKET` (`Type=notify`), and SIGHUP reloads that
-//! keep the server and its connections up.
+//! keep the server and its connections up and apply the live keys.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -101,14 +101,16 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
     };
     health();
 
-    // A valid change: the level applies live, the shield change is named as restart-only.
-    std::fs::write(&config, "[log]\nlevel = \"debug\"\n[shield]\nip_requests = 1234\n").unwrap();
+    // A valid change: the level and the shield's limit apply live; the checks change is
+    // named as restart-only.
+    std::fs::write(&config, "[log]\nlevel = \"debug\"\n[shield]\nip_requests = 3\n[checks]\nlock_secs = 60\n").unwrap();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     assert!(next_state(&socket).starts_with("RELOADING=1\nMONOTONIC_USEC="));
     assert_eq!(next_state(&socket), "READY=1");
     let text = wait_for_log(&log, "change only on restart");
-    assert!(text.contains("log level changed") && text.contains("shield"), "{text}");
+    assert!(text.contains("log level changed") && text.contains("checks"), "{text}");
+    assert!(!text.contains("\"shield\""), "{text}");
     health();
 
     // An invalid file is refused; the server keeps running on what it has.
@@ -119,7 +121,8 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
     let text = wait_for_log(&log, "reload refused");
     assert!(text.contains("no_such_key"), "{text}");
     health();
-    assert_eq!(server.req("GET", "/health").send().status, 200);
+    // Three requests from this address so far in the window: the live limit of 3 holds.
+    assert_eq!(server.req("GET", "/health").send().json()["error"]["code"], "ip_rate_limited");
 
     let status = server.signal("TERM");
     assert_eq!(next_state(&socket), "STOPPING=1");

@@ -86,7 +86,8 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" must be an object"),
     };
     let api = state.graphql.clone();
-    let config = &state.config.graphql;
+    let config = state.config.get();
+    let config = &config.graphql;
     if let Err(e) =
         guard::check(&query, operation.as_deref(), &variables, &api.model, config, principal.record.introspection)
     {
