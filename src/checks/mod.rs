@@ -211,9 +211,9 @@ pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, 
     let event = lock_event("LOCK", &record, now_ms);
     tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
     if let Err(e) = locks.lock(record) {
-        tracing::error!(error = %e, "cannot store lock");
+        tracing::warn!(error = %e, "lock holds in memory; stored when storage is back");
     }
-    let _ = audit.append(&[event]);
+    audit.append_or_defer(event);
 }
 
 /// The audit record of a lock or unlock.

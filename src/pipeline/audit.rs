@@ -112,6 +112,11 @@ impl AuditWriter {
 
     fn store(&mut self) {
         let Some(log) = &self.log else { return };
+        let deferred = log.take_deferred();
+        if !deferred.is_empty() {
+            log.queued.fetch_add(deferred.len(), std::sync::atomic::Ordering::Relaxed);
+            self.backlog.extend(deferred);
+        }
         if self.backlog.is_empty() {
             return;
         }

@@ -47,6 +47,9 @@ pub struct AuditLog {
     pub queued: AtomicUsize,
     /// Records dropped because storage or the writer could not keep up.
     pub dropped: AtomicU64,
+    /// Records written outside the writer (lock events) that storage refused; the writer
+    /// stores them with its next batch.
+    deferred: std::sync::Mutex<Vec<AuditRecord>>,
     config: AuditConfig,
 }
 
@@ -77,6 +80,7 @@ impl AuditLog {
             count: AtomicUsize::new(count),
             queued: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            deferred: Default::default(),
             config,
         }
     }
@@ -84,6 +88,28 @@ impl AuditLog {
     /// Records held in memory at most, per holder, while they cannot be stored.
     pub fn max_pending(&self) -> usize {
         self.config.max_pending
+    }
+
+    /// Stores one record now, or, while storage refuses, defers it to the writer (bounded by
+    /// `max_pending`; beyond it the record is dropped and counted).
+    pub fn append_or_defer(&self, record: AuditRecord) {
+        match self.append(std::slice::from_ref(&record)) {
+            Ok(()) => {}
+            Err(e) => {
+                let mut deferred = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+                if deferred.len() < self.config.max_pending {
+                    deferred.push(record);
+                } else {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "audit record dropped: storage unavailable and the backlog is full");
+                }
+            }
+        }
+    }
+
+    /// The deferred records, handed to the writer.
+    pub fn take_deferred(&self) -> Vec<AuditRecord> {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Accounts for queued records that were stored or dropped.

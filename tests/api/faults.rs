@@ -137,6 +137,9 @@ fn a_full_disk_refuses_writes_keeps_reads_and_limits_and_recovers_by_itself() {
     eventually("the refused write's audit record", || {
         app.state.audit.tail(1000).unwrap().iter().any(|r| r.status == 503 && r.path == "/api/v1/clients")
     });
+    eventually("the lock event made during the fault", || {
+        app.state.audit.tail(1000).unwrap().iter().any(|r| r.method == "LOCK")
+    });
     assert_eq!(app.state.audit.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
 
     // A restart finds both acknowledged writes, nothing of the refused one, and the lock.
