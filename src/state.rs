@@ -85,7 +85,7 @@ impl AppState {
             audit.clone(),
         ));
         let stages = StageStates {
-            shield: Arc::new(shield::ShieldState::new(live.clone(), clock.clone())),
+            shield: Arc::new(shield::ShieldState::new(config.shield.max_tracked_ips, clock.clone())),
             checks: Arc::new(checks),
             cors: Arc::new(cors::CorsState::new(&config.cors)),
             auth: Arc::new(auth::AuthState::new(

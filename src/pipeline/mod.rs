@@ -378,7 +378,7 @@ where
 
     // 1. Shield: the stateful screen (throttle) in its actor, then the body, read here
     //    because the payload stream cannot travel to an actor; its checks are pure functions.
-    let screen = shield::Screen::from_request(&req, cx.ip_key);
+    let screen = shield::Screen::from_request(&req, cx.ip_key, &config.shield);
     ask(&stages.shield, screen, StageName::Shield, deadline).await?;
     let body = if shield::has_body(&req) {
         shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?

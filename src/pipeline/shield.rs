@@ -25,25 +25,23 @@ use serde_json::Value;
 use super::window::FixedWindows;
 use super::{Decide, Rejection, StageMessage, StageName};
 use crate::clock::SharedClock;
-use crate::config::LiveConfig;
+use crate::config::ShieldConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
 pub const BODY_IDLE_SECS: u64 = 5;
 
-/// The shield's shared state: the running config (its limits change on reload) and the
-/// per-IP windows.
+/// The shield's shared state: the per-IP windows. Its limits travel in each [`Screen`],
+/// taken from the request's config snapshot, so a reload applies from the next request.
 pub struct ShieldState {
-    pub config: Arc<LiveConfig>,
     pub throttle: FixedWindows<IpKey>,
     pub clock: SharedClock,
 }
 
 impl ShieldState {
-    pub fn new(config: Arc<LiveConfig>, clock: SharedClock) -> Self {
-        let throttle = FixedWindows::sheddable(config.get().shield.max_tracked_ips);
-        Self { config, throttle, clock }
+    pub fn new(max_tracked_ips: usize, clock: SharedClock) -> Self {
+        Self { throttle: FixedWindows::sheddable(max_tracked_ips), clock }
     }
 }
 
@@ -53,13 +51,14 @@ pub struct Screen {
     pub ip_key: IpKey,
     pub query_bytes: usize,
     pub content_length: Option<u64>,
+    pub limits: ShieldConfig,
 }
 
 impl Screen {
-    pub fn from_request(req: &ServiceRequest, ip_key: IpKey) -> Self {
+    pub fn from_request(req: &ServiceRequest, ip_key: IpKey, limits: &ShieldConfig) -> Self {
         let content_length =
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        Self { ip_key, query_bytes: req.query_string().len(), content_length }
+        Self { ip_key, query_bytes: req.query_string().len(), content_length, limits: limits.clone() }
     }
 }
 
@@ -73,8 +72,7 @@ fn reject(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 
 impl Decide<Screen> for ShieldState {
     fn decide(&self, s: Screen) -> Result<(), Rejection> {
-        let config = self.config.get();
-        let c = &config.shield;
+        let c = &s.limits;
         let now = self.clock.now_ms();
         match self.throttle.hit(s.ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
