@@ -112,7 +112,7 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 sample: None,
             };
             let existed = state.locks.unlock(kind, &subject).map_err(|e| e.to_string())?;
-            let _ = state.audit.append(&[lock_event("UNLOCK", &record, now)]);
+            state.audit.append_or_defer(lock_event("UNLOCK", &record, now));
             Ok(json!({"unlocked": existed, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),

@@ -19,11 +19,18 @@ fn ip(i: u32) -> String {
 #[test]
 fn a_flood_of_one_shot_ips_stays_within_capacity_and_tokens_are_answered() {
     let app = TestApp::builder()
+        .manual_clock()
         .config(|c| {
             c.shield.max_tracked_ips = 2_000;
             c.shield.ip_requests = 20;
+            c.shield.ip_window_secs = 3600;
         })
         .start();
+    // At the start of an hour-long window; the clock moves 1.1 s per 1000 flood requests
+    // (so the full map is swept every thousand), and the window never ends mid-test.
+    let clock = app.manual_clock();
+    let now = palisade::clock::Clock::now_ms(clock);
+    clock.set_ms(now - now % 3_600_000);
     let t = app.token(&["clients:r"]);
     let legit = format!("Authorization: Bearer {t}\r\nX-Forwarded-For: 192.0.2.10\r\n");
     let heavy = "X-Forwarded-For: 198.51.100.99\r\n";
@@ -39,6 +46,7 @@ fn a_flood_of_one_shot_ips_stays_within_capacity_and_tokens_are_answered() {
             other => panic!("flood request {i}: {other:?}"),
         }
         if i % 1_000 == 999 {
+            clock.advance_ms(1_100);
             // The legitimate token is answered throughout (its IP is 'repeated', so kept).
             assert_eq!(conn.get("/api/v1/clients/1", &legit), Some(200), "after {i} flood requests");
             assert!(app.state.stages.shield.throttle.len() <= 2_000);
