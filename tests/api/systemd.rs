@@ -71,7 +71,8 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("palisade.toml");
-    std::fs::write(&config, "[log]\nlevel = \"info\"\n").unwrap();
+    // An hour-long throttle window, so no window boundary falls inside the test.
+    std::fs::write(&config, "[log]\nlevel = \"info\"\n[shield]\nip_window_secs = 3600\n").unwrap();
     let notify_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&notify_path).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -103,7 +104,9 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
 
     // A valid change: the level and the shield's limit apply live; the checks change is
     // named as restart-only.
-    std::fs::write(&config, "[log]\nlevel = \"debug\"\n[shield]\nip_requests = 3\n[checks]\nlock_secs = 60\n").unwrap();
+    let reloaded =
+        "[log]\nlevel = \"debug\"\n[shield]\nip_requests = 3\nip_window_secs = 3600\n[checks]\nlock_secs = 60\n";
+    std::fs::write(&config, reloaded).unwrap();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     assert!(next_state(&socket).starts_with("RELOADING=1\nMONOTONIC_USEC="));
