@@ -122,14 +122,7 @@ impl AuditWriter {
         }
         match log.append(&self.backlog) {
             Ok(()) => log.settled(std::mem::take(&mut self.backlog).len(), 0),
-            Err(StoreError::Unavailable(fault)) => {
-                let excess = self.backlog.len().saturating_sub(log.max_pending());
-                if excess > 0 {
-                    self.backlog.truncate(log.max_pending());
-                    log.settled(0, excess);
-                    tracing::error!(%fault, dropped = excess, "audit backlog full while storage is unavailable; records dropped");
-                }
-            }
+            Err(StoreError::Unavailable(_)) => log.bound_held(&mut self.backlog, "storage unavailable"),
             Err(e) => {
                 let n = std::mem::take(&mut self.backlog).len();
                 log.settled(0, n);
@@ -174,7 +167,7 @@ impl Handler<Shutdown> for AuditWriter {
 
 /// One worker's audit batcher. It hands a batch to the writer only when the writer's mailbox
 /// has room; otherwise it keeps the records and tries again on the next tick (back-pressure),
-/// dropping (and counting) the oldest only beyond `[audit] max_pending`.
+/// dropping (and counting) the newest only beyond `[audit] max_pending`, as the writer does.
 pub struct AuditActor {
     writer: Addr<AuditWriter>,
     log: Arc<AuditLog>,
@@ -195,12 +188,7 @@ impl AuditActor {
             Ok(()) => {}
             Err(SendError::Full(WriteBatch(held)) | SendError::Closed(WriteBatch(held))) => {
                 self.buffer = held;
-                let excess = self.buffer.len().saturating_sub(self.log.max_pending());
-                if excess > 0 {
-                    self.buffer.drain(..excess);
-                    self.log.settled(0, excess);
-                    tracing::error!(dropped = excess, "audit writer overloaded; records dropped");
-                }
+                self.log.bound_held(&mut self.buffer, "audit writer overloaded");
             }
         }
     }

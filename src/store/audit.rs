@@ -85,9 +85,15 @@ impl AuditLog {
         }
     }
 
-    /// Records held in memory at most, per holder, while they cannot be stored.
-    pub fn max_pending(&self) -> usize {
-        self.config.max_pending
+    /// Bounds records held in memory while they cannot be stored to `max_pending`, keeping
+    /// the oldest (the start of an incident); what goes is counted and logged.
+    pub fn bound_held(&self, held: &mut Vec<AuditRecord>, why: &str) {
+        let excess = held.len().saturating_sub(self.config.max_pending);
+        if excess > 0 {
+            held.truncate(self.config.max_pending);
+            self.settled(0, excess);
+            tracing::error!(dropped = excess, why, "audit records dropped: too many held");
+        }
     }
 
     /// Stores one record now, or, while storage refuses, defers it to the writer (bounded by
