@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use palisade::pipeline::window::FixedWindows;
-use palisade::store::{IpKey, Store};
+use palisade::store::{IpKey, Op, Store, SysTree};
 use palisade::tokens::{Perms, ScopeEntry, TokenRecord, TokenRegistry};
 
 const N: usize = 100_000;
@@ -103,8 +103,8 @@ fn main() {
 
     // Tokens: records written to sled, then loaded into the registry's cache.
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &Default::default()).unwrap();
-    let mut batch = sled::Batch::default();
+    let store = Store::open(dir.path(), &Default::default(), Default::default()).unwrap();
+    let mut entries = Vec::with_capacity(N);
     for i in 0..N {
         let record = TokenRecord {
             id: format!("{i:016x}"),
@@ -127,10 +127,9 @@ fn main() {
             expires_at_ms: None,
             revoked: false,
         };
-        batch.insert(record.id.as_bytes(), serde_json::to_vec(&record).unwrap());
+        entries.push((record.id.clone().into_bytes(), serde_json::to_vec(&record).unwrap()));
     }
-    store.tokens.apply_batch(batch).unwrap();
-    store.flush_sync().unwrap();
+    store.write_blocking(Op::Put { tree: SysTree::Tokens, entries }).unwrap();
     // Loading also churns sled's cache, so the registry's share is what dropping it frees.
     let registry = TokenRegistry::load(store.clone()).unwrap();
     assert_eq!(registry.len(), N);
@@ -169,7 +168,7 @@ fn main() {
     drop((windows, throttle));
 
     // The audit trail under a flood: records appended in the writer's batches of 1024.
-    let log = palisade::store::audit::AuditLog::new(store.audit.clone(), Default::default(), store.health.clone());
+    let log = palisade::store::audit::AuditLog::open(dir.path(), Default::default(), store.health.clone()).unwrap();
     let before = rss();
     let mut batch = Vec::with_capacity(1024);
     for i in 0..1_000_000u64 {
@@ -187,6 +186,7 @@ fn main() {
             ip_hash: format!("{:032x}", i),
             stage: Some("auth".into()),
             reason: Some("missing bearer token".into()),
+            prev: String::new(),
         });
         if batch.len() == AUDIT_BATCH {
             log.append(&batch).unwrap();
@@ -195,8 +195,8 @@ fn main() {
     }
     let after = rss();
     println!(
-        "audit: 1 000 000 records appended: resident size grew {:.1} MiB (sled cache {} MiB)",
+        "audit: 1 000 000 records appended: resident size grew {:.1} MiB; {} bytes on disk per record",
         mib(after.saturating_sub(before)),
-        palisade::config::StateConfig::default().cache_bytes >> 20
+        log.disk_bytes() / 1_000_000
     );
 }

@@ -20,7 +20,7 @@ use palisade::pipeline::window::FixedWindows;
 use palisade::sandbox::{fake_row, RealValues};
 use palisade::schema::Schema;
 use palisade::store::locks::{LockKind, LockRecord, LockStore};
-use palisade::store::{Health, KeyRing};
+use palisade::store::KeyRing;
 use serde_json::Value;
 
 /// Median nanoseconds per call of `f` over 7 batches of `n` calls.
@@ -162,10 +162,10 @@ fn main() {
         }),
     );
 
-    let db = sled::Config::new().temporary(true).open().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = palisade::store::Store::open(dir.path(), &Default::default(), Default::default()).unwrap();
+    let locks = LockStore::load(store).unwrap();
     let keys = KeyRing::from_master(&[9; 32]);
-    let health = Arc::new(Health::new(&std::env::temp_dir(), 0));
-    let locks = LockStore::load(db.open_tree("locks").unwrap(), keys.clone(), health).unwrap();
     for i in 0..10_000u32 {
         let ip: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
         let record = LockRecord {
@@ -176,7 +176,7 @@ fn main() {
             reason: "bench".into(),
             sample: None,
         };
-        locks.lock(record).unwrap();
+        locks.lock(record);
     }
     show(
         "lock lookup (keyed IP hash + map probe, 10 000 locks)",

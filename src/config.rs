@@ -218,9 +218,13 @@ impl Default for RateLimitConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
+    /// Segments whose records are all older than this are deleted.
     pub keep_days: u64,
-    pub max_records: usize,
-    /// How often buffered records are written to sled.
+    /// The oldest segments are deleted while the trail takes more disk than this.
+    pub max_bytes: u64,
+    /// A segment file is closed (and a new one begun) at this size.
+    pub segment_bytes: u64,
+    /// How often buffered records are written to the trail.
     pub flush_interval_ms: u64,
     /// Records a worker's batcher, or the writer, holds while they cannot be stored (writer
     /// behind, storage unavailable); beyond it records are dropped and counted.
@@ -229,7 +233,7 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { keep_days: 90, max_records: 1_000_000, flush_interval_ms: 50, max_pending: 100_000 }
+        Self { keep_days: 90, max_bytes: 1 << 30, segment_bytes: 16 << 20, flush_interval_ms: 50, max_pending: 100_000 }
     }
 }
 
@@ -453,8 +457,8 @@ impl Config {
                 );
             }
         }
-        if self.audit.max_records == 0 || self.audit.flush_interval_ms == 0 {
-            return invalid("audit.max_records", "max_records and flush_interval_ms must be positive");
+        if self.audit.max_bytes == 0 || self.audit.segment_bytes == 0 || self.audit.flush_interval_ms == 0 {
+            return invalid("audit.max_bytes", "max_bytes, segment_bytes and flush_interval_ms must be positive");
         }
         if self.checks.lock_secs == 0
             || self.checks.brute_force.window_secs == 0

@@ -46,7 +46,7 @@ impl Housekeeper {
         state.metrics.snapshot(started.elapsed(), result.is_ok());
         match result {
             Ok(()) => {}
-            Err(e @ crate::store::StoreError::Unavailable(_)) => {
+            Err(e @ (crate::store::StoreError::Unavailable(_) | crate::store::StoreError::Refused(_))) => {
                 tracing::warn!(error = %e, "counter snapshot deferred")
             }
             Err(e) => tracing::error!(error = %e, "counter snapshot failed"),

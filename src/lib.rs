@@ -44,4 +44,5 @@ pub mod schema;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tables;
 pub mod tokens;

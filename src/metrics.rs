@@ -226,7 +226,7 @@ pub fn render(state: &AppState) -> String {
         "Audit records dropped (storage or writer could not keep up).",
         state.audit.dropped.load(Ordering::Relaxed),
     );
-    gauge(&mut out, g, "palisade_audit_records", "Audit records stored.", state.audit.len());
+    gauge(&mut out, g, "palisade_audit_records", "Audit records stored since start.", state.audit.written());
     m.snapshot.render(
         &mut out,
         "palisade_snapshot_duration_seconds",

@@ -53,7 +53,7 @@ pub struct Running {
 pub fn launch(l: Launch) -> anyhow::Result<Running> {
     l.config.validate()?;
     let data_dir = l.config.server.data_dir.clone();
-    let store = Store::open(&data_dir, &l.config.state)
+    let store = Store::open(&data_dir, &l.config.state, l.schema.index_plan())
         .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
     let seeded = if l.seed && store.is_empty() {
         Some(seed::seed_demo(&store, &l.schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?)
@@ -164,7 +164,6 @@ pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
         return Err(StorageFailed.into());
     }
     Housekeeper::snapshot(&state);
-    state.store.flush().await?;
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
     result.context("server failed")
 }

@@ -71,8 +71,8 @@ impl AppState {
         let live = Arc::new(LiveConfig::new(config.clone()));
         let catalog = Arc::new(Catalog::new(Arc::new(schema), &config.sensitive.expose));
         let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
-        let audit = Arc::new(AuditLog::new(store.audit.clone(), config.audit.clone(), store.health.clone()));
-        let locks = Arc::new(LockStore::load(store.locks.clone(), store.keys.clone(), store.health.clone())?);
+        let audit = Arc::new(AuditLog::open(&store.data_dir, config.audit.clone(), store.health.clone())?);
+        let locks = Arc::new(LockStore::load(store.clone())?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
         let graphql = Arc::new(GraphqlApi::new(catalog.clone()));
         let checks =

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::schema::Schema;
-use crate::store::{Store, StoreError};
+use crate::store::{Op, Store, StoreError, SysTree};
 
 /// A token in plaintext: shown once at creation, never stored or logged.
 pub struct PlainToken(pub String);
@@ -326,9 +326,9 @@ impl TokenRegistry {
     /// Stores a token record durably (refused while storage is unavailable).
     fn persist(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store.health.check_write()?;
-        self.store.health.observe(self.store.tokens.insert(record.id.as_bytes(), bytes))?;
-        self.store.flush_sync()
+        let op = Op::Put { tree: SysTree::Tokens, entries: vec![(record.id.clone().into_bytes(), bytes)] };
+        self.store.write_blocking(op).map_err(StoreError::refused)?;
+        Ok(())
     }
 
     /// Finds the principal for a presented token string.

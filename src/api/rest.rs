@@ -1,7 +1,7 @@
 //! REST handlers: list, get, create, replace (PUT), merge (PATCH), delete, views and the
 //! index. The pipeline has already authenticated, rate-limited and scope-checked the call;
-//! what is left here is the data: query parsing, schema validation (422 naming the column),
-//! referential checks, atomic writes flushed before they are acknowledged.
+//! what is left here is the data: query parsing and pages; writes go through `tables` (the
+//! one write path) and are acknowledged once durable.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use crate::redact::truncate;
 use crate::schema::{parse_filter_value, Table, View};
 use crate::state::AppState;
 use crate::store::ListQuery;
+use crate::tables::{self, Update};
 use crate::tokens::Principal;
 
 /// Default and maximum page sizes.
@@ -137,64 +138,21 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::POST, None) => {
-            let mut row = body_object(cx)?;
-            if row.contains_key("id") {
-                return Err(ApiError::validation("column 'id' is assigned by the server"));
-            }
-            table.validate_known_columns(&row)?;
-            row.retain(|_, v| !v.is_null());
-            table.validate_row(&row)?;
-            check_references(cx.state, table, &row)?;
-            cx.state.real_values.remember(table, &row);
-            let stored = store.insert_row(name, row)?;
-            store.flush().await?;
+            let op = tables::create(table, &cx.state.real_values, body_object(cx)?)?;
+            let stored = tables::stored(store.write(op).await?)?;
             let id = stored.get("id").and_then(Value::as_u64).unwrap_or_default();
             Ok(HttpResponse::Created()
                 .insert_header((LOCATION, format!("/api/v1/{name}/{id}")))
                 .json(json!({"data": present(cx.state, table, stored, cx.principal, None)})))
         }
         (Method::PUT | Method::PATCH, Some(id)) => {
-            let merge = cx.req.method() == Method::PATCH;
-            let mut body = body_object(cx)?;
-            match body.remove("id") {
-                None => {}
-                Some(v) if v.as_u64() == Some(id) => {}
-                Some(_) => return Err(ApiError::validation("column 'id' does not match the URL")),
-            }
-            table.validate_known_columns(&body)?;
-            check_references(cx.state, table, &body)?;
-            cx.state.real_values.remember(table, &body);
-            let updated = store.update_row(name, id, |current| {
-                let mut next = if merge {
-                    current
-                } else {
-                    // PUT replaces what the client can see; secret columns it cannot see are kept.
-                    current.into_iter().filter(|(k, _)| table.column(k).is_some_and(|c| c.secret)).collect()
-                };
-                next.remove("id");
-                for (k, v) in &body {
-                    next.insert(k.clone(), v.clone());
-                }
-                next.retain(|_, v| !v.is_null());
-                table.validate_row(&next)?;
-                Ok(next)
-            })?;
-            let row = updated.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
-            store.flush().await?;
+            let how = if cx.req.method() == Method::PATCH { Update::Merge } else { Update::Replace };
+            let op = tables::update(table, &cx.state.real_values, id, body_object(cx)?, how)?;
+            let row = tables::stored(store.write(op).await?)?;
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::DELETE, Some(id)) => {
-            if !store.row_exists(name, id)? {
-                return Err(ApiError::new(ErrorKind::NotFound));
-            }
-            if references_to(cx.state, name, id)? {
-                return Err(ApiError::with_message(
-                    ErrorKind::Conflict,
-                    "the row is still referenced by other rows; delete those first",
-                ));
-            }
-            store.delete_row(name, id)?;
-            store.flush().await?;
+            tables::deleted(store.write(tables::delete(cx.state.schema(), table, id)).await?)?;
             Ok(HttpResponse::NoContent().finish())
         }
         _ => Err(ApiError::new(ErrorKind::MethodNotAllowed)),
@@ -211,29 +169,4 @@ fn body_object(cx: &Call) -> Result<Map<String, Value>, ApiError> {
         Some(_) => Err(ApiError::validation("the body must be a JSON object")),
         None => Err(ApiError::with_message(ErrorKind::BadRequest, "a JSON object body is required")),
     }
-}
-
-/// Whether any row of any table references `table`'s row `id`.
-pub fn references_to(state: &AppState, table: &str, id: u64) -> Result<bool, ApiError> {
-    for other in state.schema().tables.values() {
-        for col in other.columns.values().filter(|c| c.references.as_deref() == Some(table)) {
-            if state.store.any_row_with(&other.name, &col.name, id)? {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// Reference columns must point at existing rows.
-pub fn check_references(state: &AppState, table: &Table, row: &Map<String, Value>) -> Result<(), ApiError> {
-    for column in table.columns.values() {
-        let (Some(target), Some(id)) = (&column.references, row.get(&column.name).and_then(Value::as_u64)) else {
-            continue;
-        };
-        if !state.store.row_exists(target, id)? {
-            return Err(ApiError::validation(format!("column '{}': no {target} row with id {id}", column.name)));
-        }
-    }
-    Ok(())
 }

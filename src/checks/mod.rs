@@ -210,9 +210,7 @@ impl BruteForceGuard {
 pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
     let event = lock_event("LOCK", &record, now_ms);
     tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
-    if let Err(e) = locks.lock(record) {
-        tracing::warn!(error = %e, "lock holds in memory; stored when storage is back");
-    }
+    locks.lock(record);
     audit.append_or_defer(event);
 }
 
@@ -232,6 +230,7 @@ pub fn lock_event(action: &str, record: &LockRecord, now_ms: u64) -> AuditRecord
         ip_hash: if record.kind == LockKind::Ip { record.subject.clone() } else { String::new() },
         stage: Some("checks".into()),
         reason: Some(record.reason.clone()),
+        prev: String::new(),
     }
 }
 
@@ -324,9 +323,7 @@ impl ChecksState {
 
     pub fn sweep(&self, now_ms: u64) {
         self.limits.evict_expired(now_ms, false);
-        if let Err(e) = self.locks.sweep(now_ms) {
-            tracing::error!(error = %e, "lock sweep failed");
-        }
+        self.locks.sweep(now_ms);
     }
 }
 

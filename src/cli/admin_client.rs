@@ -12,7 +12,7 @@ use super::Context;
 use crate::api::admin::{execute, AdminRequest, AdminResponse};
 use crate::clock::SystemClock;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Op, Store};
 
 pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
     let data_dir = &cx.config.server.data_dir;
@@ -28,10 +28,11 @@ pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
             AdminResponse::Error(e) => Err(anyhow!(e)),
         };
     }
-    let store = Store::open(data_dir, &cx.config.state)
+    let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
         .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
     let state = AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))?;
     let result = execute(&state, request).map_err(|e| anyhow!(e));
-    state.store.flush_sync()?;
+    // Everything the command queued (a lock, say) is durable once the writer answers this.
+    state.store.write_blocking(Op::Ping).map_err(|e| anyhow!(e.message))?;
     result
 }

@@ -1,10 +1,10 @@
-//! `palisade audit tail [-n N] [--json]`.
+//! `palisade audit tail [-n N] [--json]` and `palisade audit verify [--json]`. Both read the
+//! segment files under `DATA_DIR/audit/` directly, whether or not a server runs.
 
 use clap::Subcommand;
 
-use super::admin_client::call;
 use super::Context;
-use crate::api::admin::AdminRequest;
+use crate::store::audit::{tail, verify::verify};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -16,28 +16,61 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Walk the hash chain; exit 1 naming the first record that does not match.
+    Verify {
+        /// One JSON object with the report.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cx: &Context, command: &AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::Tail { n, json } = command;
-    let records = call(cx, AdminRequest::AuditTail { n: *n })?;
-    for r in records.as_array().into_iter().flatten() {
-        if *json {
-            println!("{r}");
-        } else {
-            let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
-            println!(
-                "{} {} {} {} {}us token={} ip={}{}",
-                s("time"),
-                s("method"),
-                s("path"),
-                r["status"],
-                r["duration_us"],
-                s("token_id"),
-                s("ip_hash"),
-                r["stage"].as_str().map(|st| format!(" refused by {st}: {}", s("reason"))).unwrap_or_default()
-            );
+    let dir = cx.config.server.data_dir.join("audit");
+    match command {
+        AuditCommand::Tail { n, json } => {
+            for r in tail(&dir, *n)? {
+                if *json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    let refused = r
+                        .stage
+                        .as_deref()
+                        .map(|st| format!(" refused by {st}: {}", r.reason.as_deref().unwrap_or("-")));
+                    println!(
+                        "{} {} {} {} {}us token={} ip={}{}",
+                        r.time,
+                        r.method,
+                        r.path,
+                        r.status,
+                        r.duration_us,
+                        r.token_id.as_deref().unwrap_or("-"),
+                        r.ip_hash,
+                        refused.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Verify { json } => {
+            let report = verify(&dir)?;
+            if *json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else if report.ok {
+                println!("audit trail intact: {} records in {} segments", report.records, report.segments);
+                if !report.pruned.is_empty() {
+                    println!("pruned by retention (not tampering): {}", report.pruned.join(", "));
+                }
+            }
+            match report.first_break {
+                None => Ok(()),
+                Some(b) => Err(anyhow::anyhow!(
+                    "audit trail broken: {} line {}{}: {}",
+                    b.segment,
+                    b.line,
+                    b.request_id.map(|id| format!(" (request {id})")).unwrap_or_default(),
+                    b.problem
+                )),
+            }
         }
     }
-    Ok(())
 }

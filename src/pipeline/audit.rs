@@ -70,6 +70,7 @@ impl AuditDraft {
             ip_hash: self.ip_hash,
             stage: rejection.map(|r| r.stage.as_str().to_string()),
             reason: rejection.map(|r| redact::redact_text(&r.reason)),
+            prev: String::new(),
         }
     }
 }

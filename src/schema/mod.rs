@@ -58,6 +58,8 @@ pub struct Column {
     pub declared_pii: Option<PiiKind>,
     pub secret: bool,
     pub references: Option<String>,
+    /// Equality filters on it go through an index (every reference column has one too).
+    pub index: bool,
 }
 
 impl Column {
@@ -163,6 +165,8 @@ struct RawColumn {
     #[serde(default)]
     secret: bool,
     references: Option<String>,
+    #[serde(default)]
+    index: bool,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +230,9 @@ impl Schema {
                     }
                     None => None,
                 };
+                if rc.index && rc.ty == ColumnType::Json {
+                    return Err(col_err("json columns cannot be indexed".into()));
+                }
                 if let Some(target) = &rc.references {
                     if !raw.tables.contains_key(target) {
                         return Err(col_err(format!("references unknown table {target:?}")));
@@ -243,6 +250,7 @@ impl Schema {
                         declared_pii,
                         secret: rc.secret,
                         references: rc.references.clone(),
+                        index: rc.index || rc.references.is_some(),
                     },
                 );
             }
@@ -300,6 +308,32 @@ impl Schema {
 
     pub fn view(&self, name: &str) -> Option<&View> {
         self.views.get(name)
+    }
+
+    /// The columns the store keeps an index for, by table.
+    pub fn index_plan(&self) -> crate::store::IndexPlan {
+        let plan = self
+            .tables
+            .values()
+            .map(|t| {
+                (t.name.clone(), t.columns.values().filter(|c| c.index).map(|c| c.name.clone()).collect::<Vec<_>>())
+            })
+            .filter(|(_, cols)| !cols.is_empty())
+            .collect();
+        crate::store::IndexPlan(plan)
+    }
+
+    /// Every (table, column) whose column references `table`.
+    pub fn referrers(&self, table: &str) -> Vec<(String, String)> {
+        self.tables
+            .values()
+            .flat_map(|t| {
+                t.columns
+                    .values()
+                    .filter(|c| c.references.as_deref() == Some(table))
+                    .map(|c| (t.name.clone(), c.name.clone()))
+            })
+            .collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Lock records: who is shut out, until when, and why.
 //!
-//! Stored in the `sys:locks` sled tree and mirrored in a DashMap, so a lookup — done on every
+//! Stored in the `sys:locks` sled tree (written through the store's writer) and mirrored in a
+//! DashMap, so a lookup — done on every
 //! request by the `locked` check — is one hash-map probe and a flood from a locked address
 //! costs almost nothing. IPs appear only as keyed hashes (`KeyRing::hash_ip`): the data dir
 //! never holds a legible address. Expiry is automatic: lookups ignore expired records and
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use super::{Health, KeyRing, StoreError};
+use super::{Done, Op, Store, StoreError, SysTree};
 
 /// What a lock shuts out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,31 +55,29 @@ fn lock_key(kind: LockKind, subject: &str) -> String {
 }
 
 pub struct LockStore {
-    tree: sled::Tree,
-    health: Arc<Health>,
-    keys: KeyRing,
-    mirror: DashMap<String, LockRecord>,
+    store: Store,
+    mirror: Arc<DashMap<String, LockRecord>>,
     /// Locks that hold in memory but storage refused to keep yet (retried by the housekeeper).
-    unsaved: DashMap<String, ()>,
+    unsaved: Arc<DashMap<String, ()>>,
     created: std::sync::atomic::AtomicU64,
 }
 
 impl LockStore {
-    /// Opens the tree and rebuilds the in-memory mirror.
-    pub fn load(tree: sled::Tree, keys: KeyRing, health: Arc<Health>) -> Result<Self, StoreError> {
+    /// Reads the stored locks into the in-memory mirror.
+    pub fn load(store: Store) -> Result<Self, StoreError> {
         let mirror = DashMap::new();
-        for item in tree.iter() {
+        for item in store.locks.iter() {
             let (key, value) = item?;
             let record: LockRecord =
                 serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
             mirror.insert(String::from_utf8_lossy(&key).into_owned(), record);
         }
-        Ok(Self { tree, health, keys, mirror, unsaved: DashMap::new(), created: Default::default() })
+        Ok(Self { store, mirror: Arc::new(mirror), unsaved: Default::default(), created: Default::default() })
     }
 
     /// The subject under which an address is locked.
     pub fn ip_subject(&self, ip: &IpAddr) -> String {
-        self.keys.hash_ip(ip)
+        self.store.keys.hash_ip(ip)
     }
 
     /// The live lock on `kind`/`subject`, if any (expired ones are ignored).
@@ -87,54 +86,54 @@ impl LockStore {
         (record.expires_at_ms > now_ms).then(|| record.clone())
     }
 
-    /// Stores a lock (replacing one on the same subject). Fails closed: the lock holds in
-    /// memory from the start, even when storage refuses to keep it (the error says so).
-    pub fn lock(&self, record: LockRecord) -> Result<(), StoreError> {
+    /// Sets a lock (replacing one on the same subject). It holds in memory at once — the
+    /// request path never waits for the disk — and is stored by the writer; while storage
+    /// refuses, it is kept as unsaved and stored again by [`LockStore::save_pending`].
+    pub fn lock(&self, record: LockRecord) {
         let key = record.key();
-        let bytes = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let bytes = match serde_json::to_vec(&record) {
+            Ok(b) => b,
+            Err(e) => return tracing::error!(error = %e, "lock record not serialisable"),
+        };
         if self.mirror.insert(key.clone(), record).is_none() {
             self.created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let stored =
-            self.health.check_write().and_then(|()| self.health.observe(self.tree.insert(key.as_bytes(), bytes)));
-        match stored {
+        self.unsaved.insert(key.clone(), ());
+        let unsaved = self.unsaved.clone();
+        let op = Op::Put { tree: SysTree::Locks, entries: vec![(key.clone().into_bytes(), bytes)] };
+        self.store.submit(op, move |result| match result {
             Ok(_) => {
-                self.unsaved.remove(&key);
-                Ok(())
+                unsaved.remove(&key);
             }
-            Err(e) => {
-                self.unsaved.insert(key, ());
-                Err(e)
-            }
-        }
+            Err(e) => tracing::warn!(error = %e.message, "lock holds in memory; stored when storage is back"),
+        });
     }
 
-    /// Stores the locks storage refused earlier; returns how many are still unsaved.
+    /// Stores again the locks storage refused earlier; returns how many were still unsaved.
     pub fn save_pending(&self) -> usize {
         let keys: Vec<String> = self.unsaved.iter().map(|e| e.key().clone()).collect();
-        for key in keys {
-            match self.mirror.get(&key).map(|r| r.clone()) {
-                Some(record) => {
-                    if self.lock(record).is_err() {
-                        break;
-                    }
-                }
+        for key in &keys {
+            match self.mirror.get(key).map(|r| r.clone()) {
+                Some(record) => self.lock(record),
                 None => {
-                    self.unsaved.remove(&key);
+                    self.unsaved.remove(key);
                 }
             }
         }
-        self.unsaved.len()
+        keys.len()
     }
 
     /// Removes a lock; `false` when there was none. Fails closed: while storage refuses the
     /// removal, the lock stays.
     pub fn unlock(&self, kind: LockKind, subject: &str) -> Result<bool, StoreError> {
         let key = lock_key(kind, subject);
-        self.health.check_write()?;
-        let existed = self.health.observe(self.tree.remove(key.as_bytes()))?.is_some();
-        self.mirror.remove(&key);
-        Ok(existed)
+        let done = self
+            .store
+            .write_blocking(Op::Remove { tree: SysTree::Locks, key: key.clone().into_bytes() })
+            .map_err(StoreError::refused)?;
+        self.unsaved.remove(&key);
+        let in_memory = self.mirror.remove(&key).is_some();
+        Ok(done == Done::Removed(true) || in_memory)
     }
 
     /// Live locks.
@@ -145,18 +144,21 @@ impl LockStore {
         out
     }
 
-    /// Deletes expired locks from sled and memory; returns how many.
-    pub fn sweep(&self, now_ms: u64) -> Result<usize, StoreError> {
+    /// Deletes expired locks from sled, then from memory; returns how many. A lock whose
+    /// removal storage refuses stays (expired locks are ignored by lookups anyway).
+    pub fn sweep(&self, now_ms: u64) -> usize {
         let expired: Vec<String> =
             self.mirror.iter().filter(|e| e.expires_at_ms <= now_ms).map(|e| e.key().clone()).collect();
-        if !expired.is_empty() {
-            self.health.check_write()?;
+        let mut removed = 0;
+        for key in expired {
+            let op = Op::Remove { tree: SysTree::Locks, key: key.clone().into_bytes() };
+            if self.store.write_blocking(op).is_ok() {
+                // Only if no new lock took the subject meanwhile.
+                self.mirror.remove_if(&key, |_, rec| rec.expires_at_ms <= now_ms);
+                removed += 1;
+            }
         }
-        for key in &expired {
-            self.health.observe(self.tree.remove(key.as_bytes()))?;
-            self.mirror.remove(key);
-        }
-        Ok(expired.len())
+        removed
     }
 
     /// Locks created since start (a metric).
@@ -179,27 +181,25 @@ mod tests {
 
     #[test]
     fn locks_expire_and_are_swept() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let health = Arc::new(Health::new(&std::env::temp_dir(), 0));
-        let store =
-            LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32]), health.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Default::default(), Default::default()).unwrap();
+        let locks = LockStore::load(store.clone()).unwrap();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let subject = store.ip_subject(&ip);
-        store
-            .lock(LockRecord {
-                kind: LockKind::Ip,
-                subject: subject.clone(),
-                created_at_ms: 0,
-                expires_at_ms: 1_000,
-                reason: "test".into(),
-                sample: None,
-            })
-            .unwrap();
-        assert!(store.active(LockKind::Ip, &subject, 999).is_some());
-        assert!(store.active(LockKind::Ip, &subject, 1_000).is_none());
-        assert_eq!(store.sweep(1_000).unwrap(), 1);
-        assert!(db.open_tree("l").unwrap().is_empty());
-        let reloaded = LockStore::load(db.open_tree("l").unwrap(), KeyRing::from_master(&[3; 32]), health).unwrap();
-        assert!(reloaded.is_empty());
+        let subject = locks.ip_subject(&ip);
+        locks.lock(LockRecord {
+            kind: LockKind::Ip,
+            subject: subject.clone(),
+            created_at_ms: 0,
+            expires_at_ms: 1_000,
+            reason: "test".into(),
+            sample: None,
+        });
+        assert!(locks.active(LockKind::Ip, &subject, 999).is_some());
+        assert!(locks.active(LockKind::Ip, &subject, 1_000).is_none());
+        store.write_blocking(Op::Ping).unwrap();
+        assert_eq!(LockStore::load(store.clone()).unwrap().len(), 1, "stored");
+        assert_eq!(locks.sweep(1_000), 1);
+        assert!(locks.is_empty());
+        assert!(LockStore::load(store).unwrap().is_empty());
     }
 }

@@ -1,28 +1,39 @@
-//! Everything Palisade keeps on disk, in one sled database under the data dir.
+//! Everything Palisade keeps on disk: one sled database under the data dir, and the audit
+//! trail's segment files beside it.
 //!
 //! Trees: `rows:<table>` (one per schema table, key = big-endian id, value = JSON object),
-//! `sys:meta` (id sequences, seed marker), `sys:tokens`, `sys:audit`, `sys:locks`. The `sys:` trees are
+//! `idx:<table>` (its secondary index, see `index`), `sys:meta` (id sequences, index and
+//! seed markers), `sys:tokens`, `sys:locks`, `sys:counters`. The `sys:` and `idx:` trees are
 //! never reachable as API tables: table names cannot contain `:`. Secrets (the IP-hash key,
 //! the key that seals signing secrets) live in `secret.key` beside the database, mode 0600.
+//!
+//! Reads go straight to sled from any thread. Every change goes through the one
+//! [`writer::Writer`] (serial order, group commit, acknowledged once durable): no code path
+//! uses sled transactions or `flush_async`, which deadlock under concurrent load.
 
 pub mod audit;
 pub mod health;
+pub mod index;
 mod keys;
 pub mod locks;
 mod rows;
 pub mod seed;
 mod snapshot;
+pub mod writer;
 pub use snapshot::Counters;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use health::{Fault, Health};
+pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{ListQuery, Page};
+pub use rows::{ListQuery, Page, Row};
+pub use writer::{Done, Op, RowRef, SysTree};
 
 use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};
+use writer::{Engine, Writer, OPEN_MARKER};
 
 /// Failures of the embedded store.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +46,16 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("storage unavailable: {0}")]
     Unavailable(Fault),
+    /// The writer refused or could not make a write durable (the reason was logged).
+    #[error("write refused: {0}")]
+    Refused(String),
+}
+
+impl StoreError {
+    /// A writer's refusal, for callers that speak `StoreError`.
+    pub fn refused(e: ApiError) -> Self {
+        StoreError::Refused(e.message.into_owned())
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -50,24 +71,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The opened store: sled database plus the key ring.
+/// The opened store: sled database, the key ring and the writer.
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
-    pub meta: sled::Tree,
+    db: sled::Db,
+    meta: sled::Tree,
+    /// Read side of the token records (written through the writer only).
     pub tokens: sled::Tree,
-    pub audit: sled::Tree,
+    /// Read side of the lock records (written through the writer only).
     pub locks: sled::Tree,
     pub keys: KeyRing,
     pub data_dir: PathBuf,
     /// Asked before every write (see `health`).
     pub health: Arc<Health>,
+    indexes: Arc<IndexPlan>,
+    writer: Arc<Writer>,
 }
 
 impl Store {
-    /// Opens (creating if needed, mode 0700) the data dir and its database. Writes are refused
-    /// while less than `state.min_free_bytes` are free on its disk.
-    pub fn open(data_dir: &Path, state: &StateConfig) -> Result<Self, StoreError> {
+    /// Opens (creating if needed, mode 0700) the data dir and its database, builds the
+    /// indexes of `plan` that are missing (all of them after an unclean stop), and starts
+    /// the writer. Writes are refused while less than `state.min_free_bytes` are free.
+    pub fn open(data_dir: &Path, state: &StateConfig, plan: IndexPlan) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io { path: data_dir.to_path_buf(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         restrict_permissions(data_dir, 0o700).map_err(io)?;
@@ -75,17 +100,35 @@ impl Store {
         let db = sled::Config::new()
             .path(data_dir.join("db"))
             .cache_capacity(state.cache_bytes)
-            .flush_every_ms(Some(500))
+            // Only the writer makes data durable, with a blocking flush per group.
+            .flush_every_ms(None)
             .open()?;
+        let health = Arc::new(Health::new(data_dir, state.min_free_bytes));
+        let meta = db.open_tree(SysTree::Meta.name())?;
+        if health.check_write().is_ok() {
+            build_indexes(&db, &meta, &plan)?;
+            meta.insert(OPEN_MARKER, &[])?;
+            db.flush()?;
+        }
+        let indexes = Arc::new(plan);
+        let engine = Engine {
+            db: db.clone(),
+            health: health.clone(),
+            indexes: indexes.clone(),
+            seqs: Default::default(),
+            trees: Default::default(),
+        };
+        let writer = Arc::new(Writer::start(engine).map_err(io)?);
         Ok(Self {
-            meta: db.open_tree("sys:meta")?,
-            tokens: db.open_tree("sys:tokens")?,
-            audit: db.open_tree("sys:audit")?,
-            locks: db.open_tree("sys:locks")?,
+            tokens: db.open_tree(SysTree::Tokens.name())?,
+            locks: db.open_tree(SysTree::Locks.name())?,
+            meta,
             db,
             keys,
             data_dir: data_dir.to_path_buf(),
-            health: Arc::new(Health::new(data_dir, state.min_free_bytes)),
+            health,
+            indexes,
+            writer,
         })
     }
 
@@ -94,25 +137,63 @@ impl Store {
         data_dir.join("admin.sock")
     }
 
-    /// Durably writes everything acknowledged so far.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.health.observe(self.db.flush_async().await)?;
-        Ok(())
+    /// Applies one change through the writer; answers once it is durable.
+    pub async fn write(&self, op: Op) -> Result<Done, ApiError> {
+        self.writer.write(op).await
     }
 
-    /// The same, blocking (for callers outside an async context).
-    pub fn flush_sync(&self) -> Result<(), StoreError> {
-        self.health.observe(self.db.flush())?;
-        Ok(())
+    /// The same, blocking the calling thread (never call it on an async worker).
+    pub fn write_blocking(&self, op: Op) -> Result<Done, ApiError> {
+        self.writer.write_blocking(op)
     }
 
-    /// Maps a transaction's outcome, marking the store failed on a storage error.
-    pub(crate) fn tx_error(&self, e: sled::transaction::TransactionError<ApiError>) -> ApiError {
-        match e {
-            sled::transaction::TransactionError::Abort(api) => api,
-            sled::transaction::TransactionError::Storage(s) => self.health.fail(s).into(),
+    /// Queues a change without waiting; `reply` runs on the writer thread when it is durable.
+    pub fn submit(&self, op: Op, reply: impl FnOnce(Result<Done, ApiError>) + Send + 'static) {
+        self.writer.submit(op, reply)
+    }
+
+    /// Reads one key of a system tree.
+    pub fn sys_get(&self, tree: SysTree, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.db.open_tree(tree.name())?.get(key)?)
+    }
+
+    /// Whether the store holds no data yet (a fresh data dir: nothing seeded, no token).
+    pub fn is_empty(&self) -> bool {
+        self.meta.scan_prefix(b"seq:").next().is_none()
+            && !self.meta.contains_key(b"seeded").unwrap_or(true)
+            && self.tokens.is_empty()
+    }
+}
+
+/// Builds the indexes `plan` asks for that the meta tree does not record as built, and all of
+/// them when the store was not closed cleanly. Runs before the writer starts.
+fn build_indexes(db: &sled::Db, meta: &sled::Tree, plan: &IndexPlan) -> Result<(), StoreError> {
+    let dirty = meta.contains_key(OPEN_MARKER)?;
+    let mut tables: std::collections::BTreeSet<String> = plan.0.keys().cloned().collect();
+    for item in meta.scan_prefix(b"index:") {
+        let (k, _) = item?;
+        tables.insert(String::from_utf8_lossy(&k[b"index:".len()..]).into_owned());
+    }
+    for table in tables {
+        let marker = format!("index:{table}");
+        let columns = plan.columns(&table);
+        let want = columns.join(",");
+        let built = meta.get(&marker)?;
+        if !dirty && built.as_deref() == Some(want.as_bytes()) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let rows = db.open_tree(format!("rows:{table}"))?;
+        let index = db.open_tree(format!("idx:{table}"))?;
+        let entries = index::rebuild(&rows, &index, columns)?;
+        if columns.is_empty() {
+            meta.remove(&marker)?;
+        } else {
+            meta.insert(&marker, want.as_bytes())?;
+            tracing::info!(table, entries, ms = started.elapsed().as_millis() as u64, "index built");
         }
     }
+    Ok(())
 }
 
 /// Sets unix permission bits (no-op elsewhere).

@@ -1,14 +1,10 @@
-//! Table rows in sled: one tree per table, key = big-endian id, value = the row as JSON.
-//!
-//! Every write is a sled transaction (id sequence and row together, or a read-modify-write
-//! of one row), so a crash leaves all of a write or none of it. Callers flush after a write
-//! before acknowledging it.
+//! Table rows in sled: one tree per table (`rows:<table>`), key = big-endian id, value = the
+//! row as compact JSON. This file is the read side (pages, filters, lookups), run on the
+//! HTTP workers without any lock; every change goes through the writer (`writer`).
 
 use serde_json::{Map, Value};
-use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::{Store, StoreError};
-use crate::error::{ApiError, ErrorKind};
+use super::{index, Store, StoreError};
 
 /// A row: column name → value, `id` included.
 pub type Row = Map<String, Value>;
@@ -31,18 +27,18 @@ pub struct Page {
     pub total: usize,
 }
 
-fn key(id: u64) -> [u8; 8] {
+pub(crate) fn key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }
 
-fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Corrupt("row is not a JSON object".into())),
     }
 }
 
-fn encode(row: &Row) -> Vec<u8> {
+pub(crate) fn encode(row: &Row) -> Vec<u8> {
     serde_json::to_vec(row).unwrap_or_default()
 }
 
@@ -66,9 +62,54 @@ fn matches(row: &Row, filters: &[(String, Value)]) -> bool {
     })
 }
 
+/// Collects a page from matching rows in id order, or sorts them first.
+struct Collector<'q> {
+    q: &'q ListQuery,
+    rows: Vec<Row>,
+    total: usize,
+}
+
+impl<'q> Collector<'q> {
+    fn new(q: &'q ListQuery) -> Self {
+        Self { q, rows: Vec::new(), total: 0 }
+    }
+
+    /// Whether a matching row at this position is on the page (always when sorting).
+    fn wanted(&self) -> bool {
+        self.q.order.is_some() || (self.total >= self.q.offset && self.rows.len() < self.q.limit)
+    }
+
+    fn push(&mut self, row: Row) {
+        if self.wanted() {
+            self.rows.push(row);
+        }
+        self.total += 1;
+    }
+
+    fn finish(self) -> Page {
+        let Some((col, descending)) = &self.q.order else { return Page { rows: self.rows, total: self.total } };
+        let mut all = self.rows;
+        // Rows without a value come last in either direction.
+        let missing = |r: &Row| r.get(col).is_none_or(Value::is_null);
+        all.sort_by(|a, b| {
+            let o = compare(a.get(col), b.get(col));
+            match (missing(a), missing(b)) {
+                (false, false) if *descending => o.reverse(),
+                _ => o,
+            }
+        });
+        let total = all.len();
+        Page { rows: all.into_iter().skip(self.q.offset).take(self.q.limit).collect(), total }
+    }
+}
+
 impl Store {
-    fn rows_tree(&self, table: &str) -> Result<sled::Tree, StoreError> {
+    pub(crate) fn rows_tree(&self, table: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(format!("rows:{table}"))?)
+    }
+
+    pub(crate) fn index_tree(&self, table: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(format!("idx:{table}"))?)
     }
 
     pub fn get_row(&self, table: &str, id: u64) -> Result<Option<Row>, StoreError> {
@@ -82,9 +123,45 @@ impl Store {
         Ok(self.rows_tree(table)?.contains_key(key(id))?)
     }
 
-    /// Scans a table; returns the requested page and the number of matches.
+    /// Whether `table.column` is served by an index.
+    pub fn is_indexed(&self, table: &str, column: &str) -> bool {
+        self.indexes.has(table, column)
+    }
+
+    /// A page of a table: through an index when a filter is on an indexed column, by a scan
+    /// otherwise.
     pub fn list_rows(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
-        let tree = self.rows_tree(table)?;
+        let indexed = q.filters.iter().enumerate().find_map(|(i, (col, value))| {
+            self.indexes.has(table, col).then(|| index::prefix(col, value)).flatten().map(|p| (i, p))
+        });
+        match indexed {
+            Some((i, prefix)) => self.list_indexed(table, q, i, &prefix),
+            None => self.list_scan(table, q),
+        }
+    }
+
+    fn list_indexed(&self, table: &str, q: &ListQuery, used: usize, prefix: &[u8]) -> Result<Page, StoreError> {
+        let rows = self.rows_tree(table)?;
+        let rest: Vec<(String, Value)> =
+            q.filters.iter().enumerate().filter(|(i, _)| *i != used).map(|(_, f)| f.clone()).collect();
+        let mut out = Collector::new(q);
+        for item in self.index_tree(table)?.scan_prefix(prefix).keys() {
+            let Some(id) = index::entry_id(&item?) else { continue };
+            // With no other filter, a row off the page need not be read to be counted.
+            if rest.is_empty() && !out.wanted() {
+                out.total += 1;
+                continue;
+            }
+            let Some(bytes) = rows.get(key(id))? else { continue };
+            let row = decode(&bytes)?;
+            if matches(&row, &rest) {
+                out.push(row);
+            }
+        }
+        Ok(out.finish())
+    }
+
+    fn list_scan(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
         // Rows are stored as compact JSON, so `"column":value` must appear in a matching
         // row's bytes: a cheap pre-filter that spares decoding most rows of a filtered scan.
         let needles: Vec<(memchr::memmem::Finder<'static>, Vec<u8>)> = q
@@ -101,49 +178,18 @@ impl Store {
                 finder.find_iter(bytes).any(|at| matches!(bytes.get(at + n.len()), Some(b',' | b'}')))
             })
         };
-        if q.order.is_none() {
-            let mut rows = Vec::new();
-            let mut total = 0;
-            for item in tree.iter() {
-                let (_, bytes) = item?;
-                if !candidate(&bytes) {
-                    continue;
-                }
-                let row = decode(&bytes)?;
-                if matches(&row, &q.filters) {
-                    if total >= q.offset && rows.len() < q.limit {
-                        rows.push(row);
-                    }
-                    total += 1;
-                }
-            }
-            return Ok(Page { rows, total });
-        }
-        let mut all = Vec::new();
-        for item in tree.iter() {
+        let mut out = Collector::new(q);
+        for item in self.rows_tree(table)?.iter() {
             let (_, bytes) = item?;
             if !candidate(&bytes) {
                 continue;
             }
             let row = decode(&bytes)?;
             if matches(&row, &q.filters) {
-                all.push(row);
+                out.push(row);
             }
         }
-        if let Some((col, descending)) = &q.order {
-            // Rows without a value come last in either direction.
-            let missing = |r: &Row| r.get(col).is_none_or(Value::is_null);
-            all.sort_by(|a, b| {
-                let o = compare(a.get(col), b.get(col));
-                match (missing(a), missing(b)) {
-                    (false, false) if *descending => o.reverse(),
-                    _ => o,
-                }
-            });
-        }
-        let total = all.len();
-        let rows = all.into_iter().skip(q.offset).take(q.limit).collect();
-        Ok(Page { rows, total })
+        Ok(out.finish())
     }
 
     /// Calls `f` with every row of a table.
@@ -155,87 +201,9 @@ impl Store {
         Ok(())
     }
 
-    /// Whether any row of `table` has `column == id` (used before deleting a referenced row).
+    /// Whether any row of `table` has `column == id`.
     pub fn any_row_with(&self, table: &str, column: &str, id: u64) -> Result<bool, StoreError> {
-        let want = Value::from(id);
-        for item in self.rows_tree(table)?.iter() {
-            let (_, bytes) = item?;
-            if matches(&decode(&bytes)?, &[(column.to_string(), want.clone())]) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Inserts a new row with the next id of the table, atomically.
-    pub fn insert_row(&self, table: &str, row: Row) -> Result<Row, ApiError> {
-        self.health.check_write()?;
-        let tree = self.rows_tree(table)?;
-        let seq_key = format!("seq:{table}");
-        let stored = (&tree, &self.meta)
-            .transaction(|(rows, meta)| {
-                let last = meta
-                    .get(seq_key.as_bytes())?
-                    .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])))
-                    .unwrap_or(0);
-                let id = last + 1;
-                meta.insert(seq_key.as_bytes(), &id.to_be_bytes())?;
-                let mut full = row.clone();
-                full.insert("id".into(), Value::from(id));
-                rows.insert(&key(id), encode(&full))?;
-                Ok(full)
-            })
-            .map_err(|e| self.tx_error(e))?;
-        Ok(stored)
-    }
-
-    /// Replaces or merges a stored row inside one transaction. `update` receives the stored
-    /// row and returns the new one; `Ok(None)` means there is no such row.
-    pub fn update_row(
-        &self,
-        table: &str,
-        id: u64,
-        update: impl Fn(Row) -> Result<Row, ApiError>,
-    ) -> Result<Option<Row>, ApiError> {
-        self.health.check_write()?;
-        let tree = self.rows_tree(table)?;
-        tree.transaction(|rows| {
-            let Some(bytes) = rows.get(key(id))? else { return Ok(None) };
-            let current = decode(&bytes).map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
-            let mut next = update(current).map_err(ConflictableTransactionError::Abort)?;
-            next.insert("id".into(), Value::from(id));
-            rows.insert(&key(id), encode(&next))?;
-            Ok(Some(next))
-        })
-        .map_err(|e| self.tx_error(e))
-    }
-
-    /// Deletes a row; `false` when there was none.
-    pub fn delete_row(&self, table: &str, id: u64) -> Result<bool, StoreError> {
-        self.health.check_write()?;
-        Ok(self.health.observe(self.rows_tree(table)?.remove(key(id)))?.is_some())
-    }
-
-    /// Stores rows with given ids (seeding) and moves the sequence past them, in one batch.
-    pub fn load_rows(&self, table: &str, rows: &[Row]) -> Result<(), ApiError> {
-        self.health.check_write()?;
-        let tree = self.rows_tree(table)?;
-        let mut batch = sled::Batch::default();
-        let mut max = 0;
-        for row in rows {
-            let id = row.get("id").and_then(Value::as_u64).ok_or_else(|| {
-                ApiError::with_message(ErrorKind::Validation, format!("a {table} row has no integer id"))
-            })?;
-            max = max.max(id);
-            batch.insert(&key(id), encode(row));
-        }
-        tree.apply_batch(batch).map_err(StoreError::from)?;
-        self.meta.insert(format!("seq:{table}").as_bytes(), &max.to_be_bytes()).map_err(StoreError::from)?;
-        Ok(())
-    }
-
-    /// Whether any table holds a row (a fresh data dir holds none).
-    pub fn is_empty(&self) -> bool {
-        self.meta.is_empty() && self.tokens.is_empty()
+        let q = ListQuery { filters: vec![(column.to_string(), Value::from(id))], limit: 1, ..Default::default() };
+        Ok(self.list_rows(table, &q)?.total > 0)
     }
 }

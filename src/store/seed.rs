@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::rows::Row;
-use super::Store;
+use super::{Op, Store, SysTree};
 use crate::error::ApiError;
 use crate::schema::Schema;
 
@@ -42,10 +42,10 @@ pub fn seed_demo(store: &Store, schema: &Schema) -> Result<usize, ApiError> {
     let mut written = 0;
     for table in schema.tables.keys() {
         let rows = demo_rows(schema, table)?;
-        store.load_rows(table, &rows)?;
         written += rows.len();
+        store.write_blocking(Op::Load { table: table.clone(), rows })?;
     }
-    store.meta.insert("seeded", Value::from(written).to_string().as_bytes()).map_err(super::StoreError::from)?;
-    store.db.flush().map_err(super::StoreError::from)?;
+    let marker = (b"seeded".to_vec(), Value::from(written).to_string().into_bytes());
+    store.write_blocking(Op::Put { tree: SysTree::Meta, entries: vec![marker] })?;
     Ok(written)
 }

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{IpKey, Store, StoreError};
+use super::{IpKey, Op, Store, StoreError, SysTree};
 use crate::pipeline::auth::ReplayCache;
 use crate::pipeline::window::{FixedWindows, Slot};
 
@@ -101,11 +101,7 @@ fn decode_ip_map<K: IpMapKey>(mut buf: &[u8]) -> Vec<(K, Slot)> {
 }
 
 impl Store {
-    fn counters(&self) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree("sys:counters")?)
-    }
-
-    /// Writes every counter map in one batch and flushes it.
+    /// Writes every counter map through the writer and waits until it is durable.
     pub fn snapshot_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
         let rate = Snapshot { taken_at_ms: now_ms, entries: c.rate.snapshot() };
         let replayed = Snapshot {
@@ -117,28 +113,28 @@ impl Store {
                 .map(|(sig, exp)| (hex::encode(sig), Slot { start_ms: now_ms, end_ms: exp, count: 1 }))
                 .collect(),
         };
-        let mut batch = sled::Batch::default();
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
-        batch.insert(RATE, serde_json::to_vec(&rate).map_err(corrupt)?);
-        batch.insert(REPLAY, serde_json::to_vec(&replayed).map_err(corrupt)?);
-        batch.insert(THROTTLE, encode_ip_map(c.throttle));
-        batch.insert(FAILURES, encode_ip_map(c.failures));
-        batch.insert(LIMITS, encode_ip_map(c.limits));
-        self.health.check_write()?;
-        self.health.observe(self.counters()?.apply_batch(batch))?;
-        // Flushed at once, so a crash loses at most one interval of counter updates.
-        self.flush_sync()
+        let entries = vec![
+            (RATE.into(), serde_json::to_vec(&rate).map_err(corrupt)?),
+            (REPLAY.into(), serde_json::to_vec(&replayed).map_err(corrupt)?),
+            (THROTTLE.into(), encode_ip_map(c.throttle)),
+            (FAILURES.into(), encode_ip_map(c.failures)),
+            (LIMITS.into(), encode_ip_map(c.limits)),
+        ];
+        // Durable when answered, so a crash loses at most one interval of counter updates.
+        self.write_blocking(Op::Put { tree: SysTree::Counters, entries }).map_err(StoreError::refused)?;
+        Ok(())
     }
 
     /// Restores what a previous run snapshotted (ignoring anything unreadable).
     pub fn restore_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
-        let tree = self.counters()?;
-        if let Some(bytes) = tree.get(RATE)? {
+        let get = |key: &str| self.sys_get(SysTree::Counters, key.as_bytes());
+        if let Some(bytes) = get(RATE)? {
             if let Ok(s) = serde_json::from_slice::<Snapshot<String>>(&bytes) {
                 c.rate.restore(s.entries, now_ms);
             }
         }
-        if let Some(bytes) = tree.get(REPLAY)? {
+        if let Some(bytes) = get(REPLAY)? {
             if let Ok(s) = serde_json::from_slice::<Snapshot<String>>(&bytes) {
                 let entries = s.entries.into_iter().filter_map(|(sig, slot)| {
                     let mut key = [0u8; 32];
@@ -147,13 +143,13 @@ impl Store {
                 c.replay.restore(entries, now_ms);
             }
         }
-        if let Some(bytes) = tree.get(THROTTLE)? {
+        if let Some(bytes) = get(THROTTLE)? {
             c.throttle.restore(decode_ip_map(&bytes), now_ms);
         }
-        if let Some(bytes) = tree.get(FAILURES)? {
+        if let Some(bytes) = get(FAILURES)? {
             c.failures.restore(decode_ip_map(&bytes), now_ms);
         }
-        if let Some(bytes) = tree.get(LIMITS)? {
+        if let Some(bytes) = get(LIMITS)? {
             c.limits.restore(decode_ip_map(&bytes), now_ms);
         }
         Ok(())

@@ -132,7 +132,11 @@ fn sensitive_layer_4_the_flag_is_rechecked_on_every_request() {
     let mut record: serde_json::Value =
         serde_json::from_slice(&app.state.store.tokens.get(key).unwrap().unwrap()).unwrap();
     record["allow_sensitive"] = json!(false);
-    app.state.store.tokens.insert(key, serde_json::to_vec(&record).unwrap()).unwrap();
+    let entries = vec![(key.to_vec(), serde_json::to_vec(&record).unwrap())];
+    app.state
+        .store
+        .write_blocking(palisade::store::Op::Put { tree: palisade::store::SysTree::Tokens, entries })
+        .unwrap();
     let dir = app.stop();
     let app = TestApp::builder().config(|c| c.sensitive.expose = vec!["staff".into()]).dir(dir).start();
     let r = app.get("/api/v1/staff/1", &t.token);

@@ -1,14 +1,13 @@
 //! GraphQL mutations: `create_<table>`, `update_<table>` (merge, like PATCH) and
-//! `delete_<table>`, with the same scope checks, schema validation, referential checks and
-//! durable writes as REST.
+//! `delete_<table>`, with the same scope checks as REST and the same write path (`tables`).
 
 use juniper::{Arguments, DefaultScalarValue, ExecutionResult, Executor, Value as GqlValue};
 use serde_json::Map;
 
 use super::model::FieldKind;
 use super::schema::{arg_value, field_error, node, Ctx, Info};
-use crate::api::rest::{check_references, references_to};
 use crate::error::{ApiError, ErrorKind};
+use crate::tables::{self, Update};
 use crate::tokens::Action;
 
 type S = DefaultScalarValue;
@@ -29,21 +28,10 @@ pub fn run(
         _ => Action::Delete,
     };
     state.catalog.check_table(&cx.principal, def, action).map_err(|(e, _)| field_error(e))?;
-    let store = &state.store;
-    let flush = || store.flush_sync().map_err(|e| field_error(e.into()));
+    let write = |op| state.store.write_blocking(op).map_err(field_error);
+    let id = || -> Result<u64, juniper::FieldError<S>> { Ok(args.get::<i32>("id")?.unwrap_or_default().max(0) as u64) };
     if action == Action::Delete {
-        let id = args.get::<i32>("id")?.unwrap_or_default().max(0) as u64;
-        if !store.row_exists(table, id).map_err(|e| field_error(e.into()))? {
-            return Err(field_error(ApiError::new(ErrorKind::NotFound)));
-        }
-        if references_to(state, table, id).map_err(field_error)? {
-            return Err(field_error(ApiError::with_message(
-                ErrorKind::Conflict,
-                "the row is still referenced by other rows; delete those first",
-            )));
-        }
-        store.delete_row(table, id).map_err(|e| field_error(e.into()))?;
-        flush()?;
+        tables::deleted(write(tables::delete(state.schema(), def, id()?))?).map_err(field_error)?;
         return Ok(GqlValue::scalar(true));
     }
     let mut body = Map::new();
@@ -52,24 +40,12 @@ pub fn run(
             body.insert(c.name.clone(), v);
         }
     }
-    def.validate_known_columns(&body).map_err(field_error)?;
-    check_references(state, def, &body).map_err(field_error)?;
-    state.real_values.remember(def, &body);
-    let stored = if action == Action::Create {
-        def.validate_row(&body).map_err(field_error)?;
-        Some(store.insert_row(table, body).map_err(field_error)?)
+    let op = if action == Action::Create {
+        tables::create(def, &state.real_values, body)
     } else {
-        let id = args.get::<i32>("id")?.unwrap_or_default().max(0) as u64;
-        store
-            .update_row(table, id, |mut current| {
-                current.remove("id");
-                current.extend(body.clone());
-                def.validate_row(&current)?;
-                Ok(current)
-            })
-            .map_err(field_error)?
-    };
-    let Some(row) = stored else { return Err(field_error(ApiError::new(ErrorKind::NotFound))) };
-    flush()?;
+        tables::update(def, &state.real_values, id()?, body, Update::Merge)
+    }
+    .map_err(field_error)?;
+    let row = tables::stored(write(op)?).map_err(field_error)?;
     ex.resolve(&info.of_table(table), &Some(node(state, def, row, &cx.principal, None)))
 }

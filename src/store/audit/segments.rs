@@ -1,0 +1,236 @@
+//! The audit trail's files: append-only segments under `DATA_DIR/audit/`, one JSON line per
+//! record, named `<number>-<first record's time ms>.jsonl` so their order and age are known
+//! without opening them. A segment is closed when it reaches `[audit] segment_bytes` or
+//! holds a day; retention deletes whole closed segments and notes each in `pruned.jsonl`, so
+//! `audit verify` can tell pruning from a deleted segment.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the very first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A segment close to the newest: closed once its first record is this old.
+const MAX_SEGMENT_AGE_MS: u64 = 86_400_000;
+
+/// One segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub number: u64,
+    pub first_ms: u64,
+    pub path: PathBuf,
+}
+
+impl Segment {
+    pub fn file_name(&self) -> String {
+        name(self.number, self.first_ms)
+    }
+}
+
+fn name(number: u64, first_ms: u64) -> String {
+    format!("{number:010}-{first_ms}.jsonl")
+}
+
+/// Every segment in `dir`, oldest first.
+pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(stem) = file_name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+        let Some((number, first)) = stem.split_once('-') else { continue };
+        if let (Ok(number), Ok(first_ms)) = (number.parse(), first.parse()) {
+            out.push(Segment { number, first_ms, path: entry.path() });
+        }
+    }
+    out.sort_by_key(|s| s.number);
+    Ok(out)
+}
+
+/// Hex SHA-256 of one line (without its newline): the next record's `prev`.
+pub fn line_hash(line: &[u8]) -> String {
+    hex::encode(Sha256::digest(line))
+}
+
+/// The complete lines of a segment (a torn last line, from a power cut, is left out).
+pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let bytes = std::fs::read(path)?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+    Ok(bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+}
+
+/// The segment being appended to.
+pub struct Appender {
+    dir: PathBuf,
+    current: Option<(Segment, File, u64)>,
+    /// Complete lines in the current segment.
+    lines: usize,
+    next_number: u64,
+    /// Hash of the last stored line.
+    pub prev: String,
+    segment_bytes: u64,
+}
+
+fn create_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+impl Appender {
+    /// Opens the trail in `dir` (mode 0700), dropping a torn last line, and finds the hash
+    /// the next record chains to.
+    pub fn open(dir: &Path, segment_bytes: u64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        crate::store::restrict_permissions(dir, 0o700)?;
+        let segments = list(dir)?;
+        let next_number = segments.last().map_or(1, |s| s.number + 1);
+        let mut prev = None;
+        let mut current = None;
+        let mut count = 0;
+        for (i, seg) in segments.iter().enumerate().rev() {
+            let mut file = OpenOptions::new().read(true).write(true).open(&seg.path)?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+            if complete < bytes.len() {
+                tracing::warn!(segment = %seg.file_name(), bytes = bytes.len() - complete, "audit: torn last line dropped");
+                file.set_len(complete as u64)?;
+                file.sync_data()?;
+            }
+            if i + 1 == segments.len() {
+                file.seek(SeekFrom::End(0))?;
+                count = bytes[..complete].iter().filter(|&&b| b == b'\n').count();
+                current = Some((seg.clone(), file, complete as u64));
+            }
+            if let Some(last) = bytes[..complete].split(|&b| b == b'\n').rfind(|l| !l.is_empty()) {
+                prev = Some(line_hash(last));
+                break;
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            current,
+            lines: count,
+            next_number,
+            prev: prev.unwrap_or_else(|| GENESIS.into()),
+            segment_bytes,
+        })
+    }
+
+    /// Appends complete lines (each ending in `\n`) and makes them durable. On failure the
+    /// segment is cut back to where it was, so no torn record stays behind.
+    pub fn append(&mut self, lines: &[u8], count: usize, first_ms: u64) -> std::io::Result<()> {
+        let rotate = match &self.current {
+            None => true,
+            Some((seg, _, size)) => {
+                *size >= self.segment_bytes || first_ms.saturating_sub(seg.first_ms) >= MAX_SEGMENT_AGE_MS
+            }
+        };
+        if rotate {
+            let seg =
+                Segment { number: self.next_number, first_ms, path: self.dir.join(name(self.next_number, first_ms)) };
+            let file = create_file(&seg.path)?;
+            self.next_number += 1;
+            self.current = Some((seg, file, 0));
+            self.lines = 0;
+        }
+        let Some((_, file, size)) = self.current.as_mut() else { return Ok(()) };
+        let written = file.write_all(lines).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let _ = file.set_len(*size);
+            let _ = file.seek(SeekFrom::End(0));
+            return Err(e);
+        }
+        *size += lines.len() as u64;
+        self.lines += count;
+        Ok(())
+    }
+
+    /// The segment records go to now.
+    pub fn current(&self) -> Option<&Segment> {
+        self.current.as_ref().map(|(s, _, _)| s)
+    }
+
+    /// Complete lines in the current segment.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
+/// A segment deleted by retention, as `pruned.jsonl` records it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Pruned {
+    pub segment: String,
+    pub number: u64,
+    pub pruned_at_ms: u64,
+    pub why: String,
+}
+
+pub const PRUNED_FILE: &str = "pruned.jsonl";
+
+/// Notes a pruned segment (before its file is deleted).
+pub fn note_pruned(dir: &Path, pruned: &Pruned) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(pruned).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut file = create_file(&dir.join(PRUNED_FILE))?;
+    file.write_all(&line)?;
+    file.sync_data()
+}
+
+/// The segments retention has deleted, by number.
+pub fn pruned(dir: &Path) -> Vec<Pruned> {
+    let Ok(lines) = read_lines(&dir.join(PRUNED_FILE)) else { return Vec::new() };
+    lines.iter().filter_map(|l| serde_json::from_slice(l).ok()).collect()
+}
+
+/// Deletes closed segments older than `cutoff_ms` (their successor began before it) and the
+/// oldest closed ones while the trail is larger than `max_bytes`. Returns the segments gone.
+pub fn prune(
+    dir: &Path,
+    current: Option<u64>,
+    cutoff_ms: u64,
+    max_bytes: u64,
+    now_ms: u64,
+) -> std::io::Result<Vec<Segment>> {
+    let segments = list(dir)?;
+    let sizes: Vec<u64> = segments.iter().map(|s| std::fs::metadata(&s.path).map_or(0, |m| m.len())).collect();
+    let mut total: u64 = sizes.iter().sum();
+    let mut gone = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let Some(next) = segments.get(i + 1) else { break };
+        if Some(seg.number) == current {
+            break;
+        }
+        let why = if next.first_ms < cutoff_ms {
+            "older than keep_days"
+        } else if total > max_bytes {
+            "over max_bytes"
+        } else {
+            break;
+        };
+        note_pruned(
+            dir,
+            &Pruned { segment: seg.file_name(), number: seg.number, pruned_at_ms: now_ms, why: why.into() },
+        )?;
+        std::fs::remove_file(&seg.path)?;
+        total -= sizes[i];
+        gone.push(seg.clone());
+    }
+    Ok(gone)
+}
+
+/// Total bytes of the segments.
+pub fn total_bytes(dir: &Path) -> u64 {
+    list(dir).unwrap_or_default().iter().map(|s| std::fs::metadata(&s.path).map_or(0, |m| m.len())).sum()
+}

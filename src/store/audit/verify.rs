@@ -1,0 +1,147 @@
+//! `palisade audit verify`: walks the hash chain of the audit trail.
+//!
+//! Every record's `prev` is the SHA-256 of the line before it (the first record ever has
+//! [`GENESIS`]), across segment boundaries. Changing one byte of a line breaks the link to
+//! the next record; deleting, inserting or reordering lines breaks a link too; a segment
+//! missing from the middle breaks the numbering. Segments deleted by retention are listed in
+//! `pruned.jsonl`: the chain then starts at the oldest remaining record, which is reported,
+//! not refused. The newest record has no successor to vouch for it; `head` (written after
+//! each durable batch) holds its hash, so an edit there is found as well.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::segments::{self, line_hash, GENESIS};
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Break {
+    pub segment: String,
+    /// 1-based line within the segment.
+    pub line: usize,
+    /// The record's request id, when the line can still be read.
+    pub request_id: Option<String>,
+    pub problem: String,
+}
+
+/// The outcome of a walk.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub ok: bool,
+    pub records: usize,
+    pub segments: usize,
+    /// Segments deleted by retention before the oldest one present (not tampering).
+    pub pruned: Vec<String>,
+    pub first_break: Option<Break>,
+}
+
+/// The file holding the newest record's position and hash.
+pub const HEAD_FILE: &str = "head";
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Head {
+    pub segment: u64,
+    pub lines: usize,
+    pub hash: String,
+}
+
+fn request_id(line: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    v.get("request_id")?.as_str().map(str::to_string)
+}
+
+/// Walks the trail in `dir`.
+pub fn verify(dir: &Path) -> std::io::Result<Report> {
+    let segments = segments::list(dir)?;
+    let pruned = segments::pruned(dir);
+    let mut report = Report { ok: true, records: 0, segments: segments.len(), pruned: Vec::new(), first_break: None };
+    let first_number = segments.first().map_or(1, |s| s.number);
+    // Segments before the first present one must all be recorded as pruned.
+    for n in 1..first_number {
+        match pruned.iter().find(|p| p.number == n) {
+            Some(p) => report.pruned.push(p.segment.clone()),
+            None => {
+                report.ok = false;
+                report.first_break = Some(Break {
+                    segment: format!("{n:010}-*.jsonl"),
+                    line: 0,
+                    request_id: None,
+                    problem: "segment is missing and was not pruned by retention".into(),
+                });
+                return Ok(report);
+            }
+        }
+    }
+    let mut prev: Option<String> = (first_number == 1).then(|| GENESIS.to_string());
+    for (i, seg) in segments.iter().enumerate() {
+        let broken = |line: usize, raw: Option<&[u8]>, problem: String| Break {
+            segment: seg.file_name(),
+            line,
+            request_id: raw.and_then(request_id),
+            problem,
+        };
+        if i > 0 && seg.number != segments[i - 1].number + 1 {
+            report.ok = false;
+            report.first_break =
+                Some(broken(0, None, format!("segment {} is missing before it", segments[i - 1].number + 1)));
+            return Ok(report);
+        }
+        let lines = segments::read_lines(&seg.path)?;
+        for (n, line) in lines.iter().enumerate() {
+            let v: Option<serde_json::Value> = serde_json::from_slice(line).ok();
+            let Some(got) = v.as_ref().and_then(|v| v.get("prev")).and_then(|p| p.as_str()) else {
+                report.ok = false;
+                report.first_break = Some(broken(n + 1, Some(line), "the line is not an audit record".into()));
+                return Ok(report);
+            };
+            if let Some(want) = &prev {
+                if got != want {
+                    report.ok = false;
+                    let problem = if n == 0 {
+                        "its prev does not match the last record of the previous segment (that record or this one was altered)"
+                            .to_string()
+                    } else {
+                        format!("its prev does not match line {n} (that record or this one was altered)")
+                    };
+                    report.first_break = Some(broken(n + 1, Some(line), problem));
+                    return Ok(report);
+                }
+            }
+            let hash = line_hash(line);
+            prev = Some(hash);
+            report.records += 1;
+        }
+    }
+    // The newest records have no successor: compare with the head checkpoint.
+    if let Some(head) = std::fs::read(dir.join(HEAD_FILE)).ok().and_then(|b| serde_json::from_slice::<Head>(&b).ok()) {
+        let Some(seg) = segments.iter().find(|s| s.number == head.segment) else {
+            if head.segment >= first_number {
+                report.ok = false;
+                report.first_break = Some(Break {
+                    segment: format!("{:010}-*.jsonl", head.segment),
+                    line: head.lines,
+                    request_id: None,
+                    problem: "the newest segment is missing".into(),
+                });
+            }
+            return Ok(report);
+        };
+        let lines = segments::read_lines(&seg.path)?;
+        let at = head.lines.checked_sub(1).and_then(|i| lines.get(i));
+        let matches = at.is_some_and(|l| line_hash(l) == head.hash);
+        if !matches {
+            report.ok = false;
+            report.first_break = Some(Break {
+                segment: seg.file_name(),
+                line: head.lines,
+                request_id: at.and_then(|l| request_id(l)),
+                problem: match at {
+                    Some(_) => "the newest checkpointed record was altered".into(),
+                    None => "records are missing at the end of the trail".into(),
+                },
+            });
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,100 @@
+//! The one write path for table rows. REST and GraphQL turn a client's write into a call
+//! here, so both apply the same rules: `id` is the server's, unknown columns and wrong types
+//! are refused naming the column, `null` clears an optional column, a replacement keeps the
+//! secret columns the client cannot see, and the sandbox learns the real values it must
+//! never show. What needs the stored state — the id sequence, the reference checks, the
+//! merge with the stored row, "still referenced" on delete — happens in the store's writer,
+//! in its serial order (see `store::writer`).
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ErrorKind};
+use crate::sandbox::RealValues;
+use crate::schema::{Schema, Table};
+use crate::store::{Done, Op, Row, RowRef};
+
+/// How an update treats the stored row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// PUT: the body is the whole visible row (secret columns are kept).
+    Replace,
+    /// PATCH and GraphQL `update_…`: the body is merged into the stored row.
+    Merge,
+}
+
+/// The references a row's columns make (checked by the writer).
+fn references(table: &Table, row: &Map<String, Value>) -> Vec<RowRef> {
+    table
+        .columns
+        .values()
+        .filter_map(|c| {
+            let target = c.references.as_ref()?;
+            let id = row.get(&c.name)?.as_u64()?;
+            Some(RowRef { column: c.name.clone(), table: target.clone(), id })
+        })
+        .collect()
+}
+
+/// A new row from a client body.
+pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>) -> Result<Op, ApiError> {
+    if row.contains_key("id") {
+        return Err(ApiError::validation("column 'id' is assigned by the server"));
+    }
+    table.validate_known_columns(&row)?;
+    row.retain(|_, v| !v.is_null());
+    table.validate_row(&row)?;
+    real.remember(table, &row);
+    Ok(Op::Insert { table: table.name.clone(), refs: references(table, &row), row })
+}
+
+/// A change to row `id` from a client body (which may repeat the id, but not change it).
+pub fn update(
+    table: &Table,
+    real: &RealValues,
+    id: u64,
+    mut body: Map<String, Value>,
+    how: Update,
+) -> Result<Op, ApiError> {
+    match body.remove("id") {
+        None => {}
+        Some(v) if v.as_u64() == Some(id) => {}
+        Some(_) => return Err(ApiError::validation("column 'id' does not match the URL")),
+    }
+    table.validate_known_columns(&body)?;
+    real.remember(table, &body);
+    let refs = references(table, &body);
+    let def = table.clone();
+    let change = Box::new(move |current: Row| {
+        let mut next: Row = match how {
+            Update::Merge => current,
+            Update::Replace => current.into_iter().filter(|(k, _)| def.column(k).is_some_and(|c| c.secret)).collect(),
+        };
+        next.remove("id");
+        next.extend(body);
+        next.retain(|_, v| !v.is_null());
+        def.validate_row(&next)?;
+        Ok(next)
+    });
+    Ok(Op::Update { table: table.name.clone(), id, refs, change })
+}
+
+/// Deleting row `id`, refused while other rows reference it.
+pub fn delete(schema: &Schema, table: &Table, id: u64) -> Op {
+    Op::Delete { table: table.name.clone(), id, referrers: schema.referrers(&table.name) }
+}
+
+/// The row a create or update stored.
+pub fn stored(done: Done) -> Result<Row, ApiError> {
+    match done {
+        Done::Row(row) => Ok(row),
+        _ => Err(ApiError::new(ErrorKind::NotFound)),
+    }
+}
+
+/// Whether a delete removed its row.
+pub fn deleted(done: Done) -> Result<(), ApiError> {
+    match done {
+        Done::Removed(true) => Ok(()),
+        _ => Err(ApiError::new(ErrorKind::NotFound)),
+    }
+}
