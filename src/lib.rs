@@ -46,3 +46,4 @@ pub mod state;
 pub mod store;
 pub mod tables;
 pub mod tokens;
+pub mod watchdog;

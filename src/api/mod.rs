@@ -23,7 +23,7 @@ use route::Route;
 pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let route = req.extensions().get::<Route>().cloned().ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
     match &route {
-        Route::Health => return Ok(health()),
+        Route::Health => return health(&state).await,
         Route::Explorer { asset } => return Ok(explorer::serve(asset)),
         _ => {}
     }
@@ -40,6 +40,18 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     }
 }
 
-fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+/// How long `/health` waits for the store's writer.
+const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `GET /health`: `ok` only when the store's writer answers a round trip in time, so a hung
+/// writer shows up here (and stops the systemd watchdog, see `watchdog`).
+async fn health(state: &AppState) -> Result<HttpResponse, ApiError> {
+    match actix_rt::time::timeout(HEALTH_DEADLINE, state.store.write(crate::store::Op::Ping)).await {
+        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            tracing::error!("health: the store writer did not answer within 3 s");
+            Err(ApiError::new(ErrorKind::StorageUnavailable))
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `palisade serve`: runs the server until SIGINT/SIGTERM, then flushes state. Under systemd
 //! (`Type=notify`) it reports `READY=1` once the listener is bound, `STOPPING=1` on the way
-//! out, and `RELOADING=1`…`READY=1` around a SIGHUP reload.
+//! out, and `RELOADING=1`…`READY=1` around a SIGHUP reload. With `WatchdogSec=` it sends
+//! `WATCHDOG=1` only while its own `/health` answers (see `watchdog`).
 //!
 //! SIGHUP reads the config file again. An invalid file is refused (logged; the running config
 //! stays). The keys listed at `Config::reloaded` (shield limits, default token rate, GraphQL
@@ -61,6 +62,12 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         }
         tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
         notify(&format!("READY=1\nSTATUS=listening on {}", running.addr));
+        if let Some(interval) = crate::watchdog::interval_from_env() {
+            tracing::info!(interval_ms = interval.as_millis() as u64, "systemd watchdog on: beats follow /health");
+            crate::watchdog::start(running.addr, interval, || {
+                notify("WATCHDOG=1");
+            });
+        }
         let live = running.state.config.clone();
         actix_rt::spawn(async move {
             while hangup.recv().await.is_some() {

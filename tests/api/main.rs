@@ -19,4 +19,5 @@ mod rest;
 mod sandbox;
 mod scope;
 mod shield;
+mod soak;
 mod systemd;

@@ -461,17 +461,29 @@ pub struct KeepAlive {
 
 impl KeepAlive {
     pub fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Self { stream, buf: Vec::new() }
+        Self::try_connect(addr, Duration::from_secs(30)).expect("connect")
+    }
+
+    /// `None` when the server cannot be reached; reads give up after `timeout`.
+    pub fn try_connect(addr: SocketAddr, timeout: Duration) -> Option<Self> {
+        let stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+        stream.set_read_timeout(Some(timeout)).ok()?;
+        stream.set_nodelay(true).ok()?;
+        Some(Self { stream, buf: Vec::new() })
     }
 
     /// Sends a body-less request with these extra header lines; returns the status, or
     /// `None` when the server closed the connection.
     pub fn get(&mut self, path: &str, headers: &str) -> Option<u16> {
-        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
-        self.stream.write_all(head.as_bytes()).ok()?;
+        self.send("GET", path, headers, b"").map(|(status, _)| status)
+    }
+
+    /// Sends any request (a `Content-Length` is added for a body); returns status and body.
+    pub fn send(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+        let length = if body.is_empty() { String::new() } else { format!("Content-Length: {}\r\n", body.len()) };
+        let mut out = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}{length}\r\n").into_bytes();
+        out.extend_from_slice(body);
+        self.stream.write_all(&out).ok()?;
         let mut chunk = [0u8; 16384];
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -489,8 +501,9 @@ impl KeepAlive {
                     }
                     self.buf.extend_from_slice(&chunk[..n]);
                 }
+                let body = self.buf[end + 4..end + 4 + length].to_vec();
                 self.buf.drain(..end + 4 + length);
-                return Some(status);
+                return Some((status, body));
             }
             let n = self.stream.read(&mut chunk).ok()?;
             if n == 0 {

@@ -30,6 +30,7 @@ fn the_unit_file_sandboxes_the_service() {
         "MemoryDenyWriteExecute=yes",
         "UMask=0077",
         "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=",
     ] {
         assert!(unit.contains(line), "the unit lacks {line:?}");
     }
@@ -130,4 +131,67 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
     let status = server.signal("TERM");
     assert_eq!(next_state(&socket), "STOPPING=1");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_watchdog_beats_while_health_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("palisade.toml");
+    std::fs::write(&config, "").unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let server = Spawned::serve_with(
+        &data,
+        &config,
+        std::process::Stdio::null(),
+        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "300000")],
+    );
+    assert!(next_state(&socket).starts_with("READY=1\n"));
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(next_state(&socket), "WATCHDOG=1");
+    }
+    // Five beats, each earned by a /health round trip, at most 200 ms apart.
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    // A WATCHDOG_PID naming another process means the watchdog is not ours.
+    drop(server);
+    let other = Spawned::serve_with(
+        &data,
+        &config,
+        std::process::Stdio::null(),
+        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "300000"), ("WATCHDOG_PID", "1")],
+    );
+    assert!(next_state(&socket).starts_with("READY=1\n"));
+    socket.set_read_timeout(Some(Duration::from_millis(800))).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(socket.recv(&mut buf).is_err(), "no beat for a watchdog that is not ours");
+    assert_eq!(other.signal("TERM").code(), Some(0));
+}
+
+#[test]
+fn health_and_so_the_watchdog_fail_while_the_store_writer_hangs() {
+    let app = crate::support::TestApp::start();
+    let probe = |deadline| {
+        actix_rt::System::new().block_on(palisade::watchdog::healthy(app.addr, Duration::from_millis(deadline)))
+    };
+    assert!(probe(2000));
+    // Hold the writer inside a write, as a deadlock would.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let op = palisade::store::Op::Update {
+        table: "clients".into(),
+        id: 1,
+        refs: Vec::new(),
+        change: Box::new(move |row| {
+            let _ = held.recv();
+            Ok(row)
+        }),
+    };
+    app.state.store.submit(op, |_| {});
+    assert!(!probe(1000), "a hung writer must fail the probe");
+    let r = app.req("GET", "/health").send();
+    assert_eq!((r.status, r.code().as_str()), (503, "storage_unavailable"));
+    release.send(()).unwrap();
+    assert!(probe(2000));
 }
