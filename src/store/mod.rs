@@ -177,7 +177,8 @@ fn build_indexes(db: &sled::Db, meta: &sled::Tree, plan: &IndexPlan) -> Result<(
     for table in tables {
         let marker = format!("index:{table}");
         let columns = plan.columns(&table);
-        let want = columns.join(",");
+        // The marker names the layout too: entries and count keys (v2).
+        let want = format!("v2:{}", columns.join(","));
         let built = meta.get(&marker)?;
         if !dirty && built.as_deref() == Some(want.as_bytes()) {
             continue;

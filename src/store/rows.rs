@@ -142,17 +142,27 @@ impl Store {
 
     fn list_indexed(&self, table: &str, q: &ListQuery, used: usize, prefix: &[u8]) -> Result<Page, StoreError> {
         let rows = self.rows_tree(table)?;
+        let index = self.index_tree(table)?;
+        let ids = index.scan_prefix(prefix).keys().filter_map(|k| match k {
+            Ok(k) => index::entry_id(prefix, &k).map(Ok),
+            Err(e) => Some(Err(e)),
+        });
         let rest: Vec<(String, Value)> =
             q.filters.iter().enumerate().filter(|(i, _)| *i != used).map(|(_, f)| f.clone()).collect();
-        let mut out = Collector::new(q);
-        for item in self.index_tree(table)?.scan_prefix(prefix).keys() {
-            let Some(id) = index::entry_id(&item?) else { continue };
-            // With no other filter, a row off the page need not be read to be counted.
-            if rest.is_empty() && !out.wanted() {
-                out.total += 1;
-                continue;
+        if rest.is_empty() && q.order.is_none() {
+            // The count key gives the total: only the page's rows are read.
+            let total = index::count_value(index.get(prefix)?.as_deref()) as usize;
+            let mut page = Vec::new();
+            for id in ids.skip(q.offset).take(q.limit) {
+                if let Some(bytes) = rows.get(key(id?))? {
+                    page.push(decode(&bytes)?);
+                }
             }
-            let Some(bytes) = rows.get(key(id))? else { continue };
+            return Ok(Page { rows: page, total });
+        }
+        let mut out = Collector::new(q);
+        for id in ids {
+            let Some(bytes) = rows.get(key(id?))? else { continue };
             let row = decode(&bytes)?;
             if matches(&row, &rest) {
                 out.push(row);
@@ -179,8 +189,14 @@ impl Store {
             })
         };
         let mut out = Collector::new(q);
+        let unfiltered = q.filters.is_empty();
         for item in self.rows_tree(table)?.iter() {
             let (_, bytes) = item?;
+            if unfiltered && !out.wanted() {
+                // Counted, not decoded.
+                out.total += 1;
+                continue;
+            }
             if !candidate(&bytes) {
                 continue;
             }

@@ -336,12 +336,31 @@ impl Engine {
         let fresh: Vec<Vec<u8>> = index::entries(columns, row, id).collect();
         if let Some(old) = old {
             for stale in index::entries(columns, old, id).filter(|e| !fresh.contains(e)) {
-                self.observe(idx.remove(stale))?;
+                self.remove_entry(&idx, &stale)?;
             }
         }
         for e in fresh {
-            self.observe(idx.insert(e, &[]))?;
+            if self.observe(idx.insert(&e, &[]))?.is_none() {
+                self.add_to_count(&idx, index::count_key(&e), 1)?;
+            }
         }
+        Ok(())
+    }
+
+    fn remove_entry(&self, idx: &sled::Tree, entry: &[u8]) -> Result<(), ApiError> {
+        if self.observe(idx.remove(entry))?.is_some() {
+            self.add_to_count(idx, index::count_key(entry), -1)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the number of entries under a prefix (the key goes at zero).
+    fn add_to_count(&self, idx: &sled::Tree, key: &[u8], delta: i64) -> Result<(), ApiError> {
+        let now = index::count_value(idx.get(key).map_err(StoreError::from)?.as_deref());
+        match now.saturating_add_signed(delta) {
+            0 => self.observe(idx.remove(key))?,
+            n => self.observe(idx.insert(key, &n.to_be_bytes()))?,
+        };
         Ok(())
     }
 
@@ -360,7 +379,7 @@ impl Engine {
         let indexes = self.indexes.clone();
         let idx = self.index(table)?;
         for e in index::entries(indexes.columns(table), &old, id) {
-            self.observe(idx.remove(e))?;
+            self.remove_entry(&idx, &e)?;
         }
         self.observe(rows.remove(key(id)))?;
         Ok(Done::Removed(true))
@@ -370,7 +389,7 @@ impl Engine {
         let want = Value::from(id);
         if self.indexes.has(table, column) {
             let prefix = index::prefix(column, &want).unwrap_or_default();
-            return Ok(self.index(table)?.scan_prefix(prefix).next().is_some());
+            return Ok(self.index(table)?.contains_key(prefix).map_err(StoreError::from)?);
         }
         for item in self.rows(table)?.iter() {
             let (_, bytes) = item.map_err(StoreError::from)?;

@@ -38,3 +38,50 @@ fn records_every_request_with_stage_reason_and_no_secrets() {
     assert!(!all.contains(&bogus[10..]));
     assert!(!all.contains("198.51.100.7") && !all.contains("127.0.0.1"));
 }
+
+/// `palisade audit verify` on a real trail: intact after traffic; one changed byte is found
+/// and the record is named; the file mode keeps the trail private.
+#[test]
+fn audit_verify_finds_one_changed_byte_and_names_the_record() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    for i in 1..=6 {
+        assert_eq!(app.get(&format!("/api/v1/clients/{i}"), &t).status, 200);
+    }
+    let records = app.audit();
+    assert_eq!(records.len(), 6);
+    let dir = app.stop();
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let verify = |json: bool| {
+        let args: &[&str] = if json { &["audit", "verify", "--json"] } else { &["audit", "verify"] };
+        crate::support::Spawned::cli(dir.path(), &config, args)
+    };
+    let out = verify(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 6 records"), "{:?}", out);
+
+    let segment = std::fs::read_dir(dir.path().join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&segment).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let text = std::fs::read_to_string(&segment).unwrap();
+    let fourth: serde_json::Value = serde_json::from_str(text.lines().nth(3).unwrap()).unwrap();
+    // One byte of the third record: its duration.
+    let at = text.match_indices("\"duration_us\":").nth(2).unwrap().0 + "\"duration_us\":".len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'9' { b'8' } else { bytes[at] + 1 };
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let out = verify(true);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_break"]["line"], 4, "{report}");
+    assert_eq!(report["first_break"]["request_id"], fourth["request_id"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4") && stderr.contains("line 3"), "{stderr}");
+}

@@ -151,12 +151,18 @@ impl AuditLog {
             lines.push(b'\n');
             count += 1;
         }
-        appender.append(&lines, count, first.time_ms).map_err(io)?;
+        let closed = appender.append(&lines, count, first.time_ms).map_err(io)?;
         appender.prev = prev.clone();
         if let Some(seg) = appender.current() {
             self.write_head(verify::Head { segment: seg.number, lines: appender.lines(), hash: prev });
         }
+        drop(appender);
         self.written.fetch_add(count as u64, Ordering::Relaxed);
+        if let Some(seg) = closed {
+            if let Err(e) = segments::compress(&seg) {
+                tracing::warn!(error = %e, segment = %seg.file_name(), "audit segment left uncompressed");
+            }
+        }
         Ok(())
     }
 
@@ -299,7 +305,20 @@ mod tests {
         for i in 0..6 {
             a.append(&[record(1_000 + i, &format!("/r{i}"))]).unwrap();
         }
-        assert!(segments::list(a.dir()).unwrap().len() >= 3);
+        let segs = segments::list(a.dir()).unwrap();
+        assert!(segs.len() >= 3);
+        assert!(segs[..segs.len() - 1].iter().all(|s| s.compressed), "closed segments are compressed");
+        assert!(a.verify().unwrap().ok);
+        // A changed byte inside a compressed segment is found as well.
+        let original = std::fs::read(&segs[0].path).unwrap();
+        let lines = segments::read_lines(&segs[0].path).unwrap();
+        let text: String = lines.iter().map(|l| String::from_utf8_lossy(l) + "\n").collect();
+        let text = text.replacen("\"status\":200", "\"status\":201", 1);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        std::fs::write(&segs[0].path, gz.finish().unwrap()).unwrap();
+        assert!(!a.verify().unwrap().ok);
+        std::fs::write(&segs[0].path, original).unwrap();
         assert!(a.verify().unwrap().ok);
         // A day later every closed segment is past keep_days; the newest stays.
         let gone = a.prune(1_000 + 86_400_000 + 10).unwrap();

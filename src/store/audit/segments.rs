@@ -1,7 +1,10 @@
 //! The audit trail's files: append-only segments under `DATA_DIR/audit/`, one JSON line per
 //! record, named `<number>-<first record's time ms>.jsonl` so their order and age are known
 //! without opening them. A segment is closed when it reaches `[audit] segment_bytes` or
-//! holds a day; retention deletes whole closed segments and notes each in `pruned.jsonl`, so
+//! holds a day, and is then gzip-compressed (`.jsonl.gz`): a record's line is about 300
+//! bytes, two thirds of them hashes, and a closed segment keeps about 90 per record. The
+//! chain is over the uncompressed lines, so compression changes nothing `verify` sees.
+//! Retention deletes whole closed segments and notes each in `pruned.jsonl`, so
 //! `audit verify` can tell pruning from a deleted segment.
 
 use std::fs::{File, OpenOptions};
@@ -22,11 +25,13 @@ pub struct Segment {
     pub number: u64,
     pub first_ms: u64,
     pub path: PathBuf,
+    /// Closed and gzip-compressed.
+    pub compressed: bool,
 }
 
 impl Segment {
     pub fn file_name(&self) -> String {
-        name(self.number, self.first_ms)
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 }
 
@@ -45,13 +50,23 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
     for entry in entries {
         let entry = entry?;
         let file_name = entry.file_name();
-        let Some(stem) = file_name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+        let Some(file_name) = file_name.to_str() else { continue };
+        let (stem, compressed) = match file_name.strip_suffix(".jsonl.gz") {
+            Some(stem) => (stem, true),
+            None => match file_name.strip_suffix(".jsonl") {
+                Some(stem) => (stem, false),
+                None => continue,
+            },
+        };
         let Some((number, first)) = stem.split_once('-') else { continue };
         if let (Ok(number), Ok(first_ms)) = (number.parse(), first.parse()) {
-            out.push(Segment { number, first_ms, path: entry.path() });
+            out.push(Segment { number, first_ms, path: entry.path(), compressed });
         }
     }
-    out.sort_by_key(|s| s.number);
+    // A crash between compressing a segment and removing its plain file leaves both: the
+    // compressed one is complete (it was renamed into place last).
+    out.sort_by_key(|s| (s.number, !s.compressed));
+    out.dedup_by_key(|s| s.number);
     Ok(out)
 }
 
@@ -62,7 +77,12 @@ pub fn line_hash(line: &[u8]) -> String {
 
 /// The complete lines of a segment (a torn last line, from a power cut, is left out).
 pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
-    let bytes = std::fs::read(path)?;
+    let mut bytes = std::fs::read(path)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut plain = Vec::with_capacity(bytes.len() * 4);
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain)?;
+        bytes = plain;
+    }
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
     Ok(bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
 }
@@ -88,40 +108,42 @@ fn create_file(path: &Path) -> std::io::Result<File> {
 }
 
 impl Appender {
-    /// Opens the trail in `dir` (mode 0700), dropping a torn last line, and finds the hash
-    /// the next record chains to.
+    /// Opens the trail in `dir` (mode 0700), dropping a torn last line, compressing closed
+    /// segments a crash left plain, and finds the hash the next record chains to.
     pub fn open(dir: &Path, segment_bytes: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         crate::store::restrict_permissions(dir, 0o700)?;
         let segments = list(dir)?;
         let next_number = segments.last().map_or(1, |s| s.number + 1);
-        let mut prev = None;
-        let mut current = None;
-        let mut count = 0;
-        for (i, seg) in segments.iter().enumerate().rev() {
-            let mut file = OpenOptions::new().read(true).write(true).open(&seg.path)?;
+        let (mut current, mut lines) = (None, 0);
+        if let Some(last) = segments.last().filter(|s| !s.compressed) {
+            let mut file = OpenOptions::new().read(true).write(true).open(&last.path)?;
             let mut bytes = Vec::new();
             file.read_to_end(&mut bytes)?;
             let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
             if complete < bytes.len() {
-                tracing::warn!(segment = %seg.file_name(), bytes = bytes.len() - complete, "audit: torn last line dropped");
+                tracing::warn!(segment = %last.file_name(), bytes = bytes.len() - complete, "audit: torn last line dropped");
                 file.set_len(complete as u64)?;
                 file.sync_data()?;
             }
-            if i + 1 == segments.len() {
-                file.seek(SeekFrom::End(0))?;
-                count = bytes[..complete].iter().filter(|&&b| b == b'\n').count();
-                current = Some((seg.clone(), file, complete as u64));
-            }
-            if let Some(last) = bytes[..complete].split(|&b| b == b'\n').rfind(|l| !l.is_empty()) {
-                prev = Some(line_hash(last));
+            file.seek(SeekFrom::End(0))?;
+            lines = bytes[..complete].iter().filter(|&&b| b == b'\n').count();
+            current = Some((last.clone(), file, complete as u64));
+        }
+        for seg in segments.iter().rev().skip(1).filter(|s| !s.compressed) {
+            compress(seg)?;
+        }
+        let mut prev = None;
+        for seg in list(dir)?.iter().rev() {
+            if let Some(last) = read_lines(&seg.path)?.pop() {
+                prev = Some(line_hash(&last));
                 break;
             }
         }
         Ok(Self {
             dir: dir.to_path_buf(),
             current,
-            lines: count,
+            lines,
             next_number,
             prev: prev.unwrap_or_else(|| GENESIS.into()),
             segment_bytes,
@@ -129,23 +151,25 @@ impl Appender {
     }
 
     /// Appends complete lines (each ending in `\n`) and makes them durable. On failure the
-    /// segment is cut back to where it was, so no torn record stays behind.
-    pub fn append(&mut self, lines: &[u8], count: usize, first_ms: u64) -> std::io::Result<()> {
+    /// segment is cut back to where it was, so no torn record stays behind. Returns the
+    /// segment this append closed, for the caller to [`compress`] outside its lock.
+    pub fn append(&mut self, lines: &[u8], count: usize, first_ms: u64) -> std::io::Result<Option<Segment>> {
         let rotate = match &self.current {
             None => true,
             Some((seg, _, size)) => {
                 *size >= self.segment_bytes || first_ms.saturating_sub(seg.first_ms) >= MAX_SEGMENT_AGE_MS
             }
         };
+        let mut closed = None;
         if rotate {
-            let seg =
-                Segment { number: self.next_number, first_ms, path: self.dir.join(name(self.next_number, first_ms)) };
+            let path = self.dir.join(name(self.next_number, first_ms));
+            let seg = Segment { number: self.next_number, first_ms, path, compressed: false };
             let file = create_file(&seg.path)?;
             self.next_number += 1;
-            self.current = Some((seg, file, 0));
+            closed = self.current.replace((seg, file, 0)).map(|(s, _, _)| s);
             self.lines = 0;
         }
-        let Some((_, file, size)) = self.current.as_mut() else { return Ok(()) };
+        let Some((_, file, size)) = self.current.as_mut() else { return Ok(closed) };
         let written = file.write_all(lines).and_then(|()| file.sync_data());
         if let Err(e) = written {
             let _ = file.set_len(*size);
@@ -154,7 +178,7 @@ impl Appender {
         }
         *size += lines.len() as u64;
         self.lines += count;
-        Ok(())
+        Ok(closed)
     }
 
     /// The segment records go to now.
@@ -166,6 +190,22 @@ impl Appender {
     pub fn lines(&self) -> usize {
         self.lines
     }
+}
+
+/// Replaces a closed segment by its gzip-compressed copy (written aside, synced, renamed into
+/// place, then the plain file removed: a crash at any point leaves one complete copy).
+pub fn compress(seg: &Segment) -> std::io::Result<()> {
+    if seg.compressed {
+        return Ok(());
+    }
+    let plain = std::fs::read(&seg.path)?;
+    let gz = seg.path.with_extension("jsonl.gz");
+    let tmp = seg.path.with_extension("jsonl.gz.tmp");
+    let mut encoder = flate2::write::GzEncoder::new(create_file(&tmp)?, flate2::Compression::default());
+    encoder.write_all(&plain)?;
+    encoder.finish()?.sync_all()?;
+    std::fs::rename(&tmp, &gz)?;
+    std::fs::remove_file(&seg.path)
 }
 
 /// A segment deleted by retention, as `pruned.jsonl` records it.
