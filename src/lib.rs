@@ -15,7 +15,11 @@
 //!   state.rs (AppState) ── catalog.rs (who may touch which table) ── tokens.rs
 //!   checks/ (security checks chain, injection detector) ── sandbox.rs (PII fakes)
 //!   api::rows::present (the one place rows leave: secrets stripped, sandbox applied)
-//!   store/ (sled trees, key file, audit, locks, seed, counter snapshots, storage health)
+//!   tables.rs (the one write path: REST and GraphQL writes become store ops here)
+//!   store/ (sled trees read anywhere, written only by store::writer — group commit;
+//!           secondary indexes; audit/ segment files with a hash chain; key file, locks,
+//!           seed, counter snapshots, storage health)
+//!   watchdog.rs (systemd WATCHDOG=1 only while /health answers through the writer)
 //!   schema/ (tables, views, PII kinds) ── clock.rs (injectable time)
 //!   housekeeper.rs (sweeps, expiry, retention, snapshots) ── metrics.rs (/metrics listener)
 //!   logging.rs (text/JSON, live level) ── notify.rs (systemd readiness)
