@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use palisade::pipeline::window::FixedWindows;
+use palisade::limits::window::FixedWindows;
 use palisade::store::{IpKey, Op, Store, SysTree};
 use palisade::tokens::{Perms, ScopeEntry, TokenRecord, TokenRegistry};
 

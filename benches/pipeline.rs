@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpMessage, HttpServer};
-use palisade::api::route::Route;
 use palisade::clock::{Clock, SystemClock};
 use palisade::config::Config;
-use palisade::pipeline::{ask, rate_limit, Decide, StageActor, StageName};
+use palisade::http::route::Route;
 use palisade::schema::Schema;
 use palisade::server::{launch, Launch};
 use palisade::tokens::TokenSpec;
@@ -175,7 +174,10 @@ fn main() {
             let state = running.state.clone();
             let spec = TokenSpec { name: "bench".into(), scopes: vec!["*:r".into()], ..Default::default() };
             let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
-            let principal = state.tokens.authenticate(&token.token, SystemClock.now_ms()).unwrap();
+            let principal = state
+                .tokens
+                .authenticate(palisade::tokens::BearerToken::new(token.token.expose()), SystemClock.now_ms())
+                .unwrap();
             // The same dispatcher, no stage: a shim sets what the pipeline would have.
             let bare_state = state.clone();
             let bare = HttpServer::new(move || {
@@ -195,7 +197,7 @@ fn main() {
             .unwrap();
             let bare_addr = bare.addrs()[0];
             let bare = bare.run();
-            tx.send((running.addr, bare_addr, token.token, state)).unwrap();
+            tx.send((running.addr, bare_addr, token.token.expose().to_string(), state)).unwrap();
             let _ = futures_util::future::join(running.server, bare).await;
         })
     });
@@ -256,33 +258,5 @@ fn main() {
         h.2,
         h.3
     );
-    hop_cost(state);
-}
-
-/// Cost of one actor hop: a mailbox round trip to a stage actor on the same thread, against
-/// calling the same decision function directly.
-fn hop_cost(state: Arc<palisade::state::AppState>) {
-    const N: u32 = 200_000;
-    actix_rt::System::new().block_on(async move {
-        let limiter = state.stages.rate_limit.clone();
-        let msg = || rate_limit::Count { token_id: "hop".into(), limit: u32::MAX, window_secs: 3600 };
-        let t = Instant::now();
-        for _ in 0..N {
-            limiter.decide(msg()).unwrap();
-        }
-        let direct = t.elapsed().as_nanos() as f64 / f64::from(N);
-        let addr = actix::Actor::start(StageActor(limiter.clone()));
-        let deadline = Duration::from_millis(500);
-        let t = Instant::now();
-        for _ in 0..N {
-            ask(&addr, msg(), StageName::RateLimit, deadline).await.unwrap();
-        }
-        let hop = t.elapsed().as_nanos() as f64 / f64::from(N);
-        println!(
-            "actor hop: {:.0} ns per message via the actor vs {:.0} ns direct → one hop costs {:.0} ns",
-            hop,
-            direct,
-            hop - direct
-        );
-    });
+    drop(state);
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
-use palisade::api::graphql::literals::string_values;
 use palisade::checks::injection::detect;
+use palisade::http::body::check_depth;
+use palisade::http::literals::string_values;
+use palisade::limits::window::FixedWindows;
 use palisade::pipeline::auth::{canonical, sign};
-use palisade::pipeline::shield::check_depth;
-use palisade::pipeline::window::FixedWindows;
 use palisade::sandbox::{fake_row, RealValues};
 use palisade::schema::Schema;
 use palisade::store::locks::{LockKind, LockRecord, LockStore};
@@ -188,7 +188,7 @@ fn main() {
     let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap();
     let table = schema.table("clients").unwrap();
     let rows: Vec<serde_json::Map<String, Value>> =
-        palisade::store::seed::demo_rows(&schema, "clients").unwrap().into_iter().take(50).collect();
+        palisade::seed::demo_rows(&schema, "clients").unwrap().into_iter().take(50).collect();
     let real = RealValues::default();
     show(
         "sandbox PII faking of a 50-row clients page",

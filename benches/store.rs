@@ -171,7 +171,7 @@ fn start(dir: &std::path::Path) -> (SocketAddr, Arc<AppState>, String) {
                 ..Default::default()
             };
             let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
-            tx.send((running.addr, state, token.token)).unwrap();
+            tx.send((running.addr, state, token.token.expose().to_string())).unwrap();
             let _ = running.server.await;
         })
     });

@@ -203,15 +203,16 @@ impl Default for AuthConfig {
 pub struct RateLimitConfig {
     pub requests: u32,
     pub window_secs: u64,
-    /// How long a stage may take to answer before the request fails closed (503).
-    pub decision_deadline_ms: u64,
+    /// Ignored: stage decisions are direct calls and cannot be late. Still read, so config
+    /// files written for earlier versions load (a warning says it can go).
+    pub decision_deadline_ms: Option<u64>,
     /// How many token windows are tracked at most; past that the limiter fails closed.
     pub max_tracked_tokens: usize,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { requests: 60, window_secs: 60, decision_deadline_ms: 500, max_tracked_tokens: 100_000 }
+        Self { requests: 60, window_secs: 60, decision_deadline_ms: None, max_tracked_tokens: 100_000 }
     }
 }
 
@@ -442,9 +443,6 @@ impl Config {
         }
         if self.rate_limit.requests == 0 || self.rate_limit.window_secs == 0 {
             return invalid("rate_limit.requests", "requests and window_secs must be positive");
-        }
-        if self.rate_limit.decision_deadline_ms == 0 {
-            return invalid("rate_limit.decision_deadline_ms", "must be positive");
         }
         if self.auth.replay_window_secs == 0 || self.auth.max_replay_entries == 0 {
             return invalid("auth.replay_window_secs", "replay window and capacity must be positive");

@@ -32,7 +32,7 @@ pub enum ErrorKind {
     OriginNotAllowed,
     RateLimited,
     RateLimiterUnavailable,
-    StageUnavailable,
+    CapacityExhausted,
     Forbidden,
     IpNotAllowed,
     SandboxReadOnly,
@@ -66,7 +66,7 @@ impl ErrorKind {
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation => StatusCode::UNPROCESSABLE_ENTITY,
             Conflict => StatusCode::CONFLICT,
-            RequestTimeout | RateLimiterUnavailable | StageUnavailable | StorageUnavailable => {
+            RequestTimeout | RateLimiterUnavailable | CapacityExhausted | StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -94,7 +94,7 @@ impl ErrorKind {
             OriginNotAllowed => "origin_not_allowed",
             RateLimited => "rate_limited",
             RateLimiterUnavailable => "rate_limiter_unavailable",
-            StageUnavailable => "stage_unavailable",
+            CapacityExhausted => "capacity_exhausted",
             Forbidden => "forbidden",
             IpNotAllowed => "ip_not_allowed",
             SandboxReadOnly => "sandbox_read_only",
@@ -133,7 +133,7 @@ impl ErrorKind {
             OriginNotAllowed => "this origin is not allowed for the token",
             RateLimited => "the token's rate limit is exhausted",
             RateLimiterUnavailable => "the rate limiter cannot decide; try again shortly",
-            StageUnavailable => "a security stage cannot decide; try again shortly",
+            CapacityExhausted => "the server is tracking too many clients to decide; try again shortly",
             Forbidden => "the token may not do this",
             IpNotAllowed => "the token may not be used from this address",
             SandboxReadOnly => "sandbox tokens are read-only",

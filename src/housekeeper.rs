@@ -1,7 +1,7 @@
-//! The housekeeper actor: the one place where time-driven upkeep happens — expired
-//! rate-limit, throttle and endpoint-limit windows are evicted, the replay cache is swept,
-//! expired locks are deleted from sled, audit retention is enforced, and the in-memory
-//! counters are snapshotted to sled — so no request path ever pays for it.
+//! The housekeeper actor: the store's side of time — the in-memory counters are snapshotted
+//! to sled, locks storage refused are stored again, and audit retention is enforced — so no
+//! request path ever pays for it. Each stage's own upkeep (expired windows, the replay cache,
+//! expired locks) is its stage actor's (see `pipeline::stage`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +11,6 @@ use actix::prelude::*;
 use crate::pipeline::audit::{AuditWriter, Retry};
 use crate::state::AppState;
 
-/// How often windows and the replay cache are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often audit retention runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -26,14 +24,9 @@ impl Housekeeper {
         Self { state, audit_writer }
     }
 
-    /// One sweep of every expiring in-memory map.
+    /// Every stage's upkeep now, as their actors run it on their own interval (tests).
     pub fn sweep(state: &AppState) {
-        let now = state.clock.now_ms();
-        state.stages.shield.throttle.evict_expired(now, false);
-        state.stages.rate_limit.windows.evict_expired(now, false);
-        state.stages.auth.replay.sweep(now);
-        state.stages.checks.sweep(now);
-        state.brute_force.sweep(now);
+        state.stages().upkeep(state.clock.now_ms());
     }
 }
 
@@ -58,7 +51,6 @@ impl Actor for Housekeeper {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(SWEEP_EVERY, |hk, _| Self::sweep(&hk.state));
         let every = Duration::from_millis(self.state.config.get().state.snapshot_interval_ms);
         ctx.run_interval(every, |hk, _| {
             Self::snapshot(&hk.state);

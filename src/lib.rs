@@ -1,29 +1,34 @@
 //! # Palisade
 //!
 //! A single-binary server that serves a small team's business tables (declared in
-//! `data/schema.toml`, stored in an embedded sled database) over REST, behind a security
-//! pipeline a reviewer can read top to bottom.
+//! `data/schema.toml`, stored in an embedded sled database) over REST and GraphQL, behind a
+//! security pipeline a reviewer can read top to bottom.
+//!
+//! ## Layers, lowest first
+//!
+//! A module imports only from its own layer or a lower one, and top-level modules never
+//! import each other in a loop (`tests/api/architecture.rs` keeps this true).
 //!
 //! ```text
-//!  main.rs ── cli/ (one file per subcommand) ── server.rs (assembly)
-//!                                                  │
-//!   HTTP ─▶ pipeline::headers ─▶ pipeline (shield ▸ checks ▸ cors ▸ route ▸ auth ▸ cors ▸
-//!           rate_limit ▸ scope ▸ handler ▸ audit) ─▶ api::dispatch ─▶ api::rest | api::graphql
-//!                                                  │
-//!   admin.sock ─▶ api::admin::execute ◀── cli (when no server runs, directly)
-//!                                                  │
-//!   state.rs (AppState) ── catalog.rs (who may touch which table) ── tokens.rs
-//!   checks/ (security checks chain, injection detector) ── sandbox.rs (PII fakes)
-//!   api::rows::present (the one place rows leave: secrets stripped, sandbox applied)
-//!   tables.rs (the one write path: REST and GraphQL writes become store ops here)
-//!   store/ (sled trees read anywhere, written only by store::writer — group commit;
-//!           secondary indexes; audit/ segment files with a hash chain; key file, locks,
-//!           seed, counter snapshots, storage health)
-//!   watchdog.rs (systemd WATCHDOG=1 only while /health answers through the writer)
-//!   schema/ (tables, views, PII kinds) ── clock.rs (injectable time)
-//!   housekeeper.rs (sweeps, expiry, retention, snapshots) ── metrics.rs (/metrics listener)
-//!   logging.rs (text/JSON, live level) ── notify.rs (systemd readiness)
+//!  0  clock error config redact logging notify metrics   foundations, no I/O of their own
+//!  1  http        route table, bodies (JSON depth, parsed body), query pairs, GraphQL literals
+//!  2  limits      counting engines: fixed windows, replay cache (no HTTP)
+//!  3  store       sled, read anywhere, written only by store::writer (group commit); indexes;
+//!                 audit/ segment files with a hash chain; key file, locks, counter snapshots
+//!  4  schema      the tables, columns, relations, views and index plan of data/schema.toml
+//!  5  tokens catalog sandbox tables seed   domain rules; `tables` is the one write path
+//!  6  checks      the ordered security checks (locks, injection, honeypot, endpoint limits)
+//!  7  pipeline    stage.rs (Stage, Refusal, StageActor) + one file per stage; mod.rs draws
+//!                 the order once and calls each decision directly (pipeline::Parts)
+//!  8  state       AppState: everything shared, built once
+//!  9  api         thin adapters: REST, GraphQL, admin socket, explorer, /metrics
+//! 10  housekeeper watchdog server cli main   assembly, upkeep and commands
 //! ```
+//!
+//! A request: `pipeline::headers` (outermost: security headers, request id, panics → 500)
+//! → `pipeline::run` (shield ▸ checks ▸ CORS preflight ▸ route ▸ auth ▸ CORS origin ▸ rate
+//! limit ▸ scope) → `api::dispatch` → REST or GraphQL → `tables` → `store::writer`; the audit
+//! record is finished after the handler and written by `pipeline::audit`'s writer thread.
 //!
 //! Errors reach clients only through `error::ApiError`; secrets only through the types in
 //! `tokens` (whose `Debug` prints nothing) and never reach logs or sled (`redact`).
@@ -38,6 +43,8 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod housekeeper;
+pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
@@ -45,6 +52,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod sandbox;
 pub mod schema;
+pub mod seed;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -1,16 +1,13 @@
 //! Prometheus metrics: counters the pipeline bumps once per request (lock-free: atomics in
 //! DashMaps keyed by small static labels, so no label is ever built from client input), and
-//! gauges read from the shared state when `/metrics` is scraped. The endpoint is served on its
-//! own listener (`[metrics] listen`, loopback, off by default; see `server`), never on the API
-//! port, so it needs no token and cannot leak through the public interface.
+//! the text format's writers. The gauges read from the shared state and the endpoint are in
+//! `api::metrics`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-
-use crate::state::AppState;
 
 /// Upper bounds of the request latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 14] =
@@ -45,7 +42,7 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn render(&self, out: &mut String, name: &str, help: &str) {
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0;
         for (bound, n) in self.bounds.iter().zip(&self.counts) {
@@ -61,12 +58,12 @@ impl Histogram {
 
 /// Everything counted as requests pass.
 pub struct Metrics {
-    started: Instant,
-    requests: DashMap<(&'static str, u16), AtomicU64>,
-    rejections: DashMap<(&'static str, &'static str), AtomicU64>,
-    latency: Histogram,
-    snapshot: Histogram,
-    snapshot_failures: AtomicU64,
+    pub started: Instant,
+    pub requests: DashMap<(&'static str, u16), AtomicU64>,
+    pub rejections: DashMap<(&'static str, &'static str), AtomicU64>,
+    pub latency: Histogram,
+    pub snapshot: Histogram,
+    pub snapshot_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -115,7 +112,7 @@ impl Metrics {
         }
     }
 
-    fn rejected(&self, stage: &str, code: &str) -> u64 {
+    pub fn rejected(&self, stage: &str, code: &str) -> u64 {
         self.rejections
             .iter()
             .filter(|e| e.key().0 == stage && e.key().1 == code)
@@ -124,7 +121,7 @@ impl Metrics {
     }
 }
 
-fn gauge(out: &mut String, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
+pub fn gauge(out: &mut String, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }
 
@@ -136,7 +133,7 @@ pub fn resident_bytes() -> u64 {
 }
 
 /// A counter family with labels, sorted by label for stable output.
-fn labelled<K: Copy + Ord + std::hash::Hash + Eq>(
+pub fn labelled<K: Copy + Ord + std::hash::Hash + Eq>(
     out: &mut String,
     name: &str,
     help: &str,
@@ -149,122 +146,6 @@ fn labelled<K: Copy + Ord + std::hash::Hash + Eq>(
     for (key, n) in rows {
         let _ = writeln!(out, "{name}{{{}}} {n}", labels(key));
     }
-}
-
-/// The Prometheus text exposition of everything.
-pub fn render(state: &AppState) -> String {
-    let m = &state.metrics;
-    let mut out = String::with_capacity(8 * 1024);
-    labelled(
-        &mut out,
-        "palisade_requests_total",
-        "Finished requests by route kind and status.",
-        &m.requests,
-        |(route, status)| format!("route=\"{route}\",status=\"{status}\""),
-    );
-    labelled(
-        &mut out,
-        "palisade_rejections_total",
-        "Requests refused, by stage and error code.",
-        &m.rejections,
-        |(stage, reason)| format!("stage=\"{stage}\",reason=\"{reason}\""),
-    );
-    m.latency.render(
-        &mut out,
-        "palisade_request_duration_seconds",
-        "Time from entry to response, all stages included.",
-    );
-    let c = "counter";
-    let g = "gauge";
-    gauge(
-        &mut out,
-        c,
-        "palisade_rate_limited_total",
-        "Requests refused by the token rate limiter.",
-        m.rejected("rate_limit", "rate_limited"),
-    );
-    gauge(
-        &mut out,
-        g,
-        "palisade_rate_limit_windows",
-        "Token rate-limit windows held in memory.",
-        state.stages.rate_limit.windows.len(),
-    );
-    gauge(
-        &mut out,
-        g,
-        "palisade_ip_throttle_windows",
-        "Per-IP throttle windows held in memory.",
-        state.stages.shield.throttle.len(),
-    );
-    gauge(
-        &mut out,
-        g,
-        "palisade_replay_cache_entries",
-        "Signatures remembered against replay.",
-        state.stages.auth.replay.len(),
-    );
-    gauge(&mut out, g, "palisade_locks_active", "Lock records (IPs, users) currently held.", state.locks.len());
-    gauge(
-        &mut out,
-        c,
-        "palisade_locks_created_total",
-        "Locks created since start (automatic and by hand).",
-        state.locks.created(),
-    );
-    gauge(
-        &mut out,
-        g,
-        "palisade_audit_queue_depth",
-        "Audit records finished but not yet stored.",
-        state.audit.queued.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        c,
-        "palisade_audit_dropped_total",
-        "Audit records dropped (storage or writer could not keep up).",
-        state.audit.dropped.load(Ordering::Relaxed),
-    );
-    gauge(&mut out, g, "palisade_audit_records", "Audit records stored since start.", state.audit.written());
-    m.snapshot.render(
-        &mut out,
-        "palisade_snapshot_duration_seconds",
-        "Time to snapshot the in-memory counters to sled.",
-    );
-    gauge(
-        &mut out,
-        c,
-        "palisade_snapshot_failures_total",
-        "Counter snapshots that could not be stored.",
-        m.snapshot_failures.load(Ordering::Relaxed),
-    );
-    let health = &state.store.health;
-    gauge(&mut out, g, "palisade_storage_writable", "1 when the data dir accepts writes.", u8::from(health.writable()));
-    gauge(
-        &mut out,
-        c,
-        "palisade_storage_refused_writes_total",
-        "Writes refused because storage was unavailable.",
-        health.refused.load(Ordering::Relaxed),
-    );
-    gauge(&mut out, g, "palisade_tokens", "Tokens loaded (revoked ones included).", state.tokens.len());
-    gauge(&mut out, g, "palisade_process_resident_memory_bytes", "Resident set size.", resident_bytes());
-    gauge(&mut out, g, "palisade_uptime_seconds", "Seconds since start.", m.started.elapsed().as_secs());
-    out
-}
-
-/// The metrics listener's only route: `GET /metrics`.
-pub async fn endpoint(req: actix_web::HttpRequest, state: actix_web::web::Data<AppState>) -> actix_web::HttpResponse {
-    use crate::error::{ApiError, ErrorKind};
-    use actix_web::http::{header, Method};
-    if req.path() != "/metrics" {
-        return ApiError::new(ErrorKind::NotFound).into_response();
-    }
-    if req.method() != Method::GET {
-        return ApiError::new(ErrorKind::MethodNotAllowed).header(header::ALLOW, "GET").into_response();
-    }
-    actix_web::HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(render(&state))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::api;
+use crate::api::graphql::GraphqlApi;
 use crate::checks::SecurityCheck;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -20,8 +21,9 @@ use crate::pipeline::audit::{AuditWriter, Shutdown};
 use crate::pipeline::headers::SecurityHeaders;
 use crate::pipeline::Pipeline;
 use crate::schema::Schema;
+use crate::seed;
 use crate::state::AppState;
-use crate::store::{seed, Store};
+use crate::store::Store;
 
 /// What to start.
 pub struct Launch {
@@ -64,6 +66,8 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     state.store.restore_counters(&state.counters(), state.clock.now_ms())?;
     let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone());
+    state.stages().start_actors(&state.clock);
+    let graphql = web::Data::new(GraphqlApi::new(state.catalog.clone()));
     let factory_state = state.clone();
     let factory_writer = audit_writer.clone();
     let mut server = HttpServer::new(move || {
@@ -71,8 +75,9 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
         // Outermost last: SecurityHeaders wraps the Pipeline, which wraps the dispatcher.
         App::new()
             .app_data(web::Data::from(state.clone()))
+            .app_data(graphql.clone())
             .default_service(web::to(api::dispatch))
-            .wrap(Pipeline::new(state, factory_writer.clone()))
+            .wrap(Pipeline::new(state.pipeline.clone(), factory_writer.clone()))
             .wrap(SecurityHeaders)
     })
     .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
@@ -108,7 +113,7 @@ fn metrics_listener(state: &Arc<AppState>) -> anyhow::Result<Option<(SocketAddr,
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::from(state.clone()))
-            .default_service(web::to(crate::metrics::endpoint))
+            .default_service(web::to(crate::api::metrics::endpoint))
             .wrap(SecurityHeaders)
     })
     .workers(1)

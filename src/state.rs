@@ -1,31 +1,22 @@
 //! `AppState`: everything shared by the HTTP workers, the admin socket and the
-//! housekeeper — config, catalog, store, tokens, clock and each stage's shared state.
-//! Built once at start-up (or by an admin command run without a server).
+//! housekeeper — config, catalog, store, tokens, clock and the pipeline's parts. Built once
+//! at start-up (or by an admin command run without a server). It sits above the pipeline
+//! (which gets only its narrow [`Parts`]) and below the API adapters that read it.
 
 use std::sync::Arc;
 
-use crate::api::graphql::GraphqlApi;
 use crate::catalog::Catalog;
 use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
 use crate::config::{Config, LiveConfig};
-use crate::pipeline::{auth, cors, rate_limit, scope, shield, ActorRegistry};
+use crate::metrics::Metrics;
+use crate::pipeline::{auth, cors, rate_limit, scope, shield, Parts, Stages};
 use crate::sandbox::RealValues;
 use crate::schema::Schema;
 use crate::store::audit::AuditLog;
 use crate::store::locks::LockStore;
 use crate::store::Store;
 use crate::tokens::{TokenError, TokenRegistry};
-
-/// Shared state of the stages (each worker's actors point here).
-pub struct StageStates {
-    pub shield: Arc<shield::ShieldState>,
-    pub checks: Arc<ChecksState>,
-    pub cors: Arc<cors::CorsState>,
-    pub auth: Arc<auth::AuthState>,
-    pub rate_limit: Arc<rate_limit::RateLimitState>,
-    pub scope: Arc<scope::ScopeState>,
-}
 
 pub struct AppState {
     /// The running config (some keys change on SIGHUP; see `Config::reloaded`).
@@ -35,25 +26,30 @@ pub struct AppState {
     pub tokens: Arc<TokenRegistry>,
     pub audit: Arc<AuditLog>,
     pub locks: Arc<LockStore>,
-    pub graphql: Arc<GraphqlApi>,
     pub real_values: Arc<RealValues>,
     pub brute_force: Arc<BruteForceGuard>,
     pub clock: SharedClock,
-    pub stages: StageStates,
-    pub actors: ActorRegistry,
-    pub metrics: crate::metrics::Metrics,
+    /// What the pipeline runs on (stage states, keys, audit, metrics).
+    pub pipeline: Arc<Parts>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     /// Every counter map that is snapshotted to sled (see `store::snapshot`).
     pub fn counters(&self) -> crate::store::Counters<'_> {
+        let stages = self.stages();
         crate::store::Counters {
-            rate: &self.stages.rate_limit.windows,
-            replay: &self.stages.auth.replay,
-            throttle: &self.stages.shield.throttle,
+            rate: &stages.rate_limit.windows,
+            replay: &stages.auth.replay,
+            throttle: &stages.shield.throttle,
             failures: &self.brute_force.failures,
-            limits: &self.stages.checks.limits,
+            limits: &stages.checks.limits,
         }
+    }
+
+    /// The stages' states.
+    pub fn stages(&self) -> &Stages {
+        &self.pipeline.stages
     }
 
     pub fn new(config: Config, schema: Schema, store: Store, clock: SharedClock) -> anyhow::Result<Self> {
@@ -74,7 +70,6 @@ impl AppState {
         let audit = Arc::new(AuditLog::open(&store.data_dir, config.audit.clone(), store.health.clone())?);
         let locks = Arc::new(LockStore::load(store.clone())?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
-        let graphql = Arc::new(GraphqlApi::new(catalog.clone()));
         let checks =
             ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;
@@ -84,7 +79,7 @@ impl AppState {
             locks.clone(),
             audit.clone(),
         ));
-        let stages = StageStates {
+        let stages = Stages {
             shield: Arc::new(shield::ShieldState::new(config.shield.max_tracked_ips, clock.clone())),
             checks: Arc::new(checks),
             cors: Arc::new(cors::CorsState::new(&config.cors)),
@@ -94,9 +89,18 @@ impl AppState {
                 config.auth.clone(),
                 clock.clone(),
             )),
-            rate_limit: Arc::new(rate_limit::RateLimitState::new(config.rate_limit.clone(), clock.clone())),
+            rate_limit: Arc::new(rate_limit::RateLimitState::new(&config.rate_limit, clock.clone())),
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
+        let metrics = Arc::new(Metrics::default());
+        let pipeline = Arc::new(Parts {
+            config: live.clone(),
+            keys: store.keys.clone(),
+            clock: clock.clone(),
+            stages,
+            audit: audit.clone(),
+            metrics: metrics.clone(),
+        });
         Ok(Self {
             config: live,
             catalog,
@@ -104,13 +108,11 @@ impl AppState {
             tokens,
             audit,
             locks,
-            graphql,
             real_values,
             brute_force,
             clock,
-            stages,
-            actors: ActorRegistry::default(),
-            metrics: Default::default(),
+            pipeline,
+            metrics,
         })
     }
 

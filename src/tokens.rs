@@ -19,8 +19,16 @@ use subtle::ConstantTimeEq;
 use crate::schema::Schema;
 use crate::store::{Op, Store, StoreError, SysTree};
 
-/// A token in plaintext: shown once at creation, never stored or logged.
-pub struct PlainToken(pub String);
+/// A token in plaintext: shown once at creation, never stored or logged. Its text is
+/// reachable only through [`PlainToken::expose`], so every use of it is written out.
+pub struct PlainToken(String);
+
+impl PlainToken {
+    /// The token's text, for the one place it is shown (creation) or sent (tests, clients).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for PlainToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,9 +36,38 @@ impl std::fmt::Debug for PlainToken {
     }
 }
 
+/// A token as a request presents it (`Authorization: Bearer …`), borrowed from the header
+/// for the one comparison that reads it. Its `Debug` prints nothing of it.
+#[derive(Clone, Copy)]
+pub struct BearerToken<'a>(&'a str);
+
+impl<'a> BearerToken<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self(text)
+    }
+
+    /// The presented text, for hashing and parsing only.
+    pub fn expose(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
+}
+
 /// The HMAC key of a signing token, held in memory only while the server runs.
 #[derive(Clone)]
-pub struct SigningSecret(pub String);
+pub struct SigningSecret(String);
+
+impl SigningSecret {
+    /// The key's text, for the HMAC only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for SigningSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,11 +178,42 @@ pub struct Principal {
     pub record: TokenRecord,
     digest: [u8; 32],
     pub signing: Option<SigningSecret>,
+    /// The id (16 hex digits) as a number: the rate limiter's key, with no string to build.
+    key: u64,
 }
 
 impl Principal {
     pub fn id(&self) -> &str {
         &self.record.id
+    }
+
+    /// The token id as a number (see [`token_key`]).
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// A principal with every permission off, for unit tests of the stages.
+    #[doc(hidden)]
+    pub fn for_tests(id: &str) -> Self {
+        let record = TokenRecord {
+            id: id.to_string(),
+            name: "test".into(),
+            hash: String::new(),
+            scopes: Vec::new(),
+            views: Vec::new(),
+            origins: Vec::new(),
+            cidrs: Vec::new(),
+            rate: None,
+            window_secs: None,
+            sealed_signing_secret: None,
+            sandbox: false,
+            introspection: false,
+            allow_sensitive: false,
+            created_at_ms: 0,
+            expires_at_ms: None,
+            revoked: false,
+        };
+        Self { record, digest: [0; 32], signing: None, key: token_key(id).unwrap_or_default() }
     }
 
     /// The permissions this token holds on `table`, honouring layer 2 (`*` never covers a
@@ -183,7 +251,8 @@ pub struct TokenSpec {
 #[derive(Debug, Serialize)]
 pub struct CreatedToken {
     pub id: String,
-    pub token: String,
+    #[serde(serialize_with = "expose_token")]
+    pub token: PlainToken,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<String>,
 }
@@ -219,6 +288,15 @@ impl TokenRejection {
             TokenRejection::Expired => "token expired",
         }
     }
+}
+
+fn expose_token<S: serde::Serializer>(t: &PlainToken, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.expose())
+}
+
+/// A token id (16 hex digits) as the number the rate limiter counts under.
+pub fn token_key(id: &str) -> Option<u64> {
+    (id.len() == 16).then(|| u64::from_str_radix(id, 16).ok()).flatten()
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -265,7 +343,9 @@ impl TokenRegistry {
             }
             None => None,
         };
-        self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing }));
+        let key =
+            token_key(&record.id).ok_or_else(|| StoreError::Corrupt(format!("token {} has a bad id", record.id)))?;
+        self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing, key }));
         Ok(())
     }
 
@@ -295,7 +375,7 @@ impl TokenRegistry {
         };
         self.persist(&record)?;
         self.cache_record(record)?;
-        Ok(CreatedToken { id, token: PlainToken(token).0, signing_secret })
+        Ok(CreatedToken { id, token: PlainToken(token), signing_secret })
     }
 
     /// Every stored token, revoked ones included (no secrets).
@@ -332,9 +412,9 @@ impl TokenRegistry {
     }
 
     /// Finds the principal for a presented token string.
-    pub fn authenticate(&self, presented: &str, now_ms: u64) -> Result<Arc<Principal>, TokenRejection> {
-        let presented_digest = digest(presented);
-        let id = parse_id(presented);
+    pub fn authenticate(&self, presented: BearerToken<'_>, now_ms: u64) -> Result<Arc<Principal>, TokenRejection> {
+        let presented_digest = digest(presented.expose());
+        let id = parse_id(presented.expose());
         let found = id.and_then(|id| self.cache.get(id).map(|p| p.clone()));
         let Some(principal) = found else {
             // Same work as a real comparison, so timing does not tell ids apart.
@@ -462,5 +542,8 @@ mod tests {
     fn secrets_never_reach_debug() {
         assert_eq!(format!("{:?}", PlainToken("pal_x".into())), "PlainToken(..)");
         assert_eq!(format!("{:?}", SigningSecret("pals_x".into())), "SigningSecret(..)");
+        assert_eq!(format!("{:?}", BearerToken::new("pal_x")), "BearerToken(..)");
+        assert_eq!(token_key("00000000000000ff"), Some(255));
+        assert_eq!(token_key("xyz"), None);
     }
 }

@@ -1,12 +1,12 @@
 //! The HTTP surface behind the pipeline: one dispatcher serves the route the pipeline
-//! resolved (see [`route`]); REST handlers live in [`rest`], row presentation (secret
+//! resolved (see `http::route`); REST handlers live in [`rest`], row presentation (secret
 //! stripping, the sandbox seam) in [`rows`], and the admin unix socket in [`admin`].
 
 pub mod admin;
 pub mod explorer;
 pub mod graphql;
+pub mod metrics;
 pub mod rest;
-pub mod route;
 pub mod rows;
 
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, ErrorKind};
-use crate::pipeline::shield::parsed_body;
+use crate::http::body::parsed_body;
+use crate::http::route::Route;
 use crate::state::AppState;
 use crate::tokens::Principal;
-use route::Route;
 
 /// Serves whatever route the pipeline resolved for this request.
 pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

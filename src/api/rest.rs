@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 
 use super::rows::present;
 use crate::error::{ApiError, ErrorKind};
-use crate::pipeline::shield::is_json_content_type;
+use crate::http::body::is_json_content_type;
+use crate::http::query::query_params;
 use crate::redact::truncate;
 use crate::schema::{parse_filter_value, Table, View};
 use crate::state::AppState;
@@ -34,29 +35,6 @@ pub struct Call<'a> {
 
 fn bad_request(message: String) -> ApiError {
     ApiError::with_message(ErrorKind::BadRequest, message)
-}
-
-/// Lenient `a=b&c=d` decoding (`+` is a space; duplicates kept).
-pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-/// Decoded query parameters; a repeated name is refused.
-pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs = decode_pairs(raw);
-    for (i, (k, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(seen, _)| seen == k) {
-            return Err(bad_request(format!("query parameter '{}' is repeated", truncate(k, 64))));
-        }
-    }
-    Ok(pairs)
 }
 
 /// Pagination and equality filters from the query string.

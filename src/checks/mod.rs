@@ -26,22 +26,19 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use actix_web::dev::ServiceRequest;
-use actix_web::http::header::{self, RETRY_AFTER};
-use bytes::Bytes;
+use actix_web::http::header::RETRY_AFTER;
 use serde_json::Value;
 
 pub use honeypot::Honeypot;
 pub use policy::Policy;
 
-use crate::api::graphql::literals;
-use crate::api::rest::decode_pairs;
-use crate::api::route::GRAPHQL_PATH;
 use crate::clock::SharedClock;
 use crate::config::{BruteForceConfig, ChecksConfig};
 use crate::error::{ApiError, ErrorKind};
-use crate::pipeline::window::FixedWindows;
-use crate::pipeline::{Decide, Rejection, StageMessage, StageName};
+use crate::http::literals;
+use crate::http::query::decode_pairs;
+use crate::http::route::GRAPHQL_PATH;
+use crate::limits::window::FixedWindows;
 use crate::redact;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::store::locks::{LockKind, LockRecord, LockStore};
@@ -327,80 +324,59 @@ impl ChecksState {
     }
 }
 
-/// The facts the checks stage looks at.
-#[derive(Debug, Clone)]
-pub struct Inspect {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub json: Option<Arc<Value>>,
-    pub form_body: Option<Bytes>,
+/// The facts the chain looks at, borrowed from the request.
+pub struct Inspect<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub json: Option<&'a Value>,
+    /// The raw body when it is declared `application/x-www-form-urlencoded`.
+    pub form_body: Option<&'a [u8]>,
     pub ip: IpAddr,
     pub ip_key: IpKey,
-    pub authorization: Option<String>,
-    pub user_agent: Option<String>,
+    pub authorization: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
-impl Inspect {
-    pub fn from_request(
-        req: &ServiceRequest,
-        ip: IpAddr,
-        ip_key: IpKey,
-        json: Option<Arc<Value>>,
-        body: &Bytes,
-    ) -> Self {
-        let get = |name| {
-            req.headers().get(name).map(|v: &header::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        };
-        let is_form = get(header::CONTENT_TYPE)
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-        Self {
-            method: req.method().as_str().to_string(),
-            path: req.path().to_string(),
-            query: req.query_string().to_string(),
-            json,
-            form_body: is_form.then(|| body.clone()),
-            ip,
-            ip_key,
-            authorization: get(header::AUTHORIZATION),
-            user_agent: get(header::USER_AGENT),
-        }
-    }
-
+impl Inspect<'_> {
     /// The decoded string literals of the GraphQL query this request carries (the handler
     /// executes `query` of a JSON object body on `/graphql`); none for other routes.
     fn graphql_strings(&self) -> Vec<Cow<'_, str>> {
         if self.path != GRAPHQL_PATH {
             return Vec::new();
         }
-        let query = self.json.as_deref().and_then(|body| body.get("query")).and_then(Value::as_str);
+        let query = self.json.and_then(|body| body.get("query")).and_then(Value::as_str);
         query.map(literals::string_values).unwrap_or_default()
     }
 }
 
-impl StageMessage for Inspect {
-    type Output = ();
+/// Why the chain refused a request: the client's error, and the exact cause for the audit.
+#[derive(Debug)]
+pub struct Blocked {
+    pub error: ApiError,
+    pub reason: String,
 }
 
-impl Decide<Inspect> for ChecksState {
-    fn decide(&self, msg: Inspect) -> Result<(), Rejection> {
+impl ChecksState {
+    /// Runs the chain (the endpoint's own, or `[checks] chain`) and the endpoint's limit.
+    pub fn inspect(&self, msg: &Inspect<'_>) -> Result<(), Blocked> {
         let now = self.clock.now_ms();
-        let policy = self.policies.iter().find(|p| p.matches(&msg.method, &msg.path)).unwrap_or(&policy::DEFAULT);
-        let query = decode_pairs(&msg.query);
-        let form = msg.form_body.as_ref().map(|b| decode_pairs(&String::from_utf8_lossy(b))).unwrap_or_default();
-        let user = msg.authorization.as_deref().and_then(|a| self.tokens.owner_of(a));
+        let policy = self.policies.iter().find(|p| p.matches(msg.method, msg.path)).unwrap_or(&policy::DEFAULT);
+        let query = decode_pairs(msg.query);
+        let form = msg.form_body.map(|b| decode_pairs(&String::from_utf8_lossy(b))).unwrap_or_default();
+        let user = msg.authorization.and_then(|a| self.tokens.owner_of(a));
         let graphql_strings = msg.graphql_strings();
         let request = CheckRequest {
-            method: &msg.method,
-            path: &msg.path,
+            method: msg.method,
+            path: msg.path,
             query: &query,
-            json: msg.json.as_deref(),
+            json: msg.json,
             form: &form,
             graphql_strings: &graphql_strings,
             ip: msg.ip,
             ip_key: msg.ip_key,
             user: user.as_deref(),
-            user_agent: msg.user_agent.as_deref(),
+            user_agent: msg.user_agent,
             now_ms: now,
         };
         for check in policy.checks.as_deref().unwrap_or(&self.chain) {
@@ -420,7 +396,7 @@ impl Decide<Inspect> for ChecksState {
                     lock_and_record(&self.locks, &self.audit, record, now);
                 }
                 let reason = format!("check {}: {}", check.name(), refusal.reason);
-                return Err(Rejection::new(StageName::Checks, refusal.kind, reason));
+                return Err(Blocked { error: ApiError::new(refusal.kind), reason });
             }
         }
         if let Some((id, per_minute)) = policy.limit() {
@@ -428,9 +404,12 @@ impl Decide<Inspect> for ChecksState {
                 Ok(d) if d.allowed => {}
                 Ok(d) => {
                     let error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
-                    return Err(Rejection::new(StageName::Checks, error, format!("endpoint limit {id} exceeded")));
+                    return Err(Blocked { error, reason: format!("endpoint limit {id} exceeded") });
                 }
-                Err(_) => return Err(crate::pipeline::unavailable(StageName::Checks, "endpoint limit table full")),
+                Err(_) => {
+                    let error = ApiError::new(ErrorKind::CapacityExhausted).header(RETRY_AFTER, 1);
+                    return Err(Blocked { error, reason: "checks cannot decide: endpoint limit table full".into() });
+                }
             }
         }
         Ok(())

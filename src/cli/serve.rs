@@ -37,6 +37,9 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         config.server.listen = listen.clone();
     }
     let data_dir = config.server.data_dir.clone();
+    if config.rate_limit.decision_deadline_ms.is_some() {
+        tracing::warn!("[rate_limit] decision_deadline_ms is ignored (stage decisions are direct calls); remove it");
+    }
     actix_rt::System::new().block_on(async move {
         let running = launch(Launch {
             config,

@@ -16,9 +16,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::dev::ServiceRequest;
 
-use super::Rejection;
+use super::stage::Refusal;
 use crate::redact::{self, truncate};
-use crate::state::AppState;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
@@ -37,10 +36,10 @@ pub struct AuditDraft {
 }
 
 impl AuditDraft {
-    pub fn open(state: &AppState, req: &ServiceRequest, ip_key: IpKey, request_id: String) -> Self {
+    pub fn open(now_ms: u64, req: &ServiceRequest, ip_key: IpKey, request_id: String) -> Self {
         let query = req.query_string();
         Self {
-            time_ms: state.clock.now_ms(),
+            time_ms: now_ms,
             request_id,
             method: req.method().as_str().to_string(),
             path: redact::redact_text(&truncate(req.path(), 512)),
@@ -54,7 +53,7 @@ impl AuditDraft {
         status: u16,
         elapsed: Duration,
         principal: Option<&Principal>,
-        rejection: Option<&Rejection>,
+        rejection: Option<&Refusal>,
     ) -> AuditRecord {
         AuditRecord {
             time: String::new(),

@@ -9,23 +9,20 @@
 //! same signature is accepted once (`replayed_request`); the replay cache is bounded and
 //! entries expire with the window.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use actix_web::dev::ServiceRequest;
-use actix_web::http::header::{self, HeaderValue};
-use bytes::Bytes;
-use dashmap::DashMap;
+use actix_web::http::header;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{Decide, Rejection, StageMessage, StageName};
+use super::stage::{Refusal, Stage, StageName};
 use crate::checks::BruteForceGuard;
 use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
+use crate::limits::replay::ReplayCache;
 use crate::store::IpKey;
-use crate::tokens::{Principal, TokenRegistry};
+use crate::tokens::{BearerToken, Principal, TokenRegistry};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -50,73 +47,6 @@ pub fn sign(secret: &str, canonical: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Signatures seen inside the replay window (bounded).
-pub struct ReplayCache {
-    seen: DashMap<[u8; 32], u64>,
-    capacity: usize,
-    last_sweep_ms: AtomicU64,
-}
-
-impl ReplayCache {
-    pub fn new(capacity: usize) -> Self {
-        Self { seen: DashMap::new(), capacity, last_sweep_ms: AtomicU64::new(0) }
-    }
-
-    /// Records a signature; `Err(true)` if it was already seen, `Err(false)` if full.
-    fn remember(&self, sig: [u8; 32], now_ms: u64, expires_ms: u64) -> Result<(), bool> {
-        if self.seen.len() >= self.capacity {
-            let last = self.last_sweep_ms.swap(now_ms, Ordering::Relaxed);
-            if now_ms >= last + 1000 {
-                self.sweep(now_ms);
-            }
-            if self.seen.len() >= self.capacity {
-                return Err(false);
-            }
-        }
-        match self.seen.entry(sig) {
-            dashmap::mapref::entry::Entry::Occupied(mut o) => {
-                if *o.get() > now_ms {
-                    return Err(true);
-                }
-                o.insert(expires_ms);
-            }
-            dashmap::mapref::entry::Entry::Vacant(v) => {
-                v.insert(expires_ms);
-            }
-        }
-        Ok(())
-    }
-
-    /// Live entries (signature digest, expiry) for snapshots.
-    pub fn snapshot(&self) -> Vec<([u8; 32], u64)> {
-        self.seen.iter().map(|e| (*e.key(), *e.value())).collect()
-    }
-
-    /// Restores entries that have not expired yet.
-    pub fn restore(&self, entries: impl IntoIterator<Item = ([u8; 32], u64)>, now_ms: u64) {
-        for (sig, expires) in entries {
-            if expires > now_ms && self.seen.len() < self.capacity {
-                self.seen.insert(sig, expires);
-            }
-        }
-    }
-
-    /// Drops expired entries; returns how many.
-    pub fn sweep(&self, now_ms: u64) -> usize {
-        let before = self.seen.len();
-        self.seen.retain(|_, exp| *exp > now_ms);
-        before - self.seen.len()
-    }
-
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
-    }
-}
-
 /// The auth stage's shared state.
 pub struct AuthState {
     pub tokens: Arc<TokenRegistry>,
@@ -137,78 +67,55 @@ impl AuthState {
     }
 }
 
-/// What authentication looks at.
-#[derive(Debug, Clone)]
-pub struct Authenticate {
-    pub authorization: Option<String>,
-    pub timestamp: Option<String>,
-    pub signature: Option<String>,
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub body: Bytes,
+/// What authentication looks at, borrowed from the request.
+pub struct Presented<'a> {
+    pub authorization: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub body: &'a [u8],
     pub ip_key: IpKey,
 }
 
-impl Authenticate {
-    pub fn from_request(req: &ServiceRequest, body: &Bytes, ip_key: IpKey) -> Self {
-        let get = |name: &str| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
-        Self {
-            authorization: get("authorization"),
-            timestamp: get("x-timestamp"),
-            signature: get("x-signature"),
-            method: req.method().as_str().to_string(),
-            path: req.uri().path().to_string(),
-            query: req.query_string().to_string(),
-            body: body.clone(),
-            ip_key,
-        }
-    }
-}
-
-impl StageMessage for Authenticate {
-    type Output = Arc<Principal>;
-}
-
-fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
+fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Refusal {
     let error = ApiError::new(kind).header(header::WWW_AUTHENTICATE, "Bearer");
-    Rejection::new(StageName::Auth, error, reason)
+    Refusal::new(StageName::Auth, error, reason)
 }
 
-impl Decide<Authenticate> for AuthState {
-    fn decide(&self, a: Authenticate) -> Result<Arc<Principal>, Rejection> {
-        let (ip_key, now_ms) = (a.ip_key, self.clock.now_ms());
+impl AuthState {
+    /// Who is calling. A wrong credential (not a missing one) counts towards the IP's
+    /// brute-force lock.
+    pub fn authenticate(&self, a: &Presented<'_>) -> Result<Arc<Principal>, Refusal> {
+        let now_ms = self.clock.now_ms();
         let verdict = self.verify(a, now_ms);
-        if let Err(rejection) = &verdict {
-            // Presenting a wrong credential counts towards the brute-force lock; a missing
-            // one (or a stage that cannot decide) does not.
+        if let Err(refusal) = &verdict {
             if matches!(
-                rejection.error.kind,
+                refusal.error.kind,
                 ErrorKind::InvalidToken
                     | ErrorKind::BadSignature
                     | ErrorKind::ReplayedRequest
                     | ErrorKind::StaleRequest
             ) {
-                self.brute_force.failed(ip_key, now_ms, &rejection.reason);
+                self.brute_force.failed(a.ip_key, now_ms, &refusal.reason);
             }
         }
         verdict
     }
-}
 
-impl AuthState {
-    fn verify(&self, a: Authenticate, now_ms: u64) -> Result<Arc<Principal>, Rejection> {
-        let Some(value) = a.authorization.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+    fn verify(&self, a: &Presented<'_>, now_ms: u64) -> Result<Arc<Principal>, Refusal> {
+        let Some(value) = a.authorization.map(str::trim).filter(|v| !v.is_empty()) else {
             return Err(refuse(ErrorKind::MissingToken, "no Authorization header"));
         };
         let token = match value.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => BearerToken::new(rest.trim()),
             _ => return Err(refuse(ErrorKind::InvalidToken, "Authorization is not a Bearer token")),
         };
         let principal =
             self.tokens.authenticate(token, now_ms).map_err(|why| refuse(ErrorKind::InvalidToken, why.reason()))?;
         if let Some(secret) = &principal.signing {
-            let (Some(ts), Some(sig)) = (a.timestamp.as_deref(), a.signature.as_deref()) else {
+            let (Some(ts), Some(sig)) = (a.timestamp, a.signature) else {
                 return Err(refuse(ErrorKind::MissingSignature, "signed token without X-Timestamp/X-Signature"));
             };
             let ts_secs: i64 =
@@ -220,18 +127,27 @@ impl AuthState {
             let mut presented = [0u8; 32];
             hex::decode_to_slice(sig.trim().to_ascii_lowercase(), &mut presented)
                 .map_err(|_| refuse(ErrorKind::BadSignature, "X-Signature is not 64 hex digits"))?;
-            let canonical = canonical(&a.method, &a.path, &a.query, &a.body, ts.trim());
-            let mut mac = HmacSha256::new_from_slice(secret.0.as_bytes()).expect("HMAC takes keys of any length");
+            let canonical = canonical(a.method, a.path, a.query, a.body, ts.trim());
+            let mut mac =
+                HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
             mac.update(canonical.as_bytes());
             mac.verify_slice(&presented).map_err(|_| refuse(ErrorKind::BadSignature, "signature mismatch"))?;
             let expires = now_ms + self.config.replay_window_secs * 2000;
             match self.replay.remember(presented, now_ms, expires) {
                 Ok(()) => {}
                 Err(true) => return Err(refuse(ErrorKind::ReplayedRequest, "signature already used")),
-                Err(false) => return Err(super::unavailable(StageName::Auth, "replay cache full")),
+                Err(false) => return Err(Refusal::full(StageName::Auth, "replay cache")),
             }
         }
         Ok(principal)
+    }
+}
+
+impl Stage for AuthState {
+    const NAME: StageName = StageName::Auth;
+    fn upkeep(&self, now_ms: u64) {
+        self.replay.sweep(now_ms);
+        self.brute_force.sweep(now_ms);
     }
 }
 
@@ -247,15 +163,5 @@ mod tests {
             "POST\n/api/v1/clients\na=1&b=2\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n1700000000"
         );
         assert_eq!(sign("k", "x").len(), 64);
-    }
-
-    #[test]
-    fn replay_cache_accepts_once_and_is_bounded() {
-        let r = ReplayCache::new(2);
-        assert_eq!(r.remember([1; 32], 0, 100), Ok(()));
-        assert_eq!(r.remember([1; 32], 50, 150), Err(true));
-        assert_eq!(r.remember([2; 32], 50, 150), Ok(()));
-        assert_eq!(r.remember([3; 32], 60, 160), Err(false));
-        assert_eq!(r.remember([3; 32], 2_000, 2_100), Ok(()));
     }
 }

@@ -8,12 +8,9 @@
 //! with `Vary: Origin`. There is no wildcard and no `Allow-Credentials`: tokens travel in
 //! `Authorization`, never in cookies.
 
-use std::sync::Arc;
-
-use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 
-use super::{Decide, Rejection, StageMessage, StageName};
+use super::stage::{Refusal, Stage, StageName};
 use crate::config::CorsConfig;
 use crate::error::ErrorKind;
 use crate::redact::truncate;
@@ -38,6 +35,19 @@ fn normalise_origin(o: &str) -> String {
     o.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
+fn header_value(s: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(s).ok()
+}
+
+fn echo(origin: &str) -> Headers {
+    let mut h = Vec::with_capacity(3);
+    if let Some(v) = header_value(origin) {
+        h.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, v));
+    }
+    h.push((header::VARY, HeaderValue::from_static("Origin")));
+    h
+}
+
 impl CorsState {
     pub fn new(c: &CorsConfig) -> Self {
         Self {
@@ -49,58 +59,23 @@ impl CorsState {
             max_age: c.max_age_secs,
         }
     }
-}
 
-fn header_value(s: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(s).ok()
-}
-
-fn echo(origin: &str) -> Headers {
-    let mut h = Vec::new();
-    if let Some(v) = header_value(origin) {
-        h.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, v));
-    }
-    h.push((header::VARY, HeaderValue::from_static("Origin")));
-    h
-}
-
-/// A preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
-#[derive(Debug, Clone)]
-pub struct Preflight {
-    pub origin: String,
-    pub method: String,
-    pub headers: Vec<String>,
-}
-
-impl Preflight {
-    pub fn from_request(req: &ServiceRequest) -> Option<Self> {
-        let get = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-        let origin = get(header::ORIGIN)?.to_string();
-        let method = get(header::ACCESS_CONTROL_REQUEST_METHOD)?.trim().to_string();
-        let headers = get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
-            .unwrap_or_default();
-        Some(Self { origin, method, headers })
-    }
-}
-
-impl StageMessage for Preflight {
-    type Output = Headers;
-}
-
-impl Decide<Preflight> for CorsState {
-    fn decide(&self, p: Preflight) -> Result<Headers, Rejection> {
-        let refuse = |why: String| Rejection::new(StageName::Cors, ErrorKind::CorsRejected, why);
-        if !self.origins.contains(&normalise_origin(&p.origin)) {
+    /// A preflight (`Origin`, `Access-Control-Request-Method` and the optional
+    /// `Access-Control-Request-Headers`), answered from the server policy.
+    pub fn preflight(&self, origin: &str, method: &str, requested: Option<&str>) -> Result<Headers, Refusal> {
+        let refuse = |why: String| Refusal::new(StageName::Cors, ErrorKind::CorsRejected, why);
+        if !self.origins.contains(&normalise_origin(origin)) {
             return Err(refuse("preflight origin not in [cors] allowed_origins".into()));
         }
-        if !self.methods.contains(&p.method.to_ascii_uppercase()) {
-            return Err(refuse(format!("preflight method {:?} not allowed", truncate(&p.method, 64))));
+        let method = method.trim();
+        if !self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return Err(refuse(format!("preflight method {:?} not allowed", truncate(method, 64))));
         }
-        if let Some(h) = p.headers.iter().find(|h| !self.headers.contains(h)) {
-            return Err(refuse(format!("preflight header {:?} not allowed", truncate(h, 64))));
+        let mut asked = requested.unwrap_or("").split(',').map(str::trim).filter(|h| !h.is_empty());
+        if let Some(h) = asked.find(|h| !self.headers.iter().any(|a| a.eq_ignore_ascii_case(h))) {
+            return Err(refuse(format!("preflight header {:?} not allowed", truncate(&h.to_ascii_lowercase(), 64))));
         }
-        let mut out = echo(&p.origin);
+        let mut out = echo(origin);
         out.extend(
             [
                 (header::ACCESS_CONTROL_ALLOW_METHODS, header_value(&self.methods_value)),
@@ -112,49 +87,32 @@ impl Decide<Preflight> for CorsState {
         );
         Ok(out)
     }
-}
 
-/// After auth: the request's `Origin` against the token's list.
-#[derive(Debug)]
-pub struct CheckOrigin {
-    pub origin: String,
-    pub host: Option<String>,
-    pub principal: Arc<Principal>,
-}
-
-impl CheckOrigin {
-    /// `None` when the request has no `Origin`: nothing to check.
-    pub fn from_request(req: &ServiceRequest, principal: Arc<Principal>) -> Option<Self> {
-        let get =
-            |name| req.headers().get(name).map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        Some(Self { origin: get(header::ORIGIN)?, host: get(header::HOST), principal })
-    }
-}
-
-impl StageMessage for CheckOrigin {
-    type Output = Headers;
-}
-
-impl Decide<CheckOrigin> for CorsState {
-    fn decide(&self, c: CheckOrigin) -> Result<Headers, Rejection> {
-        let origin = c.origin;
-        let wanted = normalise_origin(&origin);
-        let same_origin = c.host.as_deref().is_some_and(|host| {
+    /// After auth: a request's `Origin` must be on the token's list (or the server's own).
+    pub fn check_origin(&self, origin: &str, host: Option<&str>, p: &Principal) -> Result<Headers, Refusal> {
+        let wanted = normalise_origin(origin);
+        let same_origin = host.is_some_and(|host| {
             let host = host.to_ascii_lowercase();
             wanted == format!("http://{host}") || wanted == format!("https://{host}")
         });
-        let listed = c.principal.record.origins.iter().any(|o| normalise_origin(o) == wanted);
+        let listed = p.record.origins.iter().any(|o| normalise_origin(o) == wanted);
         if !(same_origin || listed) {
-            return Err(Rejection::new(
+            return Err(Refusal::new(
                 StageName::Cors,
                 ErrorKind::OriginNotAllowed,
-                format!("origin {:?} not in the token's list", truncate(&origin, 64)),
+                format!("origin {:?} not in the token's list", truncate(origin, 64)),
             ));
         }
-        let mut out = echo(&origin);
+        let mut out = echo(origin);
         out.push((header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED)));
         Ok(out)
     }
+}
+
+impl Stage for CorsState {
+    const NAME: StageName = StageName::Cors;
+    /// The policy is fixed at start; nothing expires.
+    fn upkeep(&self, _now_ms: u64) {}
 }
 
 #[cfg(test)]
@@ -168,15 +126,21 @@ mod tests {
     #[test]
     fn preflight_follows_policy() {
         let s = state();
-        let ok = Preflight {
-            origin: "https://app.example.com".into(),
-            method: "PUT".into(),
-            headers: vec!["authorization".into(), "content-type".into()],
-        };
-        let h = s.decide(ok.clone()).unwrap();
-        assert!(h.iter().any(|(n, v)| n == header::ACCESS_CONTROL_ALLOW_ORIGIN && v == "https://app.example.com"));
-        assert!(s.decide(Preflight { origin: "https://evil.example".into(), ..ok.clone() }).is_err());
-        assert!(s.decide(Preflight { method: "TRACE".into(), ..ok.clone() }).is_err());
-        assert!(s.decide(Preflight { headers: vec!["x-evil".into()], ..ok }).is_err());
+        let ok = "https://app.example.com";
+        let h = s.preflight(ok, "PUT", Some("Authorization, content-type")).unwrap();
+        assert!(h.iter().any(|(n, v)| n == header::ACCESS_CONTROL_ALLOW_ORIGIN && v == ok));
+        assert!(s.preflight("https://evil.example", "PUT", None).is_err());
+        assert!(s.preflight(ok, "TRACE", None).is_err());
+        assert!(s.preflight(ok, "PUT", Some("x-evil")).is_err());
+    }
+
+    #[test]
+    fn origin_must_be_the_tokens_or_the_servers_own() {
+        let s = state();
+        let mut p = Principal::for_tests("00000000000000aa");
+        p.record.origins = vec!["https://crm.example.com".into()];
+        assert!(s.check_origin("https://crm.example.com/", None, &p).is_ok());
+        assert!(s.check_origin("http://api.example.com", Some("api.example.com"), &p).is_ok());
+        assert!(s.check_origin("https://evil.example", Some("api.example.com"), &p).is_err());
     }
 }

@@ -20,12 +20,13 @@
 //! ```
 //!
 //! The order is written once, in [`run`]. Each stage is a module with one shape: a state
-//! type holding its config and shared maps, a message, and a plain `decide` function
-//! (`Decide` impl) unit-tested without HTTP. The actix glue is generic: [`StageActor`] wraps
-//! any state, and [`ask`] sends it a message under a deadline, turning a stage that cannot
-//! answer (stopped, overloaded) into a 503 — the pipeline fails closed. Every HTTP worker
-//! starts its own actor instances ([`Stages::start`]) over the shared lock-free maps, so no
-//! stage funnels traffic through one thread; a hop is a same-thread mailbox message.
+//! type (its shared, lock-free maps) with one decision method, called directly with facts
+//! borrowed from the request and unit-tested without HTTP, and a [`stage::Stage`] impl whose
+//! actor ([`stage::StageActor`], one per stage) owns the stage's time: sweeps and expiry.
+//! A request never waits on a mailbox for a decision. It fails closed where failing is real:
+//! a stage whose bounded table is full answers 503 (`Refusal::full`), and the whole request
+//! runs under `[server] request_timeout_secs`. The pipeline holds [`Parts`], the narrow set
+//! of handles it needs, not the whole application state.
 
 pub mod audit;
 pub mod auth;
@@ -35,220 +36,95 @@ pub mod headers;
 pub mod rate_limit;
 pub mod scope;
 pub mod shield;
-pub mod window;
+pub mod stage;
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::future::{ready, Ready};
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::body::BoxBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use serde::Serialize;
 
-use crate::api::route;
-use crate::config::Config;
-use crate::error::{ApiError, ErrorKind};
-use crate::state::AppState;
+use crate::checks::ChecksState;
+use crate::clock::SharedClock;
+use crate::config::{Config, LiveConfig};
+use crate::error::ErrorKind;
+use crate::http::body::{has_body, is_json};
+use crate::http::route;
+use crate::metrics::Metrics;
+use crate::store::audit::AuditLog;
+use crate::store::KeyRing;
 use headers::RequestId;
+pub use stage::{Refusal, StageName};
+use stage::{Stage, StageActor};
 
-/// The stage a refusal came from (recorded in the audit log).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageName {
-    Shield,
-    Checks,
-    Cors,
-    Router,
-    Auth,
-    RateLimit,
-    Scope,
-    Handler,
-}
-
-impl StageName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StageName::Shield => "shield",
-            StageName::Checks => "checks",
-            StageName::Cors => "cors",
-            StageName::Router => "router",
-            StageName::Auth => "auth",
-            StageName::RateLimit => "rate_limit",
-            StageName::Scope => "scope",
-            StageName::Handler => "handler",
-        }
+impl Stage for ChecksState {
+    const NAME: StageName = StageName::Checks;
+    fn upkeep(&self, now_ms: u64) {
+        self.sweep(now_ms);
     }
 }
 
-/// A stage's refusal: what the client sees, and the exact cause for the audit record.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub stage: StageName,
-    pub error: ApiError,
-    pub reason: Cow<'static, str>,
-}
-
-impl Rejection {
-    pub fn new(stage: StageName, error: impl Into<ApiError>, reason: impl Into<Cow<'static, str>>) -> Self {
-        Self { stage, error: error.into(), reason: reason.into() }
-    }
-}
-
-/// A message one stage answers; `Output` is what a pass hands back to the pipeline.
-pub trait StageMessage: Send + 'static {
-    type Output: Send + 'static;
-}
-
-/// A stage's decision logic: a plain function of (message, shared state) → verdict.
-pub trait Decide<M: StageMessage>: Send + Sync + 'static {
-    fn decide(&self, msg: M) -> Result<M::Output, Rejection>;
-}
-
-/// The actor every stage runs as: owns a handle to its state, answers its messages.
-pub struct StageActor<S: 'static>(pub Arc<S>);
-
-impl<S: Send + Sync + 'static> Actor for StageActor<S> {
-    type Context = Context<Self>;
-}
-
-/// The envelope a stage message travels in.
-pub struct Ask<M>(pub M);
-
-impl<M: StageMessage> Message for Ask<M> {
-    type Result = Result<M::Output, Rejection>;
-}
-
-impl<S, M> Handler<Ask<M>> for StageActor<S>
-where
-    M: StageMessage,
-    S: Decide<M>,
-{
-    type Result = Result<M::Output, Rejection>;
-    fn handle(&mut self, msg: Ask<M>, _: &mut Context<Self>) -> Self::Result {
-        self.0.decide(msg.0)
-    }
-}
-
-/// Stops a stage actor (graceful shutdown; fault-injection tests).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Stop;
-
-impl<S: Send + Sync + 'static> Handler<Stop> for StageActor<S> {
-    type Result = ();
-    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        ctx.stop();
-    }
-}
-
-/// Sends a message to a stage under a deadline. A stage that does not answer in time or is
-/// gone fails the request closed with 503.
-pub async fn ask<S, M>(
-    addr: &Addr<StageActor<S>>,
-    msg: M,
-    stage: StageName,
-    deadline: Duration,
-) -> Result<M::Output, Rejection>
-where
-    M: StageMessage,
-    S: Decide<M>,
-{
-    match addr.send(Ask(msg)).timeout(deadline).await {
-        Ok(verdict) => verdict,
-        Err(mailbox) => Err(unavailable(stage, &mailbox.to_string())),
-    }
-}
-
-/// The fail-closed answer of a stage that cannot decide.
-pub fn unavailable(stage: StageName, why: &str) -> Rejection {
-    let kind =
-        if stage == StageName::RateLimit { ErrorKind::RateLimiterUnavailable } else { ErrorKind::StageUnavailable };
-    let error = ApiError::new(kind).header(actix_web::http::header::RETRY_AFTER, 1);
-    Rejection::new(stage, error, format!("{} unavailable: {why}", stage.as_str()))
-}
-
-/// Addresses of every worker's stage actors, by stage, so they can be stopped.
-#[derive(Default)]
-pub struct ActorRegistry {
-    actors: Mutex<HashMap<StageName, Vec<Recipient<Stop>>>>,
-}
-
-impl ActorRegistry {
-    fn register(&self, stage: StageName, recipient: Recipient<Stop>) {
-        if let Ok(mut map) = self.actors.lock() {
-            map.entry(stage).or_default().push(recipient);
-        }
-    }
-
-    /// Stops every worker's actor of one stage (requests then fail closed at that stage).
-    pub fn stop(&self, stage: StageName) -> usize {
-        let Ok(map) = self.actors.lock() else { return 0 };
-        let recipients = map.get(&stage).cloned().unwrap_or_default();
-        for r in &recipients {
-            r.do_send(Stop);
-        }
-        recipients.len()
-    }
-}
-
-/// One worker's stage actors.
+/// Every stage's state. The pipeline's decisions read it; the stage actors keep it.
 pub struct Stages {
-    pub shield: Addr<StageActor<shield::ShieldState>>,
-    pub checks: Addr<StageActor<crate::checks::ChecksState>>,
-    pub cors: Addr<StageActor<cors::CorsState>>,
-    pub auth: Addr<StageActor<auth::AuthState>>,
-    pub rate_limit: Addr<StageActor<rate_limit::RateLimitState>>,
-    pub scope: Addr<StageActor<scope::ScopeState>>,
-    pub audit: Addr<audit::AuditActor>,
+    pub shield: Arc<shield::ShieldState>,
+    pub checks: Arc<ChecksState>,
+    pub cors: Arc<cors::CorsState>,
+    pub auth: Arc<auth::AuthState>,
+    pub rate_limit: Arc<rate_limit::RateLimitState>,
+    pub scope: Arc<scope::ScopeState>,
 }
 
 impl Stages {
-    /// Starts this worker's actor instances (call on the worker's own thread).
-    pub fn start(state: &AppState, audit_writer: &Addr<audit::AuditWriter>) -> Self {
-        let s = &state.stages;
-        let stages = Self {
-            shield: StageActor(s.shield.clone()).start(),
-            checks: StageActor(s.checks.clone()).start(),
-            cors: StageActor(s.cors.clone()).start(),
-            auth: StageActor(s.auth.clone()).start(),
-            rate_limit: StageActor(s.rate_limit.clone()).start(),
-            scope: StageActor(s.scope.clone()).start(),
-            audit: audit::AuditActor::new(
-                audit_writer.clone(),
-                state.audit.clone(),
-                state.config.get().audit.flush_interval_ms,
-            )
-            .start(),
-        };
-        let r = &state.actors;
-        r.register(StageName::Shield, stages.shield.clone().recipient());
-        r.register(StageName::Checks, stages.checks.clone().recipient());
-        r.register(StageName::Cors, stages.cors.clone().recipient());
-        r.register(StageName::Auth, stages.auth.clone().recipient());
-        r.register(StageName::RateLimit, stages.rate_limit.clone().recipient());
-        r.register(StageName::Scope, stages.scope.clone().recipient());
-        stages
+    /// Starts one actor per stage (call inside the actix system).
+    pub fn start_actors(&self, clock: &SharedClock) {
+        StageActor::new(self.shield.clone(), clock.clone()).start();
+        StageActor::new(self.checks.clone(), clock.clone()).start();
+        StageActor::new(self.cors.clone(), clock.clone()).start();
+        StageActor::new(self.auth.clone(), clock.clone()).start();
+        StageActor::new(self.rate_limit.clone(), clock.clone()).start();
+        StageActor::new(self.scope.clone(), clock.clone()).start();
     }
+
+    /// Every stage's upkeep at once (what the actors do on their interval; tests call it).
+    pub fn upkeep(&self, now_ms: u64) {
+        self.shield.upkeep(now_ms);
+        self.checks.upkeep(now_ms);
+        self.cors.upkeep(now_ms);
+        self.auth.upkeep(now_ms);
+        self.rate_limit.upkeep(now_ms);
+        self.scope.upkeep(now_ms);
+    }
+}
+
+/// What the pipeline needs, and nothing more.
+pub struct Parts {
+    /// The running config; one snapshot is taken per request.
+    pub config: Arc<LiveConfig>,
+    /// Keys the client address (every per-IP counter and lock uses the keyed hash).
+    pub keys: KeyRing,
+    pub clock: SharedClock,
+    pub stages: Stages,
+    pub audit: Arc<AuditLog>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The pipeline middleware (one per worker).
 pub struct Pipeline {
-    state: Arc<AppState>,
+    parts: Arc<Parts>,
     audit_writer: Addr<audit::AuditWriter>,
 }
 
 impl Pipeline {
-    pub fn new(state: Arc<AppState>, audit_writer: Addr<audit::AuditWriter>) -> Self {
-        Self { state, audit_writer }
+    pub fn new(parts: Arc<Parts>, audit_writer: Addr<audit::AuditWriter>) -> Self {
+        Self { parts, audit_writer }
     }
 }
 
@@ -263,15 +139,17 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        let stages = Rc::new(Stages::start(&self.state, &self.audit_writer));
-        ready(Ok(PipelineService { service: Rc::new(service), state: self.state.clone(), stages }))
+        // Each worker batches its own audit records (see `audit`).
+        let interval = self.parts.config.get().audit.flush_interval_ms;
+        let audit = audit::AuditActor::new(self.audit_writer.clone(), self.parts.audit.clone(), interval).start();
+        ready(Ok(PipelineService { service: Rc::new(service), parts: self.parts.clone(), audit }))
     }
 }
 
 pub struct PipelineService<S> {
     service: Rc<S>,
-    state: Arc<AppState>,
-    stages: Rc<Stages>,
+    parts: Arc<Parts>,
+    audit: Addr<audit::AuditActor>,
 }
 
 /// What the stages learn about one request as it goes through them.
@@ -279,7 +157,6 @@ pub struct Exchange {
     pub ip: IpAddr,
     /// The keyed hash every per-IP counter and lock uses.
     pub ip_key: crate::store::IpKey,
-    pub started_ms: u64,
     /// Headers every response to this request carries (rate limit, CORS).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     pub principal: Option<Arc<crate::tokens::Principal>>,
@@ -297,54 +174,56 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
-        let state = self.state.clone();
-        let stages = self.stages.clone();
+        let parts = self.parts.clone();
+        let audit = self.audit.clone();
         Box::pin(async move {
             let started = Instant::now();
             let http_req = req.request().clone();
             let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
             // One config snapshot per request: a reload never splits a request.
-            let config = state.config.get();
+            let config = parts.config.get();
             let ip = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-            let ip_key = state.store.keys.ip_key(&ip);
-            let draft = audit::AuditDraft::open(&state, &req, ip_key, request_id);
-            let mut cx = Exchange { ip, ip_key, started_ms: draft.time_ms, extra_headers: Vec::new(), principal: None };
+            let ip_key = parts.keys.ip_key(&ip);
+            let draft = audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id);
+            let mut cx = Exchange { ip, ip_key, extra_headers: Vec::new(), principal: None };
             let limit = Duration::from_secs(config.server.request_timeout_secs);
-            let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &stages, &state, &config)).await;
-            let (mut res, rejection) = match outcome {
+            let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
+            let (mut res, refusal) = match outcome {
                 Ok(Ok(res)) => {
                     let reason = res
                         .response()
                         .error()
-                        .map(|e| Rejection::new(StageName::Handler, ErrorKind::Internal, e.to_string()));
+                        .map(|e| Refusal::new(StageName::Handler, ErrorKind::Internal, e.to_string()));
                     (res, reason)
                 }
-                Ok(Err(rej)) => (ServiceResponse::new(http_req, rej.error.into_response()), Some(rej)),
+                Ok(Err(refusal)) => {
+                    (ServiceResponse::new(http_req, refusal.error.clone().into_response()), Some(refusal))
+                }
                 Err(_) => {
-                    let rej = Rejection::new(
+                    let refusal = Refusal::new(
                         StageName::Shield,
                         ErrorKind::RequestTimeout,
                         "request exceeded server.request_timeout_secs",
                     );
-                    (ServiceResponse::new(http_req, rej.error.into_response()), Some(rej))
+                    (ServiceResponse::new(http_req, refusal.error.clone().into_response()), Some(refusal))
                 }
             };
             let headers = res.headers_mut();
             for (name, value) in cx.extra_headers.drain(..) {
-                if name == actix_web::http::header::VARY {
+                if name == header::VARY {
                     headers.append(name, value);
                 } else {
                     headers.insert(name, value);
                 }
             }
             let route = route_label(res.request());
-            let refused = rejection.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
+            let refused = refusal.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
             let (status, elapsed) = (res.status().as_u16(), started.elapsed());
-            state.metrics.request(route, status, elapsed, refused);
-            let record = draft.finish(status, elapsed, cx.principal.as_deref(), rejection.as_ref());
-            stages.audit.do_send(audit::Finish(record));
+            parts.metrics.request(route, status, elapsed, refused);
+            let record = draft.finish(status, elapsed, cx.principal.as_deref(), refusal.as_ref());
+            audit.do_send(audit::Finish(record));
             Ok(res)
         })
     }
@@ -362,53 +241,70 @@ fn route_label(req: &actix_web::HttpRequest) -> &'static str {
         .map_or("unmatched", |r| r.label())
 }
 
+/// A header as text, when it is valid UTF-8.
+fn text(req: &ServiceRequest, name: impl header::AsHeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+}
+
 /// The stage order, written once. Returns the handler's response or the first refusal.
 async fn run<S>(
     service: &Rc<S>,
     mut req: ServiceRequest,
     cx: &mut Exchange,
-    stages: &Stages,
-    state: &AppState,
+    parts: &Parts,
     config: &Config,
-) -> Result<ServiceResponse<BoxBody>, Rejection>
+) -> Result<ServiceResponse<BoxBody>, Refusal>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
 {
-    let deadline = Duration::from_millis(config.rate_limit.decision_deadline_ms);
+    let stages = &parts.stages;
 
-    // 1. Shield: the stateful screen (throttle) in its actor, then the body, read here
-    //    because the payload stream cannot travel to an actor; its checks are pure functions.
-    let screen = shield::Screen::from_request(&req, cx.ip_key, &config.shield);
-    ask(&stages.shield, screen, StageName::Shield, deadline).await?;
-    let body = if shield::has_body(&req) {
+    // 1. Shield: throttle and sizes before the body is read, then the body itself (counted
+    //    while it streams) and its JSON depth.
+    let content_length = text(&req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
+    stages.shield.screen(cx.ip_key, req.query_string().len(), content_length, &config.shield)?;
+    let body = if has_body(&req) {
         shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?
     } else {
         bytes::Bytes::new()
     };
-    let json = shield::inspect_body(&body, shield::is_json(&req), config.shield.max_json_depth)?;
+    let json = shield::inspect_body(&body, is_json(&req), config.shield.max_json_depth)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
-    if state.stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
-        let inspect =
-            crate::checks::Inspect::from_request(&req, cx.ip, cx.ip_key, json.as_ref().map(|j| j.0.clone()), &body);
-        ask(&stages.checks, inspect, StageName::Checks, deadline).await?;
+    if stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
+        let is_form = text(&req, header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let facts = crate::checks::Inspect {
+            method: req.method().as_str(),
+            path: req.path(),
+            query: req.query_string(),
+            json: json.as_ref().map(|j| &*j.0),
+            form_body: is_form.then_some(&body[..]),
+            ip: cx.ip,
+            ip_key: cx.ip_key,
+            authorization: text(&req, header::AUTHORIZATION),
+            user_agent: text(&req, header::USER_AGENT),
+        };
+        stages.checks.inspect(&facts).map_err(|b| Refusal::new(StageName::Checks, b.error, b.reason))?;
     }
 
     // 2. CORS preflight, answered from server policy without authentication.
     if req.method() == Method::OPTIONS {
-        return match cors::Preflight::from_request(&req) {
-            Some(preflight) => {
-                let headers = ask(&stages.cors, preflight, StageName::Cors, deadline).await?;
+        let preflight = (text(&req, header::ORIGIN), text(&req, header::ACCESS_CONTROL_REQUEST_METHOD));
+        return match preflight {
+            (Some(origin), Some(method)) => {
+                let requested = text(&req, header::ACCESS_CONTROL_REQUEST_HEADERS);
+                let headers = stages.cors.preflight(origin, method, requested)?;
                 let mut res = HttpResponse::NoContent();
                 for h in headers {
                     res.insert_header(h);
                 }
                 Ok(req.into_response(res.finish()))
             }
-            None => {
+            _ => {
                 let route =
                     route::resolve(&Method::GET, req.path()).or_else(|_| route::resolve(&Method::POST, req.path()));
-                let route = route.map_err(|e| Rejection::new(StageName::Router, e, "no such route"))?;
+                let route = route.map_err(|e| Refusal::new(StageName::Router, e, "no such route"))?;
                 let allow = route::allow_header(&route);
                 Ok(req.into_response(HttpResponse::NoContent().insert_header(("allow", allow)).finish()))
             }
@@ -416,7 +312,7 @@ where
     }
 
     let route = route::resolve(req.method(), req.path()).map_err(|e| {
-        Rejection::new(
+        Refusal::new(
             StageName::Router,
             e,
             format!("no route for {} {}", req.method(), crate::redact::truncate(req.path(), 200)),
@@ -425,34 +321,32 @@ where
 
     if route.needs_auth() {
         // 3. Auth.
-        let principal =
-            ask(&stages.auth, auth::Authenticate::from_request(&req, &body, cx.ip_key), StageName::Auth, deadline)
-                .await?;
+        let presented = auth::Presented {
+            authorization: text(&req, header::AUTHORIZATION),
+            timestamp: text(&req, "x-timestamp"),
+            signature: text(&req, "x-signature"),
+            method: req.method().as_str(),
+            path: req.uri().path(),
+            query: req.query_string(),
+            body: &body,
+            ip_key: cx.ip_key,
+        };
+        let principal = stages.auth.authenticate(&presented)?;
         cx.principal = Some(principal.clone());
 
-        // 2. CORS, second half: the token's own origin list (nothing to decide without Origin).
-        if let Some(check) = cors::CheckOrigin::from_request(&req, principal.clone()) {
-            cx.extra_headers.extend(ask(&stages.cors, check, StageName::Cors, deadline).await?);
+        // 2. CORS, second half: the token's own origin list (nothing to decide without
+        //    Origin; one that is not UTF-8 is read lossily and so matches no list).
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let origin = String::from_utf8_lossy(origin.as_bytes());
+            let host = req.headers().get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()));
+            cx.extra_headers.extend(stages.cors.check_origin(&origin, host.as_deref(), &principal)?);
         }
 
         // 4. Rate limit (its refusals carry their own headers).
-        let rate_headers = ask(
-            &stages.rate_limit,
-            rate_limit::Count::for_principal(&principal, config),
-            StageName::RateLimit,
-            deadline,
-        )
-        .await?;
-        cx.extra_headers.extend(rate_headers);
+        cx.extra_headers.extend(stages.rate_limit.count(&principal, &config.rate_limit)?);
 
         // 5. Scope.
-        let authorize = scope::Authorize {
-            principal: principal.clone(),
-            route: route.clone(),
-            method: req.method().clone(),
-            ip: cx.ip,
-        };
-        ask(&stages.scope, authorize, StageName::Scope, deadline).await?;
+        stages.scope.authorize(&principal, &route, req.method(), cx.ip)?;
         req.extensions_mut().insert(principal);
     }
 
@@ -461,10 +355,10 @@ where
         req.extensions_mut().insert(json);
     }
     if !body.is_empty() {
-        req.set_payload(shield::replay_payload(body));
+        req.set_payload(crate::http::body::replay_payload(body));
     }
     service
         .call(req)
         .await
-        .map_err(|e| Rejection::new(StageName::Handler, ErrorKind::Internal, format!("handler failed: {e}")))
+        .map_err(|e| Refusal::new(StageName::Handler, ErrorKind::Internal, format!("handler failed: {e}")))
 }

@@ -13,27 +13,32 @@ use std::sync::Arc;
 
 use actix_web::http::Method;
 
-use super::{Decide, Rejection, StageMessage, StageName};
-use crate::api::route::Route;
+use super::stage::{Refusal, Stage, StageName};
 use crate::catalog::Catalog;
 use crate::error::ErrorKind;
+use crate::http::route::Route;
 use crate::tokens::{Action, Principal};
 
 pub struct ScopeState {
     pub catalog: Arc<Catalog>,
 }
 
-/// The request facts the scope stage decides on.
-#[derive(Debug, Clone)]
-pub struct Authorize {
-    pub principal: Arc<Principal>,
-    pub route: Route,
-    pub method: Method,
-    pub ip: IpAddr,
+/// What a route asks of the scope matrix. Exhaustive: a new route is a compile error here
+/// until someone decides what it needs.
+enum Needs<'r> {
+    /// No table is touched at this level (health, index, explorer); GraphQL is checked per
+    /// table by its resolvers against the same catalog.
+    Nothing,
+    Table(&'r str),
+    View(&'r str),
 }
 
-impl StageMessage for Authorize {
-    type Output = ();
+fn needs(route: &Route) -> Needs<'_> {
+    match route {
+        Route::Health | Route::Index | Route::Explorer { .. } | Route::GraphQl => Needs::Nothing,
+        Route::Table { table, .. } => Needs::Table(table),
+        Route::View { view } => Needs::View(view),
+    }
 }
 
 /// The scope action an HTTP method asks for.
@@ -46,31 +51,38 @@ pub fn action_for(method: &Method) -> Action {
     }
 }
 
-fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
-    Rejection::new(StageName::Scope, kind, reason)
+fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Refusal {
+    Refusal::new(StageName::Scope, kind, reason)
 }
 
-impl Decide<Authorize> for ScopeState {
-    fn decide(&self, a: Authorize) -> Result<(), Rejection> {
-        let record = &a.principal.record;
-        if !record.cidrs.is_empty() && !record.cidrs.iter().any(|net| net.contains(&a.ip)) {
+impl ScopeState {
+    /// May this token do this to this resource from this address?
+    pub fn authorize(&self, p: &Principal, route: &Route, method: &Method, ip: IpAddr) -> Result<(), Refusal> {
+        let record = &p.record;
+        if !record.cidrs.is_empty() && !record.cidrs.iter().any(|net| net.contains(&ip)) {
             return Err(refuse(ErrorKind::IpNotAllowed, "client address outside the token's CIDR list"));
         }
-        let denied = |(error, reason): crate::catalog::Denied| Rejection::new(StageName::Scope, error, reason);
-        match &a.route {
-            Route::Table { table, .. } => {
+        let denied = |(error, reason): crate::catalog::Denied| Refusal::new(StageName::Scope, error, reason);
+        match needs(route) {
+            Needs::Nothing => Ok(()),
+            Needs::Table(table) => {
                 let Some(def) = self.catalog.table(table) else {
                     return Err(refuse(ErrorKind::NotFound, format!("table {table} not served")));
                 };
-                self.catalog.check_table(&a.principal, def, action_for(&a.method)).map_err(denied)
+                self.catalog.check_table(p, def, action_for(method)).map_err(denied)
             }
-            Route::View { view } => {
+            Needs::View(view) => {
                 let Some((v, t)) = self.catalog.view(view) else {
                     return Err(refuse(ErrorKind::NotFound, format!("view {view} not served")));
                 };
-                self.catalog.check_view(&a.principal, v, t).map_err(denied)
+                self.catalog.check_view(p, v, t).map_err(denied)
             }
-            _ => Ok(()),
         }
     }
+}
+
+impl Stage for ScopeState {
+    const NAME: StageName = StageName::Scope;
+    /// The matrix is fixed at start; nothing expires.
+    fn upkeep(&self, _now_ms: u64) {}
 }

@@ -8,32 +8,32 @@
 //! - JSON bodies nested deeper than `max_json_depth` → 400 `json_too_deep`, found by a byte
 //!   scan that never recurses; invalid JSON → 400 `malformed_json`
 //!
-//! The throttle owns state and runs in the stage actor; the body checks are pure functions
-//! called by the pipeline, because the payload stream lives on the worker's thread.
+//! The throttle's windows are the stage's state (swept by its actor); the body checks are
+//! pure functions. All of it is called directly by the pipeline.
 //! The 10 s execution timeout wraps the whole pipeline (see `pipeline::PipelineService`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Payload, ServiceRequest};
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::HttpMessage;
+use actix_web::dev::Payload;
+use actix_web::http::header;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::window::FixedWindows;
-use super::{Decide, Rejection, StageMessage, StageName};
+use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
 use crate::config::ShieldConfig;
 use crate::error::{ApiError, ErrorKind};
+use crate::http::body::{check_depth, ParsedBody};
+use crate::limits::window::FixedWindows;
 use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
 pub const BODY_IDLE_SECS: u64 = 5;
 
-/// The shield's shared state: the per-IP windows. Its limits travel in each [`Screen`],
-/// taken from the request's config snapshot, so a reload applies from the next request.
+/// The shield's state: the per-IP windows. Its limits come from the request's config
+/// snapshot, so a reload applies from the next request.
 pub struct ShieldState {
     pub throttle: FixedWindows<IpKey>,
     pub clock: SharedClock,
@@ -43,51 +43,29 @@ impl ShieldState {
     pub fn new(max_tracked_ips: usize, clock: SharedClock) -> Self {
         Self { throttle: FixedWindows::sheddable(max_tracked_ips), clock }
     }
-}
 
-/// The facts the shield screens before reading the body.
-#[derive(Debug, Clone)]
-pub struct Screen {
-    pub ip_key: IpKey,
-    pub query_bytes: usize,
-    pub content_length: Option<u64>,
-    pub limits: ShieldConfig,
-}
-
-impl Screen {
-    pub fn from_request(req: &ServiceRequest, ip_key: IpKey, limits: &ShieldConfig) -> Self {
-        let content_length =
-            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        Self { ip_key, query_bytes: req.query_string().len(), content_length, limits: limits.clone() }
-    }
-}
-
-impl StageMessage for Screen {
-    type Output = ();
-}
-
-fn reject(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
-    Rejection::new(StageName::Shield, kind, reason)
-}
-
-impl Decide<Screen> for ShieldState {
-    fn decide(&self, s: Screen) -> Result<(), Rejection> {
-        let c = &s.limits;
+    /// The checks before the body is read: the per-IP throttle, the query's size and an
+    /// announced body's size.
+    pub fn screen(
+        &self,
+        ip_key: IpKey,
+        query_bytes: usize,
+        content_length: Option<u64>,
+        c: &ShieldConfig,
+    ) -> Result<(), Refusal> {
         let now = self.clock.now_ms();
-        match self.throttle.hit(s.ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
+        match self.throttle.hit(ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
             Ok(d) => {
                 let err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());
-                return Err(Rejection::new(StageName::Shield, err, "per-IP throttle exceeded"));
+                return Err(Refusal::new(StageName::Shield, err, "per-IP throttle exceeded"));
             }
-            Err(_) => {
-                return Err(super::unavailable(StageName::Shield, "IP throttle table full"));
-            }
+            Err(_) => return Err(Refusal::full(StageName::Shield, "IP throttle table")),
         }
-        if s.query_bytes > c.max_query_bytes {
-            return Err(reject(ErrorKind::QueryTooLong, format!("query of {} bytes", s.query_bytes)));
+        if query_bytes > c.max_query_bytes {
+            return Err(reject(ErrorKind::QueryTooLong, format!("query of {query_bytes} bytes")));
         }
-        if let Some(len) = s.content_length {
+        if let Some(len) = content_length {
             if len > c.max_body_bytes as u64 {
                 return Err(reject(ErrorKind::PayloadTooLarge, format!("Content-Length {len}")));
             }
@@ -96,15 +74,19 @@ impl Decide<Screen> for ShieldState {
     }
 }
 
-/// Whether the request announces a body (`Content-Length` > 0 or `Transfer-Encoding`).
-pub fn has_body(req: &ServiceRequest) -> bool {
-    let headers = req.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+impl Stage for ShieldState {
+    const NAME: StageName = StageName::Shield;
+    fn upkeep(&self, now_ms: u64) {
+        self.throttle.evict_expired(now_ms, false);
+    }
+}
+
+fn reject(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) -> Refusal {
+    Refusal::new(StageName::Shield, kind, reason)
 }
 
 /// Reads the whole body, refusing it as soon as it grows past `limit`.
-pub async fn read_body(mut payload: Payload, limit: usize) -> Result<Bytes, Rejection> {
+pub async fn read_body(mut payload: Payload, limit: usize) -> Result<Bytes, Refusal> {
     let mut buf = BytesMut::new();
     loop {
         let next = actix_rt::time::timeout(Duration::from_secs(BODY_IDLE_SECS), payload.next()).await;
@@ -125,23 +107,8 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<Bytes, Reje
     Ok(buf.freeze())
 }
 
-/// Whether the request declares a JSON body (`application/json`, `application/*+json`).
-pub fn is_json(req: &ServiceRequest) -> bool {
-    is_json_content_type(req.headers().get(header::CONTENT_TYPE))
-}
-
-pub fn is_json_content_type(value: Option<&HeaderValue>) -> bool {
-    let Some(v) = value.and_then(|v| v.to_str().ok()) else { return false };
-    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-/// A JSON body, parsed once by the shield and handed to the handler.
-#[derive(Debug, Clone)]
-pub struct ParsedBody(pub Arc<Value>);
-
 /// Depth-checks and parses a declared-JSON body; other bodies pass untouched.
-pub fn inspect_body(body: &Bytes, declared_json: bool, max_depth: usize) -> Result<Option<ParsedBody>, Rejection> {
+pub fn inspect_body(body: &Bytes, declared_json: bool, max_depth: usize) -> Result<Option<ParsedBody>, Refusal> {
     if !declared_json || body.is_empty() {
         return Ok(None);
     }
@@ -154,79 +121,16 @@ pub fn inspect_body(body: &Bytes, declared_json: bool, max_depth: usize) -> Resu
     }
 }
 
-/// Scans bytes for container depth without recursion; `Err(depth)` at the first level past
-/// `max`. Brackets inside strings (escapes included) do not count.
-pub fn check_depth(bytes: &[u8], max: usize) -> Result<usize, usize> {
-    let mut depth = 0usize;
-    let mut deepest = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return Err(depth);
-                }
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(deepest)
-}
-
-/// Puts an already-read body back so the handler can read it as usual.
-pub fn replay_payload(body: Bytes) -> Payload {
-    let (_, mut payload) = actix_http::h1::Payload::create(true);
-    payload.unread_data(body);
-    Payload::from(payload)
-}
-
-/// The parsed JSON body of a request, if the shield found one.
-pub fn parsed_body(req: &actix_web::HttpRequest) -> Option<Arc<Value>> {
-    req.extensions().get::<ParsedBody>().map(|p| p.0.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn depth_counts_containers_not_strings() {
-        assert_eq!(check_depth(br#"{"a":{"b":1}}"#, 10), Ok(2));
-        assert_eq!(check_depth(br#"{"a":"[[[[[[[[[[[[[["}"#, 2), Ok(1));
-        assert_eq!(check_depth(br#"{"a":"\"[[[[[[[[[[[[[["}"#, 2), Ok(1));
-        let ten = "[".repeat(10) + &"]".repeat(10);
-        assert_eq!(check_depth(ten.as_bytes(), 10), Ok(10));
-        let eleven = "[".repeat(11) + &"]".repeat(11);
-        assert_eq!(check_depth(eleven.as_bytes(), 10), Err(11));
-    }
-
-    #[test]
-    fn huge_bracket_bodies_are_cheap_and_safe() {
-        let body = vec![b'['; 256 * 1024];
-        assert_eq!(check_depth(&body, 10), Err(11));
-    }
-
-    #[test]
-    fn json_content_types() {
-        let hv = |s: &'static str| HeaderValue::from_static(s);
-        assert!(is_json_content_type(Some(&hv("application/json; charset=utf-8"))));
-        assert!(is_json_content_type(Some(&hv("application/merge-patch+json"))));
-        assert!(!is_json_content_type(Some(&hv("text/plain"))));
-        assert!(!is_json_content_type(None));
+    fn body_checks_refuse_deep_and_malformed_json_and_pass_other_bodies() {
+        let deep = Bytes::from("[".repeat(11) + &"]".repeat(11));
+        assert_eq!(inspect_body(&deep, true, 10).unwrap_err().error.kind, ErrorKind::JsonTooDeep);
+        assert_eq!(inspect_body(&Bytes::from("{"), true, 10).unwrap_err().error.kind, ErrorKind::MalformedJson);
+        assert!(inspect_body(&Bytes::from("{"), false, 10).unwrap().is_none());
+        assert!(inspect_body(&Bytes::from(r#"{"a":1}"#), true, 10).unwrap().is_some());
     }
 }

@@ -17,7 +17,6 @@ pub mod index;
 mod keys;
 pub mod locks;
 mod rows;
-pub mod seed;
 mod snapshot;
 pub mod writer;
 pub use snapshot::Counters;

@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{IpKey, Op, Store, StoreError, SysTree};
-use crate::pipeline::auth::ReplayCache;
-use crate::pipeline::window::{FixedWindows, Slot};
+use crate::limits::replay::ReplayCache;
+use crate::limits::window::{FixedWindows, Slot};
 
 const RATE: &str = "rate_limit";
 const REPLAY: &str = "replay";
@@ -28,7 +28,8 @@ pub const MAX_IP_ENTRIES: usize = 100_000;
 
 /// Every counter map that survives a restart.
 pub struct Counters<'a> {
-    pub rate: &'a FixedWindows<String>,
+    /// Keyed by the token id as a number (stored as its 16 hex digits).
+    pub rate: &'a FixedWindows<u64>,
     pub replay: &'a ReplayCache,
     pub throttle: &'a FixedWindows<IpKey>,
     pub failures: &'a FixedWindows<IpKey>,
@@ -103,7 +104,10 @@ fn decode_ip_map<K: IpMapKey>(mut buf: &[u8]) -> Vec<(K, Slot)> {
 impl Store {
     /// Writes every counter map through the writer and waits until it is durable.
     pub fn snapshot_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
-        let rate = Snapshot { taken_at_ms: now_ms, entries: c.rate.snapshot() };
+        let rate = Snapshot {
+            taken_at_ms: now_ms,
+            entries: c.rate.snapshot().into_iter().map(|(k, slot)| (format!("{k:016x}"), slot)).collect(),
+        };
         let replayed = Snapshot {
             taken_at_ms: now_ms,
             entries: c
@@ -131,7 +135,9 @@ impl Store {
         let get = |key: &str| self.sys_get(SysTree::Counters, key.as_bytes());
         if let Some(bytes) = get(RATE)? {
             if let Ok(s) = serde_json::from_slice::<Snapshot<String>>(&bytes) {
-                c.rate.restore(s.entries, now_ms);
+                let entries =
+                    s.entries.into_iter().filter_map(|(id, slot)| Some((u64::from_str_radix(&id, 16).ok()?, slot)));
+                c.rate.restore(entries, now_ms);
             }
         }
         if let Some(bytes) = get(REPLAY)? {

@@ -49,7 +49,7 @@ fn a_flood_of_one_shot_ips_stays_within_capacity_and_tokens_are_answered() {
             clock.advance_ms(1_100);
             // The legitimate token is answered throughout (its IP is 'repeated', so kept).
             assert_eq!(conn.get("/api/v1/clients/1", &legit), Some(200), "after {i} flood requests");
-            assert!(app.state.stages.shield.throttle.len() <= 2_000);
+            assert!(app.state.stages().shield.throttle.len() <= 2_000);
         }
     }
     // The heavy hitter kept its window through the flood: 2 + 18 more, then throttled.

@@ -70,7 +70,7 @@ fn graphql_literal(value: &str) -> String {
 
 #[test]
 fn graphql_string_escapes_hide_no_attack_and_flag_no_benign_value() {
-    use palisade::api::graphql::literals::string_values;
+    use palisade::http::literals::string_values;
     let literal_flagged = |query: &str| string_values(query).iter().any(|v| detect(v).is_some());
     let query = |value: &str| {
         format!("mutation {{ create_leads(name: {}, status: \"new\") {{ id }} }}", graphql_literal(value))

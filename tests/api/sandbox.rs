@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use palisade::schema::Schema;
-use palisade::store::seed::demo_rows;
+use palisade::seed::demo_rows;
 use serde_json::{json, Value};
 
 use crate::support::TestApp;

@@ -12,8 +12,15 @@ use palisade::config::Config;
 use palisade::schema::Schema;
 use palisade::server::{launch, run_until_stopped, Launch};
 use palisade::state::AppState;
-use palisade::tokens::{CreatedToken, TokenSpec};
+use palisade::tokens::TokenSpec;
 use serde_json::Value;
+
+/// A created token, its text in the clear (tests send it).
+pub struct Created {
+    pub id: String,
+    pub token: String,
+    pub signing_secret: Option<String>,
+}
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -51,10 +58,11 @@ impl TestApp {
     }
 
     /// Creates a token directly in the running server's registry.
-    pub fn token_with(&self, f: impl FnOnce(&mut TokenSpec)) -> CreatedToken {
+    pub fn token_with(&self, f: impl FnOnce(&mut TokenSpec)) -> Created {
         let mut spec = TokenSpec { name: "tester".into(), ..Default::default() };
         f(&mut spec);
-        self.state.tokens.create(&spec, self.state.schema(), self.state.clock.now_ms()).expect("token create")
+        let c = self.state.tokens.create(&spec, self.state.schema(), self.state.clock.now_ms()).expect("token create");
+        Created { id: c.id, token: c.token.expose().to_string(), signing_secret: c.signing_secret }
     }
 
     /// A token with the given scopes.

@@ -18,11 +18,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("app.css")),
 ];
 
-/// Whether `name` is one of the page's files.
-pub fn exists(name: &str) -> bool {
-    ASSETS.iter().any(|(n, _, _)| *n == name)
-}
-
 /// Serves one of the page's files.
 pub fn serve(name: &str) -> HttpResponse {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {

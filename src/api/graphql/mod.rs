@@ -8,7 +8,6 @@
 //! `{"errors":[{"message":…,"extensions":{"code":…}}]}`. No GraphiQL page is served.
 
 pub mod guard;
-pub mod literals;
 pub mod model;
 mod mutate;
 mod parse;
@@ -22,7 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::catalog::Catalog;
-use crate::pipeline::shield::{is_json_content_type, parsed_body};
+use crate::http::body::{is_json_content_type, parsed_body};
 use crate::state::AppState;
 use crate::tokens::Principal;
 pub use model::Model;
@@ -85,7 +84,9 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         Some(v @ Value::Object(_)) => v.clone(),
         Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" must be an object"),
     };
-    let api = state.graphql.clone();
+    let Some(api) = req.app_data::<web::Data<GraphqlApi>>().map(|d| d.clone().into_inner()) else {
+        return refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
+    };
     let config = state.config.get();
     let config = &config.graphql;
     if let Err(e) =

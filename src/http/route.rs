@@ -1,6 +1,6 @@
 //! The route table, written once: path shape → [`Route`], and which methods each serves.
 //! The pipeline resolves it before auth (unknown shapes → 404, wrong methods → 405 with
-//! `Allow`), the scope stage checks it, and the dispatcher serves it.
+//! `Allow`), the scope stage decides what each needs, and the dispatcher serves it.
 
 use actix_web::http::header::ALLOW;
 use actix_web::http::Method;
@@ -78,9 +78,15 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
         "/api/v1" => Route::Index,
         GRAPHQL_PATH => Route::GraphQl,
         "/explorer" | "/explorer/" => Route::Explorer { asset: "index.html".into() },
+        // Which files exist is the explorer's to say (an unknown one is its 404).
         _ if path.starts_with("/explorer/") => {
             let asset = &path["/explorer/".len()..];
-            if !crate::api::explorer::exists(asset) {
+            let file_name = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 63
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+            };
+            if !file_name(asset) || asset.starts_with('.') {
                 return Err(not_found());
             }
             Route::Explorer { asset: asset.to_string() }

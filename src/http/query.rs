@@ -1,0 +1,46 @@
+//! Query strings: lenient `a=b&c=d` decoding shared by the checks (which scan every pair)
+//! and the REST handlers (which refuse a repeated name).
+
+use crate::error::{ApiError, ErrorKind};
+use crate::redact::truncate;
+
+/// Lenient `a=b&c=d` decoding (`+` is a space; duplicates kept).
+pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Decoded query parameters; a repeated name is refused.
+pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs = decode_pairs(raw);
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(seen, _)| seen == k) {
+            return Err(ApiError::with_message(
+                ErrorKind::BadRequest,
+                format!("query parameter '{}' is repeated", truncate(k, 64)),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_decode_plus_and_percent_and_repeats_are_refused() {
+        assert_eq!(
+            decode_pairs("a=1+2&b=%27x&&c"),
+            [("a".into(), "1 2".into()), ("b".into(), "'x".into()), ("c".into(), String::new())]
+        );
+        assert!(query_params("a=1&a=2").is_err());
+        assert_eq!(query_params("a=1&b=2").unwrap().len(), 2);
+    }
+}

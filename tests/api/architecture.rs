@@ -1,0 +1,136 @@
+//! The layer picture in `src/lib.rs` stays true: every `crate::…` path in `src/**/*.rs`
+//! names a module of the same layer or a lower one, and the top-level modules import each
+//! other without a loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Lowest first; the same order as `src/lib.rs`'s docs.
+const LAYERS: &[&[&str]] = &[
+    &["clock", "error", "config", "redact", "logging", "notify", "metrics"],
+    &["http"],
+    &["limits"],
+    &["store"],
+    &["schema"],
+    &["tokens", "catalog", "sandbox", "tables", "seed"],
+    &["checks"],
+    &["pipeline"],
+    &["state"],
+    &["api"],
+    &["housekeeper", "watchdog", "server", "cli", "main", "lib"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| l.contains(&module))
+}
+
+/// The top-level module a file under `src/` belongs to.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_string()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every `crate::name` (or `crate::{a, b}`) a file mentions outside comments.
+fn imports(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                for name in group[..end].split(',') {
+                    let name: String =
+                        name.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                    if !name.is_empty() {
+                        out.insert(name);
+                    }
+                }
+            } else {
+                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn modules_import_only_from_their_layer_or_below_and_never_in_a_loop() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        let Some(from) = layer_of(&module) else {
+            violations.push(format!("{}: module {module} is in no layer of LAYERS", file.display()));
+            continue;
+        };
+        for target in imports(&std::fs::read_to_string(file).unwrap()) {
+            if target == module {
+                continue;
+            }
+            match layer_of(&target) {
+                None => violations.push(format!("{}: crate::{target} is in no layer", file.display())),
+                Some(to) if to > from => violations
+                    .push(format!("{}: {module} (layer {from}) imports {target} (layer {to}, higher)", file.display())),
+                Some(_) => {
+                    graph.entry(module.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "layer violations:\n{}", violations.join("\n"));
+
+    // No loop between top-level modules (same-layer imports included).
+    fn visit(
+        m: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == m) {
+            return Some(path[at..].iter().cloned().chain([m.to_string()]).collect());
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.to_string());
+        for next in graph.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(m.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in graph.keys() {
+        if let Some(cycle) = visit(m, &graph, &mut Vec::new(), &mut done) {
+            panic!("module loop: {}", cycle.join(" → "));
+        }
+    }
+}
+
+#[test]
+fn the_import_reader_sees_grouped_and_inline_paths() {
+    let text = "use crate::{store::Store, tokens};\nlet x = crate::http::route::resolve(); // crate::api\n";
+    let found: Vec<String> = imports(text).into_iter().collect();
+    assert_eq!(found, ["http", "store", "tokens"]);
+}
