@@ -1,23 +1,32 @@
 //! The pipeline's price, in one run (`cargo bench --bench pipeline`).
 //!
-//! Starts two servers in this process on the same demo data: the full six-stage pipeline,
-//! and the same dispatcher with no stage at all (a shim only sets the route and principal
-//! the handler expects). A keep-alive load generator drives authenticated
-//! `GET /api/v1/clients/1` against each, alternating, several rounds; the medians and their
-//! ratio are printed, then the cost of one actor hop (a same-thread mailbox message to a
-//! stage actor) against a direct call of the same decision function.
+//! Three servers in this process, two workers each, on the same demo data:
+//! - **plain**: actix-web answering the bytes of `GET /api/v1/clients/1` from memory (no
+//!   store, no JSON building): the floor any Rust HTTP server pays;
+//! - **no stage**: Palisade's dispatcher behind a shim that sets the route and principal the
+//!   handler expects (store read, JSON, security headers not included);
+//! - **pipeline**: the real server, every stage, security headers and audit.
+//!
+//! A keep-alive load generator (16 connections, no allocation per request) drives
+//! authenticated `GET /api/v1/clients/1` against each, alternating, several rounds, and
+//! reports per server: req/s, p50/p99, **server CPU µs per request** (process CPU time minus
+//! the load threads' own, from `CLOCK_*_CPUTIME_ID`), and **allocations per request** (a
+//! counting allocator in this binary). Then p99 of the pipeline at half of its saturation,
+//! open loop. Medians of the rounds.
 //!
 //! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
-//! BENCH_CONNS (default 16).
+//! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone (for `perf`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Service;
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
+use nix::time::{clock_gettime, ClockId};
 use palisade::clock::{Clock, SystemClock};
 use palisade::config::Config;
 use palisade::http::route::Route;
@@ -25,101 +34,181 @@ use palisade::schema::Schema;
 use palisade::server::{launch, Launch};
 use palisade::tokens::TokenSpec;
 
+/// Counts allocations in sharded counters (no shared cache line between threads).
+struct Counting;
+
+const SHARDS: usize = 64;
+#[repr(align(64))]
+struct Shard(AtomicU64);
+static ALLOCS: [Shard; SHARDS] = [const { Shard(AtomicU64::new(0)) }; SHARDS];
+
+fn shard() -> usize {
+    thread_local!(static ID: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) as usize % SHARDS
+    });
+    ID.with(|i| *i)
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS[shard()].0.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS[shard()].0.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCS.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+}
+
+fn cpu_ns(clock: ClockId) -> u64 {
+    clock_gettime(clock).map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64).unwrap_or(0)
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Drives `conns` keep-alive connections for `secs`; returns (requests/s, p50 µs, p99 µs).
-fn load(addr: SocketAddr, token: &str, conns: usize, secs: u64) -> (f64, u64, u64) {
-    let request = format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
-    load_request(addr, request, conns, secs)
+/// Latencies in 10 µs buckets up to 200 ms (no allocation while measuring).
+struct Histogram(Vec<u32>);
+
+impl Histogram {
+    const BUCKET_US: u64 = 10;
+    fn new() -> Self {
+        Self(vec![0; 20_001])
+    }
+    fn record(&mut self, us: u64) {
+        let i = ((us / Self::BUCKET_US) as usize).min(self.0.len() - 1);
+        self.0[i] += 1;
+    }
+    fn merge(&mut self, other: &Histogram) {
+        self.0.iter_mut().zip(&other.0).for_each(|(a, b)| *a += b);
+    }
+    fn percentile(&self, p: f64) -> u64 {
+        let total: u64 = self.0.iter().map(|&c| u64::from(c)).sum();
+        let want = (total as f64 * p).ceil() as u64;
+        let mut seen = 0;
+        for (i, &c) in self.0.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= want.max(1) {
+                return (i as u64 + 1) * Self::BUCKET_US;
+            }
+        }
+        0
+    }
 }
 
-/// The two-level GraphQL query of the benchmark.
-const GRAPHQL: &str = r#"{"query":"{ clients(limit: 5) { company invoices(limit: 3) { total } } }"}"#;
-
-fn load_graphql(addr: SocketAddr, token: &str, conns: usize, secs: u64) -> (f64, u64, u64) {
-    let request = format!(
-        "POST /graphql HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{GRAPHQL}",
-        GRAPHQL.len()
-    );
-    load_request(addr, request, conns, secs)
+/// One request and its 200 answer on a keep-alive connection, with no allocation.
+fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
+    stream.write_all(request).unwrap();
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..]).unwrap();
+        assert!(n > 0, "connection closed");
+        filled += n;
+        let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        assert!(buf.starts_with(b"HTTP/1.1 200"), "non-200: {}", String::from_utf8_lossy(&buf[..filled.min(300)]));
+        let head = &buf[..end];
+        let length = head
+            .split(|&b| b == b'\n')
+            .find_map(|l| {
+                let l = std::str::from_utf8(l).ok()?;
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        while filled < end + 4 + length {
+            let n = stream.read(&mut buf[filled..]).unwrap();
+            assert!(n > 0);
+            filled += n;
+        }
+        return;
+    }
 }
 
-fn load_request(addr: SocketAddr, request: String, conns: usize, secs: u64) -> (f64, u64, u64) {
+/// One closed-loop measurement.
+struct Run {
+    rate: f64,
+    p50: u64,
+    p99: u64,
+    cpu_us: f64,
+    allocs: f64,
+}
+
+fn saturate(addr: SocketAddr, request: &[u8], conns: usize, secs: u64) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
+    let ready = Arc::new(std::sync::Barrier::new(conns + 1));
     let threads: Vec<_> = (0..conns)
         .map(|_| {
-            let (stop, count, request) = (stop.clone(), count.clone(), request.clone());
+            let (stop, ready, request) = (stop.clone(), ready.clone(), request.to_vec());
             std::thread::spawn(move || {
-                let mut latencies = Vec::new();
-                let stream = TcpStream::connect(addr).unwrap();
+                let mut stream = TcpStream::connect(addr).unwrap();
                 stream.set_nodelay(true).unwrap();
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
+                let mut buf = vec![0u8; 1 << 16];
+                let mut hist = Histogram::new();
+                exchange(&mut stream, &mut buf, &request);
+                ready.wait();
+                let cpu_before = cpu_ns(ClockId::CLOCK_THREAD_CPUTIME_ID);
+                let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    exchange(&mut writer, &mut reader, &request);
-                    latencies.push(t.elapsed().as_micros() as u64);
-                    count.fetch_add(1, Ordering::Relaxed);
+                    exchange(&mut stream, &mut buf, &request);
+                    hist.record(t.elapsed().as_micros() as u64);
+                    n += 1;
                 }
-                latencies
+                (n, hist, cpu_ns(ClockId::CLOCK_THREAD_CPUTIME_ID) - cpu_before)
             })
         })
         .collect();
-    let started = Instant::now();
+    ready.wait();
+    let (cpu_before, allocs_before, started) =
+        (cpu_ns(ClockId::CLOCK_PROCESS_CPUTIME_ID), allocations(), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     stop.store(true, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-    all.sort_unstable();
-    (count.load(Ordering::Relaxed) as f64 / elapsed, percentile(&all, 0.50), percentile(&all, 0.99))
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or(0)
-}
-
-/// One request and its 200 answer on a keep-alive connection.
-fn exchange(writer: &mut TcpStream, reader: &mut BufReader<TcpStream>, request: &str) {
-    writer.write_all(request.as_bytes()).unwrap();
-    let mut length = 0usize;
-    let mut status_ok = false;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        if line.starts_with("HTTP/1.1 ") {
-            status_ok = line.starts_with("HTTP/1.1 200");
-        } else if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        } else if line == "\r\n" {
-            break;
-        }
+    let mut all = Histogram::new();
+    let (mut requests, mut load_cpu) = (0, 0);
+    for t in threads {
+        let (n, hist, cpu) = t.join().unwrap();
+        requests += n;
+        all.merge(&hist);
+        load_cpu += cpu;
     }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).unwrap();
-    assert!(status_ok, "non-200 answer: {}", String::from_utf8_lossy(&body));
+    let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_ns(ClockId::CLOCK_PROCESS_CPUTIME_ID) - cpu_before - load_cpu;
+    Run {
+        rate: requests as f64 / elapsed,
+        p50: all.percentile(0.50),
+        p99: all.percentile(0.99),
+        cpu_us: server_cpu as f64 / 1000.0 / requests as f64,
+        allocs: (allocations() - allocs_before) as f64 / requests as f64,
+    }
 }
 
-/// Open-loop load: `rate` requests/s spread over `conns` connections, each request sent at
-/// its scheduled time; latency counts from that time (so queueing is not hidden). Returns
-/// (achieved requests/s, p50 µs, p99 µs, p99.9 µs).
-fn paced(addr: SocketAddr, token: &str, rate: f64, conns: usize, secs: u64) -> (f64, u64, u64, u64) {
-    let request = format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n");
+/// Open loop: `rate` requests/s over `conns` connections, each sent at its scheduled time;
+/// latency counts from that time (queueing is not hidden). Returns (achieved, p50, p99, p99.9).
+fn paced(addr: SocketAddr, request: &[u8], rate: f64, conns: usize, secs: u64) -> (f64, u64, u64, u64) {
     let interval = Duration::from_secs_f64(conns as f64 / rate);
     let start = Instant::now() + Duration::from_millis(50);
     let threads: Vec<_> = (0..conns)
         .map(|c| {
-            let request = request.clone();
+            let request = request.to_vec();
             std::thread::spawn(move || {
-                let stream = TcpStream::connect(addr).unwrap();
+                let mut stream = TcpStream::connect(addr).unwrap();
                 stream.set_nodelay(true).unwrap();
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
+                let mut buf = vec![0u8; 1 << 16];
+                let mut hist = Histogram::new();
                 let offset = interval.mul_f64(c as f64 / conns as f64);
-                let mut latencies = Vec::new();
+                let mut n = 0u64;
                 for i in 0.. {
                     let due = start + offset + interval * i;
                     if due > start + Duration::from_secs(secs) {
@@ -128,22 +217,29 @@ fn paced(addr: SocketAddr, token: &str, rate: f64, conns: usize, secs: u64) -> (
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    exchange(&mut writer, &mut reader, &request);
-                    latencies.push(due.elapsed().as_micros() as u64);
+                    exchange(&mut stream, &mut buf, &request);
+                    hist.record(due.elapsed().as_micros() as u64);
+                    n += 1;
                 }
-                latencies
+                (n, hist)
             })
         })
         .collect();
-    let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
-    let achieved = all.len() as f64 / start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    (achieved, percentile(&all, 0.50), percentile(&all, 0.99), percentile(&all, 0.999))
+    let mut all = Histogram::new();
+    let mut n = 0;
+    for t in threads {
+        let (count, hist) = t.join().unwrap();
+        n += count;
+        all.merge(&hist);
+    }
+    let achieved = n as f64 / start.elapsed().as_secs_f64();
+    (achieved, all.percentile(0.50), all.percentile(0.99), all.percentile(0.999))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
+fn median<T>(v: &[T], key: impl Fn(&T) -> f64) -> f64 {
+    let mut xs: Vec<f64> = v.iter().map(key).collect();
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
 }
 
 fn main() {
@@ -157,7 +253,6 @@ fn main() {
     config.shield.ip_requests = u32::MAX;
     config.rate_limit.requests = u32::MAX;
     config.server.workers = 2;
-    config.audit.flush_interval_ms = env("BENCH_AUDIT_FLUSH_MS", config.audit.flush_interval_ms);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
@@ -174,10 +269,9 @@ fn main() {
             let state = running.state.clone();
             let spec = TokenSpec { name: "bench".into(), scopes: vec!["*:r".into()], ..Default::default() };
             let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
-            let principal = state
-                .tokens
-                .authenticate(palisade::tokens::BearerToken::new(token.token.expose()), SystemClock.now_ms())
-                .unwrap();
+            let token = token.token.expose().to_string();
+            let principal =
+                state.tokens.authenticate(palisade::tokens::BearerToken::new(&token), SystemClock.now_ms()).unwrap();
             // The same dispatcher, no stage: a shim sets what the pipeline would have.
             let bare_state = state.clone();
             let bare = HttpServer::new(move || {
@@ -196,67 +290,86 @@ fn main() {
             .bind("127.0.0.1:0")
             .unwrap();
             let bare_addr = bare.addrs()[0];
-            let bare = bare.run();
-            tx.send((running.addr, bare_addr, token.token.expose().to_string(), state)).unwrap();
-            let _ = futures_util::future::join(running.server, bare).await;
+            // Plain actix-web: the same body bytes, from memory.
+            let row = state.store.get_row("clients", 1).unwrap().unwrap();
+            let body = bytes::Bytes::from(serde_json::json!({ "data": row }).to_string());
+            let plain = HttpServer::new(move || {
+                let body = body.clone();
+                App::new().default_service(web::to(move || {
+                    let body = body.clone();
+                    async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                }))
+            })
+            .workers(2)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+            let plain_addr = plain.addrs()[0];
+            tx.send((running.addr, bare_addr, plain_addr, token)).unwrap();
+            let _ = futures_util::future::join3(running.server, bare.run(), plain.run()).await;
         })
     });
-    let (full_addr, bare_addr, token, state) = rx.recv().unwrap();
+    let (full_addr, bare_addr, plain_addr, token) = rx.recv().unwrap();
+    let request =
+        format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n").into_bytes();
 
-    println!("palisade pipeline benchmark: {rounds} rounds × {secs}s, {conns} keep-alive connections, 2 workers");
-    let _ = load(full_addr, &token, conns, 1); // warm-up
-    let _ = load(bare_addr, &token, conns, 1);
-    let (mut full, mut bare) = (Vec::new(), Vec::new());
-    let (mut full_p99, mut bare_p99) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let b = load(bare_addr, &token, conns, secs);
-        let f = load(full_addr, &token, conns, secs);
-        println!(
-            "  round {}: bare {:>8.0} req/s (p50 {} µs, p99 {} µs) | pipeline {:>8.0} req/s (p50 {} µs, p99 {} µs)",
-            round + 1,
-            b.0,
-            b.1,
-            b.2,
-            f.0,
-            f.1,
-            f.2
-        );
-        bare.push(b.0);
-        full.push(f.0);
-        bare_p99.push(b.2 as f64);
-        full_p99.push(f.2 as f64);
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "pipeline") {
+        // For a profiler: the pipeline alone, saturated.
+        let r = saturate(full_addr, &request, conns, secs);
+        println!("pipeline alone: {:.0}/s, {:.1} µs CPU and {:.1} allocations per request", r.rate, r.cpu_us, r.allocs);
+        return;
     }
-    let (bm, fm) = (median(bare), median(full));
-    println!("median bare:     {bm:>8.0} req/s, p99 {:.0} µs", median(bare_p99));
-    println!("median pipeline: {fm:>8.0} req/s, p99 {:.0} µs", median(full_p99));
-    println!("pipeline / bare: {:.1} %  (target ≥ 70 %)", 100.0 * fm / bm);
-
-    let mut gql = Vec::new();
-    for _ in 0..rounds {
-        let g = load_graphql(full_addr, &token, conns, secs);
-        gql.push(g);
+    println!("palisade pipeline benchmark: {rounds} rounds × {secs}s, {conns} keep-alive connections, 2 workers each");
+    for addr in [plain_addr, bare_addr, full_addr] {
+        saturate(addr, &request, conns, 1); // warm-up
     }
-    gql.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let g = gql[gql.len() / 2];
+    let servers = [("plain actix-web", plain_addr), ("no stage", bare_addr), ("pipeline", full_addr)];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    for round in 1..=rounds {
+        let mut line = format!("  round {round}:");
+        for (i, (name, addr)) in servers.iter().enumerate() {
+            let r = saturate(*addr, &request, conns, secs);
+            line += &format!(" {name} {:.0}/s {:.1}µs {:.1}a |", r.rate, r.cpu_us, r.allocs);
+            runs[i].push(r);
+        }
+        println!("{line}");
+    }
     println!(
-        "GraphQL two-level query (5 clients × 3 invoices) through all stages: {:.0} req/s (p50 {} µs, p99 {} µs)",
-        g.0, g.1, g.2
+        "{:<16} {:>9} {:>8} {:>8} {:>14} {:>12}",
+        "medians", "req/s", "p50 µs", "p99 µs", "CPU µs/req", "allocs/req"
+    );
+    let mut medians = Vec::new();
+    for (i, (name, _)) in servers.iter().enumerate() {
+        let r = &runs[i];
+        let m = (
+            median(r, |x| x.rate),
+            median(r, |x| x.p50 as f64),
+            median(r, |x| x.p99 as f64),
+            median(r, |x| x.cpu_us),
+            median(r, |x| x.allocs),
+        );
+        println!("{name:<16} {:>9.0} {:>8.0} {:>8.0} {:>14.1} {:>12.1}", m.0, m.1, m.2, m.3, m.4);
+        medians.push(m);
+    }
+    let (plain, bare, full) = (medians[0], medians[1], medians[2]);
+    println!(
+        "pipeline / no stage throughput: {:.2} (target ≥ 0.85); pipeline / plain CPU per request: {:.2}× (target ≤ 1.6×)",
+        full.0 / bare.0,
+        full.3 / plain.3
     );
 
-    // Half of saturation: a fixed arrival rate, open loop.
     let mut half = Vec::new();
     for _ in 0..rounds {
-        half.push(paced(full_addr, &token, fm / 2.0, conns, secs));
+        half.push(paced(full_addr, &request, full.0 / 2.0, conns, secs));
     }
     half.sort_by_key(|h| h.2);
     let h = half[half.len() / 2];
     println!(
-        "pipeline at half of saturation ({:.0} req/s offered, {:.0} achieved): p50 {} µs, p99 {} µs, p99.9 {} µs  (target p99 ≤ 2000 µs)",
-        fm / 2.0,
+        "pipeline at half of saturation ({:.0} req/s offered, {:.0} achieved): p50 {} µs, p99 {} µs, p99.9 {} µs (target p99 ≤ 2000 µs)",
+        full.0 / 2.0,
         h.0,
         h.1,
         h.2,
         h.3
     );
-    drop(state);
 }

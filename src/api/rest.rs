@@ -10,7 +10,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::rows::present;
+use super::rows::{as_stored, present};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
 use crate::http::query::query_params;
@@ -110,6 +110,14 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             let page = store.list_rows(name, &q)?;
             let rows = page.rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, None)).collect();
             Ok(page_envelope(rows, page.total, &q))
+        }
+        (Method::GET, Some(id)) if as_stored(table, cx.principal, None) => {
+            let raw = store.get_row_bytes(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+            let mut body = Vec::with_capacity(raw.len() + 10);
+            body.extend_from_slice(b"{\"data\":");
+            body.extend_from_slice(&raw);
+            body.push(b'}');
+            Ok(HttpResponse::Ok().content_type("application/json").body(body))
         }
         (Method::GET, Some(id)) => {
             let row = store.get_row(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;

@@ -85,6 +85,14 @@ pub struct Store {
     pub health: Arc<Health>,
     indexes: Arc<IndexPlan>,
     writer: Arc<Writer>,
+    trees: Arc<TableTrees>,
+}
+
+/// The table trees opened so far, by table name.
+#[derive(Default)]
+struct TableTrees {
+    rows: dashmap::DashMap<String, sled::Tree>,
+    indexes: dashmap::DashMap<String, sled::Tree>,
 }
 
 impl Store {
@@ -128,6 +136,7 @@ impl Store {
             health,
             indexes,
             writer,
+            trees: Default::default(),
         })
     }
 

@@ -105,11 +105,32 @@ impl<'q> Collector<'q> {
 
 impl Store {
     pub(crate) fn rows_tree(&self, table: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(format!("rows:{table}"))?)
+        self.open_cached(&self.trees.rows, "rows:", table)
     }
 
     pub(crate) fn index_tree(&self, table: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(format!("idx:{table}"))?)
+        self.open_cached(&self.trees.indexes, "idx:", table)
+    }
+
+    /// A table's tree, opened once and then served from a map (sled's own `open_tree`
+    /// takes a lock and a name allocation every time).
+    fn open_cached(
+        &self,
+        cache: &dashmap::DashMap<String, sled::Tree>,
+        kind: &str,
+        table: &str,
+    ) -> Result<sled::Tree, StoreError> {
+        if let Some(t) = cache.get(table) {
+            return Ok(t.clone());
+        }
+        let tree = self.db.open_tree(format!("{kind}{table}"))?;
+        cache.insert(table.to_string(), tree.clone());
+        Ok(tree)
+    }
+
+    /// A row as stored (compact JSON), for callers that can send it as it is.
+    pub fn get_row_bytes(&self, table: &str, id: u64) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.rows_tree(table)?.get(key(id))?)
     }
 
     pub fn get_row(&self, table: &str, id: u64) -> Result<Option<Row>, StoreError> {

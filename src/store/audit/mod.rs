@@ -47,6 +47,44 @@ pub struct AuditRecord {
     pub prev: String,
 }
 
+/// A record as one line of the trail: its own fields in order, `time` filled in, `prev`
+/// last — serialised from borrows, so writing a record copies none of its strings.
+struct Line<'a> {
+    time: &'a str,
+    record: &'a AuditRecord,
+    prev: &'a str,
+}
+
+impl Serialize for Line<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = self.record;
+        let mut m = s.serialize_struct("AuditRecord", 13)?;
+        m.serialize_field("time", self.time)?;
+        m.serialize_field("request_id", &r.request_id)?;
+        m.serialize_field("method", &r.method)?;
+        m.serialize_field("path", &r.path)?;
+        if let Some(q) = &r.query {
+            m.serialize_field("query", q)?;
+        }
+        m.serialize_field("status", &r.status)?;
+        m.serialize_field("duration_us", &r.duration_us)?;
+        m.serialize_field("token_id", &r.token_id)?;
+        if let Some(u) = &r.user {
+            m.serialize_field("user", u)?;
+        }
+        m.serialize_field("ip_hash", &r.ip_hash)?;
+        if let Some(st) = &r.stage {
+            m.serialize_field("stage", st)?;
+        }
+        if let Some(reason) = &r.reason {
+            m.serialize_field("reason", reason)?;
+        }
+        m.serialize_field("prev", self.prev)?;
+        m.end()
+    }
+}
+
 /// The trail and its counters.
 pub struct AuditLog {
     dir: PathBuf,
@@ -62,6 +100,31 @@ pub struct AuditLog {
     /// stores them with its next batch.
     deferred: Mutex<Vec<AuditRecord>>,
     config: AuditConfig,
+    /// Closed segments go here to be compressed (see [`compressor`]).
+    compress: Mutex<std::sync::mpsc::Sender<segments::Segment>>,
+}
+
+/// The thread that compresses closed segments. It runs at the idle scheduling class, so it
+/// takes only CPU time nothing else wants: under full load closed segments wait (the trail
+/// stays bounded by `max_bytes`), and no request waits for a compression.
+fn compressor() -> std::sync::mpsc::Sender<segments::Segment> {
+    let (tx, rx) = std::sync::mpsc::channel::<segments::Segment>();
+    let spawned = std::thread::Builder::new().name("audit-compress".into()).spawn(move || {
+        use thread_priority::*;
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            tracing::debug!(error = ?e, "audit compressor keeps the normal scheduling class");
+        }
+        for seg in rx {
+            if let Err(e) = segments::compress(&seg) {
+                tracing::warn!(error = %e, segment = %seg.file_name(), "audit segment left uncompressed");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no audit compressor; closed segments stay plain");
+    }
+    tx
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,8 +135,13 @@ impl AuditLog {
     /// Opens the trail in `data_dir/audit`.
     pub fn open(data_dir: &Path, config: AuditConfig, health: Arc<Health>) -> Result<Self, StoreError> {
         let dir = data_dir.join("audit");
-        let appender = Appender::open(&dir, config.segment_bytes)
-            .map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        let io = |source| StoreError::Io { path: dir.clone(), source };
+        let appender = Appender::open(&dir, config.segment_bytes).map_err(io)?;
+        let compress = compressor();
+        // A crash can leave closed segments plain.
+        for seg in segments::uncompressed_closed(&dir).map_err(io)? {
+            let _ = compress.send(seg);
+        }
         Ok(Self {
             dir,
             health,
@@ -83,6 +151,7 @@ impl AuditLog {
             dropped: AtomicU64::new(0),
             deferred: Default::default(),
             config,
+            compress: Mutex::new(compress),
         })
     }
 
@@ -144,8 +213,8 @@ impl AuditLog {
         for r in records {
             line.clear();
             let time = if r.time.is_empty() { crate::clock::rfc3339(r.time_ms) } else { r.time.clone() };
-            let stored = AuditRecord { time, prev, ..r.clone() };
-            serde_json::to_writer(&mut line, &stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            serde_json::to_writer(&mut line, &Line { time: &time, prev: &prev, record: r })
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             prev = segments::line_hash(&line);
             lines.extend_from_slice(&line);
             lines.push(b'\n');
@@ -159,9 +228,7 @@ impl AuditLog {
         drop(appender);
         self.written.fetch_add(count as u64, Ordering::Relaxed);
         if let Some(seg) = closed {
-            if let Err(e) = segments::compress(&seg) {
-                tracing::warn!(error = %e, segment = %seg.file_name(), "audit segment left uncompressed");
-            }
+            let _ = lock(&self.compress).send(seg);
         }
         Ok(())
     }
@@ -304,6 +371,11 @@ mod tests {
         let a = log(dir.path(), config);
         for i in 0..6 {
             a.append(&[record(1_000 + i, &format!("/r{i}"))]).unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !segments::uncompressed_closed(a.dir()).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "closed segments not compressed");
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let segs = segments::list(a.dir()).unwrap();
         assert!(segs.len() >= 3);

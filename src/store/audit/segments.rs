@@ -108,8 +108,8 @@ fn create_file(path: &Path) -> std::io::Result<File> {
 }
 
 impl Appender {
-    /// Opens the trail in `dir` (mode 0700), dropping a torn last line, compressing closed
-    /// segments a crash left plain, and finds the hash the next record chains to.
+    /// Opens the trail in `dir` (mode 0700), dropping a torn last line, and finds the hash
+    /// the next record chains to.
     pub fn open(dir: &Path, segment_bytes: u64) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         crate::store::restrict_permissions(dir, 0o700)?;
@@ -129,9 +129,6 @@ impl Appender {
             file.seek(SeekFrom::End(0))?;
             lines = bytes[..complete].iter().filter(|&&b| b == b'\n').count();
             current = Some((last.clone(), file, complete as u64));
-        }
-        for seg in segments.iter().rev().skip(1).filter(|s| !s.compressed) {
-            compress(seg)?;
         }
         let mut prev = None;
         for seg in list(dir)?.iter().rev() {
@@ -201,11 +198,27 @@ pub fn compress(seg: &Segment) -> std::io::Result<()> {
     let plain = std::fs::read(&seg.path)?;
     let gz = seg.path.with_extension("jsonl.gz");
     let tmp = seg.path.with_extension("jsonl.gz.tmp");
-    let mut encoder = flate2::write::GzEncoder::new(create_file(&tmp)?, flate2::Compression::default());
+    let mut encoder = flate2::write::GzEncoder::new(create_file(&tmp)?, flate2::Compression::fast());
     encoder.write_all(&plain)?;
     encoder.finish()?.sync_all()?;
+    let _swap = FILE_SWAP.lock().unwrap_or_else(|p| p.into_inner());
+    if !seg.path.exists() {
+        // Pruned meanwhile: it must not come back.
+        return std::fs::remove_file(&tmp);
+    }
     std::fs::rename(&tmp, &gz)?;
     std::fs::remove_file(&seg.path)
+}
+
+/// Held while a compressed copy replaces its plain segment, and while retention deletes
+/// segments, so neither acts on a file the other just replaced.
+static FILE_SWAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Closed segments still waiting for compression.
+pub fn uncompressed_closed(dir: &Path) -> std::io::Result<Vec<Segment>> {
+    let mut segments = list(dir)?;
+    segments.pop();
+    Ok(segments.into_iter().filter(|s| !s.compressed).collect())
 }
 
 /// A segment deleted by retention, as `pruned.jsonl` records it.
@@ -243,6 +256,7 @@ pub fn prune(
     max_bytes: u64,
     now_ms: u64,
 ) -> std::io::Result<Vec<Segment>> {
+    let _swap = FILE_SWAP.lock().unwrap_or_else(|p| p.into_inner());
     let segments = list(dir)?;
     let sizes: Vec<u64> = segments.iter().map(|s| std::fs::metadata(&s.path).map_or(0, |m| m.len())).collect();
     let mut total: u64 = sizes.iter().sum();
