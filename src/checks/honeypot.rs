@@ -24,6 +24,10 @@ impl SecurityCheck for Honeypot {
         "honeypot"
     }
 
+    fn reads(&self) -> super::Reads {
+        super::Reads { body: true, ..super::Reads::NOTHING }
+    }
+
     fn check(&self, req: &CheckRequest<'_>, _: &Policy) -> Result<(), Refusal> {
         let Some(field) = &self.field else { return Ok(()) };
         let in_json = req.field(field).is_some_and(|v| !matches!(v, Value::Null) && v.as_str() != Some(""));

@@ -16,6 +16,10 @@ impl SecurityCheck for Locked {
         "locked"
     }
 
+    fn reads(&self) -> super::Reads {
+        super::Reads { locks: true, ..super::Reads::NOTHING }
+    }
+
     fn check(&self, req: &CheckRequest<'_>, _: &Policy) -> Result<(), Refusal> {
         let refuse = |reason: String| Refusal { kind: ErrorKind::Locked, reason, lock_ip: false, sample: None };
         if self.locks.is_empty() {

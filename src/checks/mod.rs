@@ -161,8 +161,32 @@ pub struct Refusal {
 pub trait SecurityCheck: Send + Sync + 'static {
     /// The name used in config and audit records.
     fn name(&self) -> &str;
+    /// What the check looks at. The chain is skipped for a request that carries none of
+    /// what its checks read, so the default — everything — makes a check run on every
+    /// request; narrow it only when the check cannot refuse without those facts.
+    fn reads(&self) -> Reads {
+        Reads::EVERYTHING
+    }
     /// `Ok(())` to let the request go on.
     fn check(&self, request: &CheckRequest<'_>, policy: &Policy) -> Result<(), Refusal>;
+}
+
+/// The request facts a check can refuse on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// Query names and values.
+    pub query: bool,
+    /// The body (JSON, form, GraphQL literals).
+    pub body: bool,
+    /// The lock records (client IP, token owner).
+    pub locks: bool,
+    /// Anything else about the request (headers, path, address): it must always run.
+    pub anything: bool,
+}
+
+impl Reads {
+    pub const EVERYTHING: Reads = Reads { query: true, body: true, locks: true, anything: true };
+    pub const NOTHING: Reads = Reads { query: false, body: false, locks: false, anything: false };
 }
 
 /// Failed authentications per IP; past the limit the IP is locked.
@@ -242,8 +266,6 @@ pub struct ChecksState {
     audit: Arc<AuditLog>,
     clock: SharedClock,
     lock_secs: u64,
-    /// Whether any check beyond the built-ins is registered.
-    custom_checks: bool,
 }
 
 impl ChecksState {
@@ -262,7 +284,6 @@ impl ChecksState {
             Arc::new(InjectionCheck),
             Arc::new(Honeypot::new(config.honeypot.field.clone(), config.honeypot.lock)),
         ];
-        let custom_checks = !extra.is_empty();
         for check in builtins.into_iter().chain(extra) {
             by_name.insert(check.name().to_string(), check);
         }
@@ -297,20 +318,23 @@ impl ChecksState {
             audit,
             clock,
             lock_secs: config.lock_secs,
-            custom_checks,
         })
     }
 
-    /// Whether running the chain could refuse this request at all. With only built-in
-    /// checks, no lock on record, nothing to scan (no query, no body) and no endpoint policy
-    /// for the route, every check passes by construction, so the pipeline skips the hop —
-    /// the verdict is the same, only cheaper.
+    /// Whether running the chain could refuse this request at all, derived from what each
+    /// check of the chain [`reads`](SecurityCheck::reads): a route with an endpoint policy
+    /// always runs; otherwise the chain runs when one of its checks reads something this
+    /// request carries (a query, a body, a lock on record) or reads anything at all. The
+    /// verdict is the same as running it, only cheaper.
     pub fn has_work(&self, method: &str, path: &str, query: &str, has_body: bool) -> bool {
-        self.custom_checks
-            || !self.locks.is_empty()
-            || !query.is_empty()
-            || has_body
-            || self.policies.iter().any(|p| p.matches(method, path))
+        if self.policies.iter().any(|p| p.matches(method, path)) {
+            return true;
+        }
+        let locks = !self.locks.is_empty();
+        self.chain
+            .iter()
+            .map(|c| c.reads())
+            .any(|r| r.anything || (r.query && !query.is_empty()) || (r.body && has_body) || (r.locks && locks))
     }
 
     /// Names of the registered checks.
@@ -422,6 +446,10 @@ struct InjectionCheck;
 impl SecurityCheck for InjectionCheck {
     fn name(&self) -> &str {
         "injection"
+    }
+
+    fn reads(&self) -> Reads {
+        Reads { query: true, body: true, ..Reads::NOTHING }
     }
 
     fn check(&self, request: &CheckRequest<'_>, _policy: &Policy) -> Result<(), Refusal> {

@@ -25,7 +25,14 @@ pub fn run(
     let action = match kind {
         FieldKind::Create { .. } => Action::Create,
         FieldKind::Update { .. } => Action::Update,
-        _ => Action::Delete,
+        FieldKind::Delete { .. } => Action::Delete,
+        FieldKind::Id
+        | FieldKind::Column(_)
+        | FieldKind::Forward { .. }
+        | FieldKind::Reverse { .. }
+        | FieldKind::List { .. }
+        | FieldKind::ById { .. }
+        | FieldKind::View { .. } => return Err(field_error(ApiError::new(ErrorKind::NotFound))),
     };
     state.catalog.check_table(&cx.principal, def, action).map_err(|(e, _)| field_error(e))?;
     let write = |op| state.store.write_blocking(op).map_err(field_error);

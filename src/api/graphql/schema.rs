@@ -80,28 +80,51 @@ fn to_gql(v: Option<&Value>, ty: ColumnType) -> GqlValue<S> {
     }
 }
 
+/// The GraphQL scalar a column travels as. Exhaustive: a new column type is a compile
+/// error here until someone decides its GraphQL shape.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Int,
+    Float,
+    Boolean,
+    /// Text: strings, dates and datetimes (validated by the schema on write).
+    Text,
+    /// A JSON document carried as a string.
+    JsonText,
+}
+
+fn scalar(ty: ColumnType) -> Scalar {
+    match ty {
+        ColumnType::Int => Scalar::Int,
+        ColumnType::Float => Scalar::Float,
+        ColumnType::Bool => Scalar::Boolean,
+        ColumnType::String | ColumnType::Date | ColumnType::Datetime => Scalar::Text,
+        ColumnType::Json => Scalar::JsonText,
+    }
+}
+
 /// GraphQL argument → stored JSON value for a column of type `ty`.
 pub fn arg_value(args: &Arguments<S>, name: &str, ty: ColumnType) -> Result<Option<Value>, FieldError<S>> {
-    Ok(match ty {
-        ColumnType::Int => args.get::<i32>(name)?.map(Value::from),
-        ColumnType::Float => args.get::<f64>(name)?.map(Value::from),
-        ColumnType::Bool => args.get::<bool>(name)?.map(Value::from),
-        ColumnType::Json => match args.get::<String>(name)? {
+    Ok(match scalar(ty) {
+        Scalar::Int => args.get::<i32>(name)?.map(Value::from),
+        Scalar::Float => args.get::<f64>(name)?.map(Value::from),
+        Scalar::Boolean => args.get::<bool>(name)?.map(Value::from),
+        Scalar::Text => args.get::<String>(name)?.map(Value::from),
+        Scalar::JsonText => match args.get::<String>(name)? {
             Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
                 field_error(ApiError::validation(format!("argument '{name}' must be a JSON document")))
             })?),
             None => None,
         },
-        _ => args.get::<String>(name)?.map(Value::from),
     })
 }
 
 fn register_column_arg(registry: &mut Registry<S>, name: &str, ty: ColumnType) -> juniper::meta::Argument<S> {
-    match ty {
-        ColumnType::Int => registry.arg::<Option<i32>>(name.to_string(), &()),
-        ColumnType::Float => registry.arg::<Option<f64>>(name.to_string(), &()),
-        ColumnType::Bool => registry.arg::<Option<bool>>(name.to_string(), &()),
-        _ => registry.arg::<Option<String>>(name.to_string(), &()),
+    match scalar(ty) {
+        Scalar::Int => registry.arg::<Option<i32>>(name.to_string(), &()),
+        Scalar::Float => registry.arg::<Option<f64>>(name.to_string(), &()),
+        Scalar::Boolean => registry.arg::<Option<bool>>(name.to_string(), &()),
+        Scalar::Text | Scalar::JsonText => registry.arg::<Option<String>>(name.to_string(), &()),
     }
 }
 
@@ -120,11 +143,11 @@ impl GraphQLType<S> for Node {
             };
             let field = match kind {
                 FieldKind::Id => registry.field::<i32>(name.clone(), &()),
-                FieldKind::Column(ty) => match ty {
-                    ColumnType::Int => registry.field::<Option<i32>>(name.clone(), &()),
-                    ColumnType::Float => registry.field::<Option<f64>>(name.clone(), &()),
-                    ColumnType::Bool => registry.field::<Option<bool>>(name.clone(), &()),
-                    _ => registry.field::<Option<String>>(name.clone(), &()),
+                FieldKind::Column(ty) => match scalar(*ty) {
+                    Scalar::Int => registry.field::<Option<i32>>(name.clone(), &()),
+                    Scalar::Float => registry.field::<Option<f64>>(name.clone(), &()),
+                    Scalar::Boolean => registry.field::<Option<bool>>(name.clone(), &()),
+                    Scalar::Text | Scalar::JsonText => registry.field::<Option<String>>(name.clone(), &()),
                 },
                 FieldKind::Forward { table, .. } => registry.field::<Option<Node>>(name.clone(), &info.of(table)),
                 FieldKind::Reverse { table, .. } | FieldKind::View { table, .. } => {
