@@ -8,6 +8,14 @@
 //! shapes, which keeps false alarms rare. Everything is linear in the input; nothing
 //! recurses.
 //!
+//! Two verdicts ([`Verdict`]): **attack**, a shape an injection needs and prose does not
+//! form — refused, and the address locked —, and **suspicious**, SQL a probe sends but a
+//! lock cannot rest on alone (a `version()` call, a `::int` cast, MySQL's `<=>`): audited
+//! with its rule, refused only where an endpoint policy asks for it. A lock costs a paying
+//! customer a day, while a missed probe costs nothing here (no SQL ever runs), so a verdict
+//! is `attack` only when it is confident. NoSQL operators in names and keys (`[$ne]`,
+//! `"$where"`) are attacks too: no column has such a name.
+//!
 //! Normalisation: URL-decoding (repeated, for double encoding), ASCII lower-casing, hidden
 //! bytes (NUL, `%A0`, `\x27`) made visible, MySQL versioned comments unwrapped, and inline
 //! comments both removed (`UN/**/ION` → `union`) and turned into spaces
@@ -18,17 +26,154 @@ mod tokenizer;
 
 use std::borrow::Cow;
 
-use rules::judge;
-use tokenizer::tokenize;
+use rules::{judge, suspicion};
+use tokenizer::{tokenize, Kind, Token};
 
-/// Why a value was flagged (for the audit record).
+/// Why a value was flagged: the rule's name (for the audit record and lock reasons).
 pub type Finding = &'static str;
 
-/// Scans one value; `Some(reason)` when it looks like an injection.
-pub fn detect(value: &str) -> Option<Finding> {
-    if value.len() < 2 {
-        return None;
+/// What the detector makes of one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Clean,
+    /// SQL-like, not confident: audited, refused only where a policy says so.
+    Suspicious(Finding),
+    /// Confident: refused, and the address locked.
+    Attack(Finding),
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Suspicious(_) => "suspicious",
+            Verdict::Attack(_) => "attack",
+        }
     }
+
+    pub fn rule(self) -> Option<Finding> {
+        match self {
+            Verdict::Clean => None,
+            Verdict::Suspicious(r) | Verdict::Attack(r) => Some(r),
+        }
+    }
+}
+
+/// Scans one value; `Some(rule)` when it is an attack.
+pub fn detect(value: &str) -> Option<Finding> {
+    match classify(value) {
+        Verdict::Attack(rule) => Some(rule),
+        _ => None,
+    }
+}
+
+/// The verdict on one value.
+pub fn classify(value: &str) -> Verdict {
+    explain(value).0
+}
+
+/// The verdict, and the token fingerprint of the reading it rests on (libinjection's
+/// letters: `s` string, `1` number, `k` keyword, `&` logic, `o` operator, `f` function,
+/// `n` name, `v` variable, `c` comment, `;` `(` `)` `,`), for `palisade check-injection`.
+pub fn explain(value: &str) -> (Verdict, String) {
+    if value.len() < 2 {
+        return (Verdict::Clean, String::new());
+    }
+    if let Some(rule) = nosql_operator(value) {
+        return (Verdict::Attack(rule), String::new());
+    }
+    let mut suspicious = None;
+    let mut first_print = None;
+    let found = readings(value, |tokens, quote, unbalanced| {
+        let print = fingerprint(tokens);
+        first_print.get_or_insert_with(|| print.clone());
+        if let Some(rule) = judge(tokens, quote, unbalanced) {
+            return Some((rule, print));
+        }
+        if suspicious.is_none() {
+            suspicious = suspicion(tokens, quote).map(|r| (r, print));
+        }
+        None
+    });
+    match (found, suspicious) {
+        (Some((rule, print)), _) => (Verdict::Attack(rule), print),
+        (None, Some((rule, print))) => (Verdict::Suspicious(rule), print),
+        (None, None) => (Verdict::Clean, first_print.unwrap_or_default()),
+    }
+}
+
+fn fingerprint(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .take(16)
+        .map(|t| match t.kind {
+            Kind::Str => 's',
+            Kind::Num => '1',
+            Kind::Hex => 'x',
+            Kind::Keyword => 'k',
+            Kind::Logic => '&',
+            Kind::Op => 'o',
+            Kind::Func => 'f',
+            Kind::Word => 'n',
+            Kind::Var => 'v',
+            Kind::Comment => 'c',
+            Kind::Semi => ';',
+            Kind::Open => '(',
+            Kind::Close => ')',
+            Kind::Comma => ',',
+        })
+        .collect()
+}
+
+/// `user[$ne]=`, `{"$where": …}`, `$regex`: operators of document stores in a name or key.
+fn nosql_operator(value: &str) -> Option<Finding> {
+    const OPS: &[&str] = &[
+        "ne",
+        "eq",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "nin",
+        "regex",
+        "where",
+        "exists",
+        "or",
+        "and",
+        "not",
+        "nor",
+        "expr",
+        "elemmatch",
+        "size",
+        "type",
+        "all",
+        "function",
+        "accumulator",
+        "lookup",
+    ];
+    let lower = value.to_ascii_lowercase();
+    let decoded = url_decode_repeatedly(&lower);
+    let b = decoded.as_bytes();
+    let mut at = 0;
+    while let Some(p) = decoded[at..].find('$') {
+        let start = at + p;
+        let name: String = decoded[start + 1..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        let before = start.checked_sub(1).map(|i| b[i]);
+        let after = b.get(start + 1 + name.len()).copied();
+        let keyed = matches!(before, Some(b'[' | b'"' | b'\'') | None) || (before == Some(b'{'));
+        let closes = matches!(after, Some(b']' | b'"' | b'\'' | b':') | None);
+        if !name.is_empty() && OPS.contains(&name.as_str()) && keyed && closes {
+            return Some("nosql operator");
+        }
+        at = start + 1;
+    }
+    None
+}
+
+/// Runs `judge` over every reading of the value (normalisations × quote contexts) until it
+/// answers.
+fn readings<T>(value: &str, mut judge: impl FnMut(&[Token], Option<u8>, bool) -> Option<T>) -> Option<T> {
     let decoded = url_decode_repeatedly(value);
     let lowered = decoded.to_ascii_lowercase();
     let lower = clean(&lowered);
@@ -47,8 +192,8 @@ pub fn detect(value: &str) -> Option<Finding> {
             let tokens = tokenize(variant, quote);
             // An odd number of quotes means the value leaves a string open: it broke out.
             let unbalanced = quotes.is_some_and(|n| n % 2 == 1);
-            if let Some(reason) = judge(&tokens, quote.is_some(), unbalanced) {
-                return Some(reason);
+            if let Some(found) = judge(&tokens, quote, unbalanced) {
+                return Some(found);
             }
         }
     }
@@ -117,7 +262,46 @@ fn strip_inline_comments<'a>(s: &'a str, with: &str) -> Cow<'a, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::detect;
+    use super::{classify, detect, Verdict};
+
+    #[test]
+    fn prose_and_searches_with_sql_words_are_clean() {
+        for text in [
+            "Delete from the mailing list all customers who unsubscribed",
+            "Insert into the brochure the new price list",
+            "In case when the card is declined, then call them",
+            "\"sweater\" AND \"christmas\"",
+            "1950 or 1960",
+            "00 AND 3",
+            "3 < 5 and 7 > 2",
+            "the customers' invoices",
+            "James' order by Friday",
+        ] {
+            assert_eq!(detect(text), None, "false alarm: {text} ({:?})", classify(text));
+        }
+        // An inch mark before a comment-looking `#` is at most suspicious.
+        assert!(!matches!(classify("7\" #2 needle"), Verdict::Attack(_)));
+    }
+
+    #[test]
+    fn probes_get_the_right_verdict() {
+        for attack in [
+            "username[$ne]=x",
+            "{\"$where\": \"sleep(100)\"}",
+            "x'-col--",
+            "x'|col--",
+            "1 procedure analyse(extractvalue(1,1),1)",
+            "@v := (SELECT password FROM users)",
+            "DELETE FROM clients WHERE 1=1",
+            "insert into users values ('a')",
+        ] {
+            assert!(matches!(classify(attack), Verdict::Attack(_)), "{attack}: {:?}", classify(attack));
+        }
+        for probe in ["database()", "1::int", "x' <=> 'x", "version()"] {
+            assert!(matches!(classify(probe), Verdict::Suspicious(_) | Verdict::Attack(_)), "{probe}");
+        }
+        assert_eq!(classify("Aoife O'Brien"), Verdict::Clean);
+    }
 
     #[test]
     fn classic_attacks_are_caught() {

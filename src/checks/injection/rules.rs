@@ -157,7 +157,8 @@ fn after_logic(t: &[Token], j: usize) -> After {
 
 /// The shapes of an attack. `broken`: the first token is the string the value broke out of;
 /// `unbalanced`: the value leaves a quote open.
-pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
+pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding> {
+    let broken = quote.is_some();
     let at = |i: usize| t.get(i);
     let trailing_comment = t.last().is_some_and(|x| x.kind == Kind::Comment || x.kind == Kind::Semi);
     for i in 0..t.len() {
@@ -177,7 +178,7 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
         if name_like && DANGEROUS_NAMES.iter().any(|n| tok.text.contains(n)) {
             return Some("database internals");
         }
-        if i == 0 && STACKABLE.contains(&tok.text) && tok.text != "select" && stacked_follows(t, 0) {
+        if i == 0 && STACKABLE.contains(&tok.text) && tok.text != "select" && stacked_follows(t, 0) && !prose_verb(t) {
             return Some("statement");
         }
         match tok.kind {
@@ -216,13 +217,17 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
                 }
                 "order" | "group" if kw(at(i + 1), &["by"]) && order_probe(t, i + 2) => return Some("order by probe"),
                 "having" | "where" | "when" if literal_comparison(t, i + 1) => return Some("tautology"),
-                "case" if kw(at(i + 1), &["when"]) && t[i..].iter().take(12).any(|x| x.text == "then") => {
-                    return Some("case when")
+                "case" if kw(at(i + 1), &["when"]) && case_expression(t, i + 2) => return Some("case when"),
+                "procedure" if at(i + 1).is_some_and(|x| x.text == "analyse" || x.text == "analyze") => {
+                    return Some("procedure analyse")
                 }
                 "select" if (i == 0 || kind(at(i - 1), Kind::Semi)) && select_reads(t, i) => return Some("statement"),
                 _ => {}
             },
             Kind::Var if tok.text.starts_with("@@") => return Some("server variable"),
+            Kind::Var if at(i + 1).is_some_and(|x| x.text == ":=") && kw(at(skip_open(t, i + 2)), &["select"]) => {
+                return Some("variable assigned a subquery")
+            }
             Kind::Hex
                 if tok.text.len() >= 8
                     && i > 0
@@ -231,13 +236,23 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
                 return Some("hex literal");
             }
             Kind::Logic => {
-                if literal_comparison(t, i + 1) {
+                // `1 and 1=1`, `x' or 'a'='a`, `) or 1=1`: near the start or right after a
+                // break; "3 < 5 and 7 > 2" is arithmetic prose.
+                let injected_here = i <= 2 || matches!(t[i - 1].kind, Kind::Close | Kind::Str | Kind::Comment);
+                if injected_here && literal_comparison(t, i + 1) {
                     return Some("tautology");
                 }
                 // Right after the injected value (`1 and …`, `x' or …`, `) or …`) or opening it.
                 let after = after_logic(t, i + 1);
-                // A quoted word in balanced prose ("the 'OR' in our name") needs a strong sign.
-                let needed = if broken && !(unbalanced || trailing_comment) { After::Strong } else { After::Weak };
+                // A quoted word in balanced prose ("the 'OR' in our name") needs a strong sign,
+                // and so does text that starts with its own literal ("1950 or 1960",
+                // `"sweater" AND "christmas"`): an injection has to follow something.
+                let own_literal = !broken && i == 1 && matches!(t[0].kind, Kind::Num | Kind::Str);
+                let needed = if (broken && !(unbalanced || trailing_comment)) || own_literal {
+                    After::Strong
+                } else {
+                    After::Weak
+                };
                 let opens = i == 0
                     || (i == 1 && matches!(t[0].kind, Kind::Num | Kind::Close | Kind::Str))
                     || kind(at(i.wrapping_sub(1)), Kind::Close) && broken;
@@ -262,7 +277,17 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
                 Kind::Logic if at(j + 1).is_some() && (unbalanced || trailing_comment) => {
                     return Some("quote break then logic")
                 }
+                // `7" #2 needle`: a number then `"` is an inch mark, not a break (suspicious only).
+                Kind::Comment if quote == Some(b'"') && inch_mark(t) => {}
                 Kind::Comment | Kind::Semi => return Some("quote break then comment"),
+                Kind::Op
+                    if matches!(next.text, "-" | "+" | "|" | "*" | "/" | "%" | "^" | "~" | "&")
+                        && at(j + 1)
+                            .is_some_and(|x| matches!(x.kind, Kind::Word | Kind::Num | Kind::Func | Kind::Str))
+                        && (unbalanced || trailing_comment) =>
+                {
+                    return Some("quote break then operator")
+                }
                 Kind::Op if next.text == "||" || (is_comparison(next) && at(j + 1).is_some_and(is_literal)) => {
                     return Some("quote break then comparison")
                 }
@@ -288,7 +313,11 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
                             | "update"
                             | "delete"
                     ) && at(j + 1).is_some()
-                        && (unbalanced || trailing_comment) =>
+                        && (unbalanced || trailing_comment)
+                        // "James' order by Friday": ordering needs a probe's shape.
+                        && (!matches!(next.text, "order" | "group")
+                            || trailing_comment
+                            || (kw(at(j + 1), &["by"]) && order_probe(t, j + 2))) =>
                 {
                     return Some("quote break then clause")
                 }
@@ -301,6 +330,111 @@ pub fn judge(t: &[Token], broken: bool, unbalanced: bool) -> Option<Finding> {
     }
     None
 }
+
+/// A value starting with a verb as prose does ("Delete from the mailing list all …",
+/// "Insert into the brochure the new price list"): the verb's object is not a table name
+/// followed by what follows a table.
+fn prose_verb(t: &[Token]) -> bool {
+    let table_then = |k: usize, ok: &[&str]| {
+        t.get(k).is_some_and(|x| matches!(x.kind, Kind::Word | Kind::Func))
+            && t.get(k + 1).is_none_or(|n| {
+                matches!(n.kind, Kind::Comment | Kind::Semi | Kind::Open)
+                    || (n.kind == Kind::Keyword && ok.contains(&n.text))
+            })
+    };
+    match t[0].text {
+        "delete" => !table_then(2, &["where", "limit", "order"]),
+        "insert" => !table_then(2, &["values", "select", "set"]),
+        _ => false,
+    }
+}
+
+/// `case when <condition> then …` reads as SQL: an operator or a literal between `when` and
+/// `then`, no comma (prose: "In case when the card is declined, then call").
+fn case_expression(t: &[Token], from: usize) -> bool {
+    let Some(then) = t[from..].iter().take(12).position(|x| x.text == "then") else { return false };
+    let condition = &t[from..from + then];
+    !condition.iter().any(|x| x.kind == Kind::Comma)
+        && condition.iter().any(|x| matches!(x.kind, Kind::Op | Kind::Num | Kind::Str | Kind::Func))
+}
+
+/// `7" …`: the string broken out of is a measurement.
+fn inch_mark(t: &[Token]) -> bool {
+    t.first().is_some_and(|s| {
+        let v = s.text.trim();
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'/' | b' ' | b'-'))
+    })
+}
+
+/// Weaker shapes: SQL that a probe would send but a confident verdict cannot rest on
+/// alone — function calls such as `version()`, PostgreSQL casts, MySQL's symbolic
+/// operators after a break, and a quote break before a comment that may be an inch mark.
+pub fn suspicion(t: &[Token], quote: Option<u8>) -> Option<Finding> {
+    for (i, tok) in t.iter().enumerate() {
+        match tok.kind {
+            Kind::Func | Kind::Keyword
+                if SUSPICIOUS_FUNCTIONS.contains(&tok.text) && kind(t.get(i + 1), Kind::Open) =>
+            {
+                return Some("sql function call")
+            }
+            Kind::Op if tok.text == "::" && t.get(i + 1).is_some_and(|x| CAST_TYPES.contains(&x.text)) => {
+                return Some("postgres cast")
+            }
+            Kind::Op if matches!(tok.text, "<=>" | "<<" | ">>") && i > 0 => return Some("mysql operator"),
+            Kind::Keyword if matches!(tok.text, "regexp" | "rlike") && i > 0 => return Some("mysql operator"),
+            Kind::Logic if quote.is_some() && i == 1 && matches!(tok.text, "&&" | "||" | "xor") => {
+                return Some("quote break then logic operator")
+            }
+            Kind::Comment if quote.is_some() && i == 1 => return Some("quote break then comment"),
+            _ => {}
+        }
+    }
+    None
+}
+
+const SUSPICIOUS_FUNCTIONS: &[&str] = &[
+    "database",
+    "user",
+    "current_user",
+    "session_user",
+    "system_user",
+    "version",
+    "schema",
+    "cast",
+    "convert",
+    "coalesce",
+    "json_object",
+    "json_array",
+    "json_arrayagg",
+    "json_objectagg",
+    "group_concat",
+    "string_agg",
+    "substring",
+    "substr",
+    "mid",
+    "ord",
+    "ascii",
+    "hex",
+    "unhex",
+    "ifnull",
+    "nullif",
+    "iif",
+    "md5",
+    "sha1",
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "char",
+    "chr",
+    "concat",
+    "row_count",
+    "last_insert_id",
+    "connection_id",
+    "uuid",
+];
+
+const CAST_TYPES: &[&str] =
+    &["int", "integer", "bigint", "text", "varchar", "json", "jsonb", "numeric", "bool", "boolean", "float", "date"];
 
 /// `ORDER BY 3` / `GROUP BY 1,2` ending the value (or followed by a comment or another
 /// clause), or ordering by an expression: how column counts are probed.
