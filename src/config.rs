@@ -330,6 +330,10 @@ pub struct EndpointPolicy {
     /// Whether a detected injection also locks the client IP.
     #[serde(default = "yes")]
     pub auto_lock: bool,
+    /// Whether a *suspicious* injection verdict is refused here too (403, no lock); by
+    /// default it is only audited.
+    #[serde(default)]
+    pub refuse_suspicious: bool,
     /// Requests per minute per client IP, counted per `limit_id` (60 when only the id is set).
     #[serde(default)]
     pub max_requests_per_minute: Option<u32>,

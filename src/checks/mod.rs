@@ -67,7 +67,11 @@ pub struct CheckRequest<'a> {
     /// The owner (`--name`) of the presented token, if it names a known token.
     pub user: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub referer: Option<&'a str>,
     pub now_ms: u64,
+    /// What a check noticed without refusing (a suspicious value): it goes to the audit
+    /// record's `reason`.
+    pub notes: std::cell::RefCell<Vec<String>>,
 }
 
 impl CheckRequest<'_> {
@@ -180,13 +184,15 @@ pub struct Reads {
     pub body: bool,
     /// The lock records (client IP, token owner).
     pub locks: bool,
+    /// The headers an attacker controls that the product reads (`User-Agent`, `Referer`).
+    pub headers: bool,
     /// Anything else about the request (headers, path, address): it must always run.
     pub anything: bool,
 }
 
 impl Reads {
-    pub const EVERYTHING: Reads = Reads { query: true, body: true, locks: true, anything: true };
-    pub const NOTHING: Reads = Reads { query: false, body: false, locks: false, anything: false };
+    pub const EVERYTHING: Reads = Reads { query: true, body: true, locks: true, headers: true, anything: true };
+    pub const NOTHING: Reads = Reads { query: false, body: false, locks: false, headers: false, anything: false };
 }
 
 /// Failed authentications per IP; past the limit the IP is locked.
@@ -326,15 +332,18 @@ impl ChecksState {
     /// always runs; otherwise the chain runs when one of its checks reads something this
     /// request carries (a query, a body, a lock on record) or reads anything at all. The
     /// verdict is the same as running it, only cheaper.
-    pub fn has_work(&self, method: &str, path: &str, query: &str, has_body: bool) -> bool {
+    pub fn has_work(&self, method: &str, path: &str, query: &str, has_body: bool, has_headers: bool) -> bool {
         if self.policies.iter().any(|p| p.matches(method, path)) {
             return true;
         }
         let locks = !self.locks.is_empty();
-        self.chain
-            .iter()
-            .map(|c| c.reads())
-            .any(|r| r.anything || (r.query && !query.is_empty()) || (r.body && has_body) || (r.locks && locks))
+        self.chain.iter().map(|c| c.reads()).any(|r| {
+            r.anything
+                || (r.query && !query.is_empty())
+                || (r.body && has_body)
+                || (r.locks && locks)
+                || (r.headers && has_headers)
+        })
     }
 
     /// Names of the registered checks.
@@ -360,6 +369,7 @@ pub struct Inspect<'a> {
     pub ip_key: IpKey,
     pub authorization: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub referer: Option<&'a str>,
 }
 
 impl Inspect<'_> {
@@ -383,7 +393,8 @@ pub struct Blocked {
 
 impl ChecksState {
     /// Runs the chain (the endpoint's own, or `[checks] chain`) and the endpoint's limit.
-    pub fn inspect(&self, msg: &Inspect<'_>) -> Result<(), Blocked> {
+    /// Passing, it hands back what the checks noticed (for the audit record).
+    pub fn inspect(&self, msg: &Inspect<'_>) -> Result<Vec<String>, Blocked> {
         let now = self.clock.now_ms();
         let policy = self.policies.iter().find(|p| p.matches(msg.method, msg.path)).unwrap_or(&policy::DEFAULT);
         let query = decode_pairs(msg.query);
@@ -401,7 +412,9 @@ impl ChecksState {
             ip_key: msg.ip_key,
             user: user.as_deref(),
             user_agent: msg.user_agent,
+            referer: msg.referer,
             now_ms: now,
+            notes: Default::default(),
         };
         for check in policy.checks.as_deref().unwrap_or(&self.chain) {
             if let Err(refusal) = check.check(&request, policy) {
@@ -436,11 +449,16 @@ impl ChecksState {
                 }
             }
         }
-        Ok(())
+        Ok(request.notes.into_inner())
     }
 }
 
-/// The `injection` check.
+/// The `injection` check: every value a client controls that the product reads. An
+/// `attack` verdict refuses and locks (where the endpoint allows); found only in a header
+/// (`User-Agent`, `Referer`, which reach the audit log but no query) it refuses without a
+/// lock. A `suspicious` verdict is noted for the audit record, or refused (no lock) where
+/// the endpoint policy sets `refuse_suspicious`. The lock and the audit keep the rule, never
+/// the value.
 struct InjectionCheck;
 
 impl SecurityCheck for InjectionCheck {
@@ -449,19 +467,37 @@ impl SecurityCheck for InjectionCheck {
     }
 
     fn reads(&self) -> Reads {
-        Reads { query: true, body: true, ..Reads::NOTHING }
+        Reads { query: true, body: true, headers: true, ..Reads::NOTHING }
     }
 
-    fn check(&self, request: &CheckRequest<'_>, _policy: &Policy) -> Result<(), Refusal> {
-        for value in request.strings() {
-            if let Some(finding) = injection::detect(value) {
-                return Err(Refusal {
-                    kind: ErrorKind::InjectionDetected,
-                    reason: format!("SQL injection pattern ({finding})"),
-                    lock_ip: true,
-                    sample: Some(value.to_string()),
-                });
+    fn check(&self, request: &CheckRequest<'_>, policy: &Policy) -> Result<(), Refusal> {
+        let headers = [("User-Agent", request.user_agent), ("Referer", request.referer)];
+        let values = request.strings().into_iter().map(|v| (None, v));
+        let header_values = headers.iter().filter_map(|(name, v)| v.map(|v| (Some(*name), v)));
+        let mut suspicious = None;
+        for (header, value) in values.chain(header_values) {
+            match injection::classify(value) {
+                injection::Verdict::Clean => {}
+                injection::Verdict::Attack(rule) => {
+                    let reason = match header {
+                        Some(h) => format!("SQL injection in {h} ({rule})"),
+                        None => format!("SQL injection ({rule})"),
+                    };
+                    let lock_ip = header.is_none();
+                    return Err(Refusal { kind: ErrorKind::InjectionDetected, reason, lock_ip, sample: None });
+                }
+                injection::Verdict::Suspicious(rule) => {
+                    suspicious.get_or_insert((header, rule));
+                }
             }
+        }
+        if let Some((header, rule)) = suspicious {
+            let place = header.map(|h| format!(" in {h}")).unwrap_or_default();
+            if policy.refuse_suspicious {
+                let reason = format!("suspicious SQL{place} ({rule}), refused by the endpoint policy");
+                return Err(Refusal { kind: ErrorKind::InjectionDetected, reason, lock_ip: false, sample: None });
+            }
+            request.notes.borrow_mut().push(format!("suspicious SQL{place} ({rule})"));
         }
         Ok(())
     }

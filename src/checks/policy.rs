@@ -13,11 +13,14 @@ pub struct Policy {
     pub(super) checks: Option<Vec<Arc<dyn SecurityCheck>>>,
     /// Whether refusals that ask for it lock the client IP.
     pub auto_lock: bool,
+    /// Whether a suspicious injection verdict is refused.
+    pub refuse_suspicious: bool,
     limit: Option<(String, u32)>,
 }
 
 /// What applies where no endpoint policy matches.
-pub static DEFAULT: Policy = Policy { method: None, pattern: Vec::new(), checks: None, auto_lock: true, limit: None };
+pub static DEFAULT: Policy =
+    Policy { method: None, pattern: Vec::new(), checks: None, auto_lock: true, refuse_suspicious: false, limit: None };
 
 impl Policy {
     pub(super) fn new(p: &EndpointPolicy, checks: Option<Vec<Arc<dyn SecurityCheck>>>) -> Self {
@@ -26,6 +29,7 @@ impl Policy {
             pattern: p.path.split('/').map(str::to_string).collect(),
             checks,
             auto_lock: p.auto_lock,
+            refuse_suspicious: p.refuse_suspicious,
             limit: p.per_minute().map(|n| (p.limit_id.clone().unwrap_or_else(|| p.path.clone()), n)),
         }
     }
@@ -81,6 +85,7 @@ mod tests {
             path: path.into(),
             checks: None,
             auto_lock: true,
+            refuse_suspicious: false,
             max_requests_per_minute: None,
             limit_id: Some("x".into()),
         };

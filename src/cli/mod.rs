@@ -4,6 +4,7 @@
 
 mod admin_client;
 mod audit;
+mod check_injection;
 mod lock;
 mod schema;
 mod serve;
@@ -45,6 +46,8 @@ enum Command {
     Schema(schema::SchemaCommand),
     /// Print X-Timestamp and X-Signature headers for a request (client helper).
     Sign(sign::Opts),
+    /// Judge values with the injection detector: verdict, rule and fingerprint.
+    CheckInjection(check_injection::Opts),
     /// Lock a client address or a token owner.
     #[command(subcommand)]
     Lock(lock::LockCommand),
@@ -98,6 +101,7 @@ pub fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Sign(opts) => sign::run(opts),
+        Command::CheckInjection(opts) => check_injection::run(opts),
         command => cli.context().and_then(|cx| match command {
             Command::Serve(opts) => serve::run(cx, opts),
             Command::Token(c) => token::run(&cx, c),
@@ -106,7 +110,7 @@ pub fn main() {
             Command::Lock(c) => lock::lock(&cx, c),
             Command::Unlock(c) => lock::unlock(&cx, c),
             Command::Locks(c) => lock::list(&cx, c),
-            Command::Sign(_) => unreachable!("handled above"),
+            Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
         }),
     };
     if let Err(e) = result {

@@ -160,6 +160,8 @@ pub struct Exchange {
     /// Headers every response to this request carries (rate limit, CORS).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     pub principal: Option<Arc<crate::tokens::Principal>>,
+    /// What the checks noticed without refusing (audited as the record's `reason`).
+    pub note: Option<String>,
 }
 
 impl<S> Service<ServiceRequest> for PipelineService<S>
@@ -187,7 +189,7 @@ where
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
             let ip_key = parts.keys.ip_key(&ip);
             let draft = audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id);
-            let mut cx = Exchange { ip, ip_key, extra_headers: Vec::new(), principal: None };
+            let mut cx = Exchange { ip, ip_key, extra_headers: Vec::new(), principal: None, note: None };
             let limit = Duration::from_secs(config.server.request_timeout_secs);
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
             let (mut res, refusal) = match outcome {
@@ -222,7 +224,10 @@ where
             let refused = refusal.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
             let (status, elapsed) = (res.status().as_u16(), started.elapsed());
             parts.metrics.request(route, status, elapsed, refused);
-            let record = draft.finish(status, elapsed, cx.principal.as_deref(), refusal.as_ref());
+            let mut record = draft.finish(status, elapsed, cx.principal.as_deref(), refusal.as_ref());
+            if record.reason.is_none() {
+                record.reason = cx.note.take();
+            }
             audit.do_send(audit::Finish(record));
             Ok(res)
         })
@@ -271,7 +276,9 @@ where
     let json = shield::inspect_body(&body, is_json(&req), config.shield.max_json_depth)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
-    if stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty()) {
+    let (user_agent, referer) = (text(&req, header::USER_AGENT), text(&req, header::REFERER));
+    let has_headers = user_agent.is_some() || referer.is_some();
+    if stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty(), has_headers) {
         let is_form = text(&req, header::CONTENT_TYPE)
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         let facts = crate::checks::Inspect {
@@ -283,9 +290,13 @@ where
             ip: cx.ip,
             ip_key: cx.ip_key,
             authorization: text(&req, header::AUTHORIZATION),
-            user_agent: text(&req, header::USER_AGENT),
+            user_agent,
+            referer,
         };
-        stages.checks.inspect(&facts).map_err(|b| Refusal::new(StageName::Checks, b.error, b.reason))?;
+        let notes = stages.checks.inspect(&facts).map_err(|b| Refusal::new(StageName::Checks, b.error, b.reason))?;
+        if !notes.is_empty() {
+            cx.note = Some(notes.join("; "));
+        }
     }
 
     // 2. CORS preflight, answered from server policy without authentication.

@@ -21,6 +21,7 @@ fn policy(path: &str) -> EndpointPolicy {
         path: path.into(),
         checks: None,
         auto_lock: true,
+        refuse_suspicious: false,
         max_requests_per_minute: None,
         limit_id: None,
     }
@@ -284,4 +285,65 @@ fn ordinary_graphql_text_with_hashes_and_dashes_is_not_an_injection() {
         .json(&json!({ "query": "mutation($n: String!) { create_leads(name: $n, status: \"new\") { id } }", "variables": {"n": "x' OR '1'='1"} }))
         .send();
     assert_eq!(r.code(), "injection_detected");
+}
+
+/// Two verdicts: a suspicious value passes and is audited with its rule; an endpoint policy
+/// may refuse it (no lock); attacks in headers are refused without a lock; NoSQL operators
+/// in parameter names are attacks; the lock keeps the rule, never the payload.
+#[test]
+fn suspicious_values_are_audited_attacks_locked_and_locks_name_the_rule() {
+    let mut strict = policy("/api/v1/leads");
+    strict.refuse_suspicious = true;
+    strict.method = Some("POST".into());
+    let app = TestApp::builder().config(|c| c.checks.endpoints = vec![strict]).start();
+    let t = app.token(&["leads:rc", "clients:r"]);
+
+    // `version()` is SQL a probe sends, not a confident attack: served, audited.
+    let r = app.req("GET", "/api/v1/clients?city=version()").bearer(&t).client_ip(BYSTANDER).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let noted = app.audit().into_iter().find(|r| r.query.as_deref().is_some_and(|q| q.contains("city"))).unwrap();
+    assert!(noted.reason.as_deref().is_some_and(|x| x.contains("suspicious SQL (sql function call)")), "{noted:?}");
+    assert!(noted.stage.is_none());
+    // Where the policy says so, it is refused — and nobody is locked for it.
+    let r = app.req("POST", "/api/v1/leads").bearer(&t).client_ip(BYSTANDER).json(&lead("x' regexp 'a")).send();
+    assert_eq!((r.status, r.code().as_str()), (403, "injection_detected"));
+    let r = app.get("/api/v1/clients/1", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(BYSTANDER).send().status, 200);
+
+    // An attack in a header the audit log keeps: refused, not locked.
+    let r = app
+        .req("GET", "/api/v1/clients/1")
+        .bearer(&t)
+        .client_ip(BYSTANDER)
+        .header("User-Agent", "x' UNION SELECT password FROM staff--")
+        .send();
+    assert_eq!(r.code(), "injection_detected");
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(BYSTANDER).send().status, 200);
+
+    // NoSQL operators in a parameter name: an attack, and the address is locked.
+    let r = app.req("GET", "/api/v1/clients?email[$ne]=x").bearer(&t).client_ip(ATTACKER).send();
+    assert_eq!(r.code(), "injection_detected");
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(ATTACKER).send().code(), "locked");
+    let locks = execute(&app.state, AdminRequest::LocksList).unwrap().to_string();
+    assert!(locks.contains("nosql operator") && !locks.contains("$ne"), "{locks}");
+}
+
+#[test]
+fn check_injection_explains_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = crate::support::Spawned::cli(
+        dir.path(),
+        &config,
+        &["check-injection", "--json", "O'Brien", "' or 1=1--", "1::int"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let verdicts: Vec<&str> = lines.iter().map(|l| l["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["clean", "attack", "suspicious"]);
+    assert_eq!(lines[1]["rule"], "tautology");
+    assert!(lines[1]["fingerprint"].as_str().unwrap().starts_with('s'));
 }

@@ -114,6 +114,7 @@ fn a_restart_keeps_per_ip_throttle_failed_auth_and_endpoint_counts() {
             path: "/api/v1/leads".into(),
             checks: None,
             auto_lock: true,
+            refuse_suspicious: false,
             max_requests_per_minute: Some(3),
             limit_id: Some("lead_form".into()),
         }];
