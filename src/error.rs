@@ -15,6 +15,7 @@ use actix_web::{HttpResponse, ResponseError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
+    BadForwardedFor,
     QueryTooLong,
     JsonTooDeep,
     MalformedJson,
@@ -52,7 +53,7 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         use ErrorKind::*;
         match self {
-            BadRequest | QueryTooLong | JsonTooDeep | MalformedJson => StatusCode::BAD_REQUEST,
+            BadRequest | BadForwardedFor | QueryTooLong | JsonTooDeep | MalformedJson => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             IpRateLimited | RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -77,6 +78,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             BadRequest => "bad_request",
+            BadForwardedFor => "bad_forwarded_for",
             QueryTooLong => "query_too_long",
             JsonTooDeep => "json_too_deep",
             MalformedJson => "malformed_json",
@@ -116,6 +118,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             BadRequest => "the request is malformed",
+            BadForwardedFor => "the X-Forwarded-For header does not name a client address",
             QueryTooLong => "the query string is too long",
             JsonTooDeep => "the JSON body is nested too deeply",
             MalformedJson => "the body is not valid JSON",

@@ -4,13 +4,14 @@
 //! secret columns the client cannot see, and the sandbox learns the real values it must
 //! never show. What needs the stored state — the id sequence, the reference checks, the
 //! merge with the stored row, "still referenced" on delete — happens in the store's writer,
-//! in its serial order (see `store::writer`).
+//! in its serial order (see `store::writer`). Secret columns and the server-managed
+//! `created_at` are never written by a client, on any path (422 naming the column).
 
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::sandbox::RealValues;
-use crate::schema::{Schema, Table};
+use crate::schema::{Schema, Table, CREATED_AT};
 use crate::store::{Done, Op, Row, RowRef};
 
 /// How an update treats the stored row.
@@ -35,13 +36,26 @@ fn references(table: &Table, row: &Map<String, Value>) -> Vec<RowRef> {
         .collect()
 }
 
-/// A new row from a client body.
-pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>) -> Result<Op, ApiError> {
+/// Refuses a body that names a column no client may write: `secret` ones and the
+/// server-managed `created_at` (one rule for every write path).
+fn refuse_unwritable(table: &Table, body: &Map<String, Value>) -> Result<(), ApiError> {
+    match body.keys().find(|k| table.column(k).is_some_and(|c| !c.client_writable())) {
+        Some(name) => Err(ApiError::validation(format!("column '{name}' is not writable"))),
+        None => Ok(()),
+    }
+}
+
+/// A new row from a client body, stamped `created_at` = `now_ms` where the table has one.
+pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>, now_ms: u64) -> Result<Op, ApiError> {
     if row.contains_key("id") {
         return Err(ApiError::validation("column 'id' is assigned by the server"));
     }
     table.validate_known_columns(&row)?;
+    refuse_unwritable(table, &row)?;
     row.retain(|_, v| !v.is_null());
+    if table.column(CREATED_AT).is_some_and(|c| c.server_managed()) {
+        row.insert(CREATED_AT.into(), Value::from(crate::clock::rfc3339(now_ms)));
+    }
     table.validate_row(&row)?;
     real.remember(table, &row);
     Ok(Op::Insert { table: table.name.clone(), refs: references(table, &row), row })
@@ -61,13 +75,17 @@ pub fn update(
         Some(_) => return Err(ApiError::validation("column 'id' does not match the URL")),
     }
     table.validate_known_columns(&body)?;
+    refuse_unwritable(table, &body)?;
     real.remember(table, &body);
     let refs = references(table, &body);
     let def = table.clone();
     let change = Box::new(move |current: Row| {
         let mut next: Row = match how {
             Update::Merge => current,
-            Update::Replace => current.into_iter().filter(|(k, _)| def.column(k).is_some_and(|c| c.secret)).collect(),
+            // What the client cannot write (secret, server-managed) is kept.
+            Update::Replace => {
+                current.into_iter().filter(|(k, _)| def.column(k).is_some_and(|c| !c.client_writable())).collect()
+            }
         };
         next.remove("id");
         next.extend(body);

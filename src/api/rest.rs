@@ -124,7 +124,7 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::POST, None) => {
-            let op = tables::create(table, &cx.state.real_values, body_object(cx)?)?;
+            let op = tables::create(table, &cx.state.real_values, body_object(cx)?, cx.state.clock.now_ms())?;
             let stored = tables::stored(store.write(op).await?)?;
             let id = stored.get("id").and_then(Value::as_u64).unwrap_or_default();
             Ok(HttpResponse::Created()

@@ -2,8 +2,13 @@
 //!
 //! It is the socket peer, unless the peer is a trusted proxy (`server.trusted_proxies`):
 //! then it is the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-//! Entries left of that are written by the client and cannot be believed. IPv4-mapped IPv6
-//! addresses are normalised to IPv4 so CIDR lists and locks see one form.
+//! Entries left of that are written by the client and cannot be believed. Entries may carry
+//! a port (`203.0.113.7:5678`, `[2001:db8::1]:443`) or be bare IPv6. When the right-most
+//! untrusted entry does not parse (`unknown`, text), the request is refused
+//! (`400 bad_forwarded_for`): falling back to the proxy's own address would give every
+//! client behind it one identity (one lock, one throttle), and an entry further left is the
+//! client's own word. IPv4-mapped IPv6 addresses are normalised to IPv4 so CIDR lists and
+//! locks see one form.
 
 use std::net::IpAddr;
 
@@ -21,25 +26,43 @@ fn trusted(ip: &IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(ip))
 }
 
+/// The right-most untrusted `X-Forwarded-For` entry is not an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadForwardedFor;
+
+/// One `X-Forwarded-For` entry: `ip`, `ipv4:port`, `[ipv6]`, `[ipv6]:port` or bare IPv6.
+pub fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(normalise(ip));
+    }
+    if let Ok(sock) = entry.parse::<std::net::SocketAddr>() {
+        return Some(normalise(sock.ip()));
+    }
+    let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+    inner.parse::<std::net::Ipv6Addr>().ok().map(|v6| normalise(IpAddr::V6(v6)))
+}
+
 /// Resolves the client address from the peer and the `X-Forwarded-For` header values.
-pub fn resolve<'a>(peer: IpAddr, forwarded_for: impl Iterator<Item = &'a str>, proxies: &[IpNet]) -> IpAddr {
+pub fn resolve<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    proxies: &[IpNet],
+) -> Result<IpAddr, BadForwardedFor> {
     let peer = normalise(peer);
     if !trusted(&peer, proxies) {
-        return peer;
+        return Ok(peer);
     }
     let entries: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).map(str::trim).collect();
     let mut client = peer;
     for entry in entries.iter().rev() {
-        let Ok(ip) = entry.parse::<IpAddr>().map(normalise) else {
-            // An unparseable hop: stop at the last address we could trust.
-            return client;
-        };
+        let ip = parse_entry(entry).ok_or(BadForwardedFor)?;
         client = ip;
         if !trusted(&ip, proxies) {
-            return ip;
+            return Ok(ip);
         }
     }
-    client
+    Ok(client)
 }
 
 #[cfg(test)]
@@ -53,16 +76,30 @@ mod tests {
     #[test]
     fn untrusted_peer_is_the_client() {
         let proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(resolve(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &proxies), ip("1.2.3.4"));
+        assert_eq!(resolve(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &proxies), Ok(ip("1.2.3.4")));
     }
 
     #[test]
     fn rightmost_untrusted_entry_wins() {
         let proxies: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
         let xff = ["6.6.6.6, 5.5.5.5", "10.1.1.1"];
-        assert_eq!(resolve(ip("127.0.0.1"), xff.into_iter(), &proxies), ip("5.5.5.5"));
-        assert_eq!(resolve(ip("127.0.0.1"), std::iter::empty(), &proxies), ip("127.0.0.1"));
-        assert_eq!(resolve(ip("::ffff:127.0.0.1"), ["::ffff:8.8.8.8"].into_iter(), &proxies), ip("8.8.8.8"));
-        assert_eq!(resolve(ip("127.0.0.1"), ["garbage, 10.0.0.9"].into_iter(), &proxies), ip("10.0.0.9"));
+        assert_eq!(resolve(ip("127.0.0.1"), xff.into_iter(), &proxies), Ok(ip("5.5.5.5")));
+        assert_eq!(resolve(ip("127.0.0.1"), std::iter::empty(), &proxies), Ok(ip("127.0.0.1")));
+        assert_eq!(resolve(ip("::ffff:127.0.0.1"), ["::ffff:8.8.8.8"].into_iter(), &proxies), Ok(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn ports_and_brackets_parse_and_garbage_is_refused_never_the_proxy() {
+        let proxies: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let one = |xff: &str| resolve(ip("127.0.0.1"), [xff].into_iter(), &proxies);
+        assert_eq!(one("203.0.113.7:5678"), Ok(ip("203.0.113.7")));
+        assert_eq!(one("[2001:db8::1]:443"), Ok(ip("2001:db8::1")));
+        assert_eq!(one("[2001:db8::1]"), Ok(ip("2001:db8::1")));
+        assert_eq!(one("2001:db8::1"), Ok(ip("2001:db8::1")));
+        for bad in ["unknown", "text", "203.0.113.7:x", "", "1.2.3.4, unknown", "unknown, 127.0.0.1"] {
+            assert_eq!(one(bad), Err(BadForwardedFor), "{bad:?}");
+        }
+        // The client's own entries further left are never read past a bad one.
+        assert_eq!(one("1.2.3.4, 5.6.7.8"), Ok(ip("5.6.7.8")));
     }
 }

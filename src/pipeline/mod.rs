@@ -162,6 +162,8 @@ pub struct Exchange {
     pub principal: Option<Arc<crate::tokens::Principal>>,
     /// What the checks noticed without refusing (audited as the record's `reason`).
     pub note: Option<String>,
+    /// The proxy's `X-Forwarded-For` names no client address (see `client_ip`).
+    pub bad_forwarded_for: bool,
 }
 
 impl<S> Service<ServiceRequest> for PipelineService<S>
@@ -185,11 +187,19 @@ where
             let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
             // One config snapshot per request: a reload never splits a request.
             let config = parts.config.get();
-            let ip = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
+            let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
+            let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
             let ip_key = parts.keys.ip_key(&ip);
             let draft = audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id);
-            let mut cx = Exchange { ip, ip_key, extra_headers: Vec::new(), principal: None, note: None };
+            let mut cx = Exchange {
+                ip,
+                ip_key,
+                extra_headers: Vec::new(),
+                principal: None,
+                note: None,
+                bad_forwarded_for: resolved.is_err(),
+            };
             let limit = Duration::from_secs(config.server.request_timeout_secs);
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
             let (mut res, refusal) = match outcome {
@@ -264,8 +274,12 @@ where
 {
     let stages = &parts.stages;
 
-    // 1. Shield: throttle and sizes before the body is read, then the body itself (counted
-    //    while it streams) and its JSON depth.
+    // 1. Shield: who the client is (a proxy that names none is refused: no fallback to the
+    //    proxy's own address), throttle and sizes before the body is read, then the body
+    //    itself (counted while it streams) and its JSON depth.
+    if cx.bad_forwarded_for {
+        return Err(Refusal::new(StageName::Shield, ErrorKind::BadForwardedFor, "unparseable X-Forwarded-For entry"));
+    }
     let content_length = text(&req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     stages.shield.screen(cx.ip_key, req.query_string().len(), content_length, &config.shield)?;
     let body = if has_body(&req) {

@@ -62,7 +62,21 @@ pub struct Column {
     pub index: bool,
 }
 
+/// The column the server stamps with the creation time of a row.
+pub const CREATED_AT: &str = "created_at";
+
 impl Column {
+    /// Whether clients may write it: not a `secret` column (set only by the server or an
+    /// administrator) nor a server-managed one (`created_at`, stamped on create).
+    pub fn client_writable(&self) -> bool {
+        !self.secret && !self.server_managed()
+    }
+
+    /// `created_at` of type `datetime`: set by the server when the row is created.
+    pub fn server_managed(&self) -> bool {
+        self.name == CREATED_AT && self.ty == ColumnType::Datetime
+    }
+
     /// The PII kind this column carries and why (declared, or matched by name).
     pub fn pii(&self) -> Option<(PiiKind, PiiSource)> {
         if self.secret {

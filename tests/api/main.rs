@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod flood;
 mod graphql;
+mod hardening;
 mod headers;
 mod injection_corpus;
 mod observability;

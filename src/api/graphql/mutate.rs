@@ -48,7 +48,7 @@ pub fn run(
         }
     }
     let op = if action == Action::Create {
-        tables::create(def, &state.real_values, body)
+        tables::create(def, &state.real_values, body, state.clock.now_ms())
     } else {
         tables::update(def, &state.real_values, id()?, body, Update::Merge)
     }

@@ -1,0 +1,73 @@
+//! Findings of the outside penetration test, each written as the attack it was.
+
+use serde_json::json;
+
+use crate::support::TestApp;
+
+/// 1. Secret and server-managed columns are not writable by a client, on any write path.
+#[test]
+fn secret_and_server_managed_columns_cannot_be_written() {
+    let app = TestApp::builder().config(|c| c.sensitive.expose = vec!["staff".into()]).start();
+    let t = app.token_with(|s| {
+        s.scopes = vec!["staff:rcu".into(), "clients:rcu".into()];
+        s.allow_sensitive = true;
+    });
+    let t = &t.token;
+    let before = app.state.store.get_row("staff", 1).unwrap().unwrap()["password_hash"].clone();
+    for method in ["PATCH", "PUT"] {
+        let body = json!({"first_name": "A", "last_name": "B", "email": "a@example.com", "username": "ab",
+                          "role": "admin", "password_hash": "$argon2id$attacker"});
+        let r = app.req(method, "/api/v1/staff/1").bearer(t).json(&body).send();
+        assert_eq!((r.status, r.code().as_str()), (422, "validation_failed"), "{method}");
+        assert!(r.text().contains("password_hash"), "{}", r.text());
+    }
+    let body = json!({"first_name": "A", "last_name": "B", "email": "a@example.com", "username": "ab2",
+                      "role": "admin", "password_hash": "x"});
+    assert_eq!(app.req("POST", "/api/v1/staff").bearer(t).json(&body).send().status, 422);
+    assert_eq!(app.state.store.get_row("staff", 1).unwrap().unwrap()["password_hash"], before);
+
+    // created_at is the server's: refused from a client, stamped on create, kept on PUT.
+    let forged = json!({"company": "Backdated Ltd", "status": "active", "created_at": "2001-01-01T00:00:00Z"});
+    let r = app.req("POST", "/api/v1/clients").bearer(t).json(&forged).send();
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("created_at"));
+    let r =
+        app.req("POST", "/api/v1/clients").bearer(t).json(&json!({"company": "Now Ltd", "status": "active"})).send();
+    assert_eq!(r.status, 201);
+    let row = r.json()["data"].clone();
+    let stamped = row["created_at"].as_str().unwrap().to_string();
+    assert!(stamped.starts_with("20") && !stamped.starts_with("2001"), "{stamped}");
+    let id = row["id"].as_u64().unwrap();
+    let r = app
+        .req("PUT", &format!("/api/v1/clients/{id}"))
+        .bearer(t)
+        .json(&json!({"company": "Now Ltd", "status": "lead"}))
+        .send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["created_at"], stamped.as_str());
+    let r = app.req("PATCH", &format!("/api/v1/clients/{id}")).bearer(t).json(&json!({"created_at": null})).send();
+    assert_eq!(r.status, 422);
+}
+
+/// 2. A proxy entry that does not parse never falls back to the proxy's own address.
+#[test]
+fn forwarded_for_entries_with_ports_parse_and_garbage_is_refused() {
+    use palisade::api::admin::{execute, AdminRequest};
+    use palisade::store::locks::LockKind;
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    let get = |xff: &str| app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(xff).send();
+    for bad in ["unknown", "some text", "203.0.113.7:port", "1.2.3.4, unknown"] {
+        let r = get(bad);
+        assert_eq!((r.status, r.code().as_str()), (400, "bad_forwarded_for"), "{bad}");
+        r.assert_security_headers();
+    }
+    let lock = AdminRequest::Lock { kind: LockKind::Ip, subject: "203.0.113.7".into(), secs: 60, reason: None };
+    execute(&app.state, lock).unwrap();
+    assert_eq!(get("203.0.113.7:5678").code(), "locked");
+    assert_eq!(get("203.0.113.7").code(), "locked");
+    // Others behind the same proxy are not that client.
+    assert_eq!(get("[2001:db8::1]:443").status, 200);
+    assert_eq!(get("2001:db8::1").status, 200);
+    assert_eq!(app.get("/api/v1/clients/1", &t).status, 200);
+}
