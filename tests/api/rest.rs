@@ -95,7 +95,12 @@ fn put_replaces_and_patch_merges() {
     assert_eq!(after["company"], before["company"]);
     let r = app.req("PUT", path).bearer(&t).json(&json!({"company": "Replaced", "status": "inactive"})).send();
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["data"], json!({"id": 2, "company": "Replaced", "status": "inactive"}));
+    // PUT replaces what a client may write; the server-managed created_at stays.
+    let created_at = before["created_at"].clone();
+    assert_eq!(
+        r.json()["data"],
+        json!({"id": 2, "company": "Replaced", "status": "inactive", "created_at": created_at})
+    );
     assert_eq!(app.get(path, &t).json()["data"]["company"], "Replaced");
     let r = app.req("PUT", path).bearer(&t).json(&json!({"company": "No status"})).send();
     assert_eq!(r.status, 422);

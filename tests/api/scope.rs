@@ -157,10 +157,11 @@ fn sensitive_layer_5_secret_columns_never_leave() {
     assert!(!list.text().contains("password_hash") && !list.text().contains("$argon2"));
     // Not even as a filter (that would be an oracle).
     assert_eq!(app.get("/api/v1/staff?password_hash=x", &t.token).status, 400);
-    // Writes may set it; the answer still hides it, and PUT keeps it.
+    // Clients cannot write it either (the penetration test's finding 1); the refusal names
+    // the column and echoes no value.
     let r =
         app.req("PATCH", "/api/v1/staff/1").bearer(&t.token).json(&json!({"password_hash": "$argon2id$new"})).send();
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 422);
     assert!(!r.text().contains("argon2"));
 }
 

@@ -76,7 +76,7 @@ pub fn classify(value: &str) -> Verdict {
 /// letters: `s` string, `1` number, `k` keyword, `&` logic, `o` operator, `f` function,
 /// `n` name, `v` variable, `c` comment, `;` `(` `)` `,`), for `palisade check-injection`.
 pub fn explain(value: &str) -> (Verdict, String) {
-    if value.len() < 2 {
+    if value.len() < 2 || looks_like_email(value) {
         return (Verdict::Clean, String::new());
     }
     if let Some(rule) = nosql_operator(value) {
@@ -125,6 +125,16 @@ fn fingerprint(tokens: &[Token]) -> String {
         .collect()
 }
 
+/// `select@example.com` is an address, not a statement.
+fn looks_like_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else { return false };
+    let ok = |s: &str, extra: &[char]| {
+        !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') || extra.contains(&c))
+    };
+    ok(local, &['+', '%']) && ok(domain, &[]) && domain.contains('.') && !domain.starts_with('.')
+}
+
 /// `user[$ne]=`, `{"$where": …}`, `$regex`: operators of document stores in a name or key.
 fn nosql_operator(value: &str) -> Option<Finding> {
     const OPS: &[&str] = &[
@@ -151,6 +161,11 @@ fn nosql_operator(value: &str) -> Option<Finding> {
         "function",
         "accumulator",
         "lookup",
+        "text",
+        "search",
+        "comment",
+        "mod",
+        "jsonschema",
     ];
     let lower = value.to_ascii_lowercase();
     let decoded = url_decode_repeatedly(&lower);
@@ -161,7 +176,7 @@ fn nosql_operator(value: &str) -> Option<Finding> {
         let name: String = decoded[start + 1..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
         let before = start.checked_sub(1).map(|i| b[i]);
         let after = b.get(start + 1 + name.len()).copied();
-        let keyed = matches!(before, Some(b'[' | b'"' | b'\'') | None) || (before == Some(b'{'));
+        let keyed = matches!(before, Some(b'[' | b'"' | b'\'' | b'{' | b' ' | b',') | None);
         let closes = matches!(after, Some(b']' | b'"' | b'\'' | b':') | None);
         if !name.is_empty() && OPS.contains(&name.as_str()) && keyed && closes {
             return Some("nosql operator");
@@ -183,7 +198,10 @@ fn readings<T>(value: &str, mut judge: impl FnMut(&[Token], Option<u8>, bool) ->
     // A `+` is a space once a form or query value is decoded; check that reading too.
     let plus = unwrapped.contains('+').then(|| spaced.replace('+', " "));
     let spaced = (spaced != removed).then_some(spaced);
-    for variant in [Some(removed.as_ref()), spaced.as_deref(), plus.as_deref()].into_iter().flatten() {
+    // What a comment hides is still what the sender wrote: `/*';insert into …-- -*/`.
+    let opened = unwrapped.contains("/*").then(|| unwrapped.replace("/*", " ").replace("*/", " "));
+    let variants = [Some(removed.as_ref()), spaced.as_deref(), plus.as_deref(), opened.as_deref()];
+    for variant in variants.into_iter().flatten() {
         for quote in [None, Some(b'\''), Some(b'"')] {
             let quotes = quote.map(|q| variant.bytes().filter(|&b| b == q).count());
             if quotes == Some(0) {

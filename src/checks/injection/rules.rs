@@ -253,7 +253,8 @@ pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding
                 } else {
                     After::Weak
                 };
-                let opens = i == 0
+                // "Not null means …": `not` opens prose, not an injected condition.
+                let opens = (i == 0 && tok.text != "not")
                     || (i == 1 && matches!(t[0].kind, Kind::Num | Kind::Close | Kind::Str))
                     || kind(at(i.wrapping_sub(1)), Kind::Close) && broken;
                 if opens && after >= needed {
@@ -385,12 +386,86 @@ pub fn suspicion(t: &[Token], quote: Option<u8>) -> Option<Finding> {
             Kind::Logic if quote.is_some() && i == 1 && matches!(tok.text, "&&" | "||" | "xor") => {
                 return Some("quote break then logic operator")
             }
+            Kind::Logic
+                if quote.is_some() && i == 1 && t.get(2).is_some_and(|x| matches!(x.kind, Kind::Str | Kind::Num)) =>
+            {
+                return Some("quote break then logic")
+            }
+            Kind::Op
+                if quote.is_some()
+                    && i == 1
+                    && matches!(tok.text, "-" | "+" | "|" | "*" | "/" | "%" | "^" | "~")
+                    && t.get(2).is_some_and(|x| matches!(x.kind, Kind::Num | Kind::Word | Kind::Str)) =>
+            {
+                return Some("quote break then operator")
+            }
+            Kind::Str
+                if quote.is_none()
+                    && t.get(i + 1).is_some_and(is_comparison)
+                    && t.get(i + 2).is_some_and(|x| x.kind == Kind::Str) =>
+            {
+                return Some("quoted comparison")
+            }
             Kind::Comment if quote.is_some() && i == 1 => return Some("quote break then comment"),
+            Kind::Word | Kind::Str if CATALOG_NAMES.iter().any(|n| tok.text.contains(n)) => {
+                return Some("database catalog name")
+            }
+            Kind::Keyword if tok.text == "case" && kw(t.get(i + 1), &["when"]) => {
+                let then = t[i..].iter().take(14).position(|x| x.text == "then");
+                if then.is_some_and(|p| !t[i..i + p].iter().any(|x| x.kind == Kind::Comma)) {
+                    return Some("case when");
+                }
+            }
+            Kind::Keyword if tok.text == "select" && t.get(i + 1).is_some_and(|x| TIME_NAMES.contains(&x.text)) => {
+                return Some("select time function")
+            }
+            Kind::Keyword
+                if matches!(tok.text, "create" | "drop" | "alter" | "truncate") && kw(t.get(i + 1), &["table"]) =>
+            {
+                return Some("table statement")
+            }
+            Kind::Func
+                if matches!(tok.text, "if" | "iif" | "div" | "mod")
+                    && kind(t.get(i + 1), Kind::Open)
+                    && kind(t.get(i + 2), Kind::Num)
+                    && t.get(i + 3).is_some_and(|x| matches!(x.kind, Kind::Op | Kind::Comma)) =>
+            {
+                return Some("sql conditional or arithmetic function")
+            }
+            Kind::Keyword
+                if tok.text == "having"
+                    && t[i + 1..].iter().take(4).any(|x| matches!(x.kind, Kind::Func | Kind::Op)) =>
+            {
+                return Some("having clause")
+            }
+            // `… AS x FROM`: the tail of an injected column list.
+            Kind::Keyword if tok.text == "as" && kw(t.get(i + 2), &["from"]) => return Some("alias then from"),
             _ => {}
         }
     }
     None
 }
+
+/// Names of catalogs, system tables and their columns.
+const CATALOG_NAMES: &[&str] = &[
+    "information_schema",
+    "schema_name",
+    "table_name",
+    "column_name",
+    "mysql.db",
+    "mysql.user",
+    "msysaccessobjects",
+    "msysobjects",
+    "sysdatabases",
+    "pg_database",
+    "pg_user",
+    "pg_tables",
+    "sqlite_master",
+    "sys.tables",
+    "all_tables",
+];
+
+const TIME_NAMES: &[&str] = &["sleep", "pg_sleep", "benchmark", "waitfor"];
 
 const SUSPICIOUS_FUNCTIONS: &[&str] = &[
     "database",
@@ -431,10 +506,21 @@ const SUSPICIOUS_FUNCTIONS: &[&str] = &[
     "last_insert_id",
     "connection_id",
     "uuid",
+    "db_name",
+    "find_in_set",
+    "load_file",
+    "lo_import",
+    "lo_get",
+    "current_database",
+    "json_extract",
+    "extractvalue",
+    "updatexml",
 ];
 
-const CAST_TYPES: &[&str] =
-    &["int", "integer", "bigint", "text", "varchar", "json", "jsonb", "numeric", "bool", "boolean", "float", "date"];
+const CAST_TYPES: &[&str] = &[
+    "int", "integer", "bigint", "smallint", "text", "varchar", "json", "jsonb", "numeric", "bool", "boolean", "float",
+    "double", "real", "date", "regclass", "oid",
+];
 
 /// `ORDER BY 3` / `GROUP BY 1,2` ending the value (or followed by a comment or another
 /// clause), or ordering by an expression: how column counts are probed.
