@@ -106,6 +106,16 @@ fn main() {
     let t256 = measure(20, || assert_eq!(scan(black_box(&large)), 0));
     show("injection scan, 256 KiB JSON body (parse + scan)", t256);
     show("  … per 10 KiB of the 256 KiB body", t256 / 25.6);
+    println!(
+        "  scan throughput: {:.0} MB/s (10 KiB body), {:.0} MB/s (256 KiB body)  (target ≥ 200)",
+        small.len() as f64 / t10 * 1e3,
+        large.len() as f64 / t256 * 1e3
+    );
+    let typical = ticket_body(1_024);
+    show(
+        "injection scan of a typical 1 KiB JSON body (what it adds to a request)",
+        measure(2_000, || assert_eq!(scan(black_box(&typical)), 0)),
+    );
 
     let mutation = r#"mutation { create_tickets(client_id: 1, subject: "Order question", body: "Hi team, O\u0027Brien & Sons asked \"why\" the order from last week is late.\nThanks!", priority: "low", status: "open") { id } }"#;
     show(
