@@ -103,7 +103,11 @@ pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
 pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpResponse, ApiError> {
     let table = cx.state.catalog.table(name).ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
     let store = &cx.state.store;
-    let method = cx.req.method().clone();
+    // HEAD is GET without the body (actix drops it and keeps the headers).
+    let method = match cx.req.method() {
+        &Method::HEAD => Method::GET,
+        m => m.clone(),
+    };
     match (method, id) {
         (Method::GET, None) => {
             let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;

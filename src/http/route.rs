@@ -45,12 +45,15 @@ impl Route {
         !matches!(self, Route::Health | Route::Explorer { .. })
     }
 
+    /// The methods served; HEAD wherever GET is (RFC 9110: same status and headers, no body).
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Route::Health | Route::Index | Route::View { .. } | Route::Explorer { .. } => &[Method::GET],
+            Route::Health | Route::Index | Route::View { .. } | Route::Explorer { .. } => &[Method::GET, Method::HEAD],
             Route::GraphQl => &[Method::POST],
-            Route::Table { id: None, .. } => &[Method::GET, Method::POST],
-            Route::Table { id: Some(_), .. } => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
+            Route::Table { id: None, .. } => &[Method::GET, Method::HEAD, Method::POST],
+            Route::Table { id: Some(_), .. } => {
+                &[Method::GET, Method::HEAD, Method::PUT, Method::PATCH, Method::DELETE]
+            }
         }
     }
 }
@@ -128,7 +131,11 @@ mod tests {
         assert_eq!(resolve(&Method::GET, "/nope").unwrap_err().kind, ErrorKind::NotFound);
         let e = resolve(&Method::PATCH, "/api/v1/clients").unwrap_err();
         assert_eq!(e.kind, ErrorKind::MethodNotAllowed);
-        assert_eq!(e.headers[0].1, "GET, POST");
+        assert_eq!(e.headers[0].1, "GET, HEAD, POST");
+        assert_eq!(
+            resolve(&Method::HEAD, "/api/v1/clients/7").unwrap(),
+            Route::Table { table: "clients".into(), id: Some(7) }
+        );
         assert_eq!(resolve(&Method::POST, "/health").unwrap_err().kind, ErrorKind::MethodNotAllowed);
     }
 }

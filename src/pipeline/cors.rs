@@ -19,7 +19,8 @@ use crate::tokens::Principal;
 type Headers = Vec<(HeaderName, HeaderValue)>;
 
 /// Headers a browser may read from our answers.
-const EXPOSED: &str = "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id";
+const EXPOSED: &str =
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, RateLimit-Policy, Retry-After, X-Request-Id";
 
 /// The CORS policy, normalised once.
 pub struct CorsState {

@@ -25,10 +25,19 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-frame-options", "DENY"),
     ("referrer-policy", "strict-origin-when-cross-origin"),
     ("x-xss-protection", "0"),
-    ("cache-control", "no-store, no-cache, must-revalidate"),
+    ("cache-control", "no-store, no-cache, must-revalidate, max-age=0"),
     ("pragma", "no-cache"),
     ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
     ("cross-origin-resource-policy", "same-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-embedder-policy", "require-corp"),
+    (
+        "permissions-policy",
+        "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), fullscreen=(), \
+         geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), \
+         picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), sync-xhr=(), usb=(), \
+         xr-spatial-tracking=()",
+    ),
 ];
 
 /// The id of one request, also sent back as `X-Request-Id`.

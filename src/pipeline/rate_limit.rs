@@ -20,9 +20,12 @@ use crate::tokens::Principal;
 pub const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 pub const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+/// The IETF httpapi rate-limit fields (structured: a policy named "token").
+pub const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
-/// The three headers every limited answer carries.
-pub type RateHeaders = [(HeaderName, HeaderValue); 3];
+/// The headers every limited answer carries.
+pub type RateHeaders = [(HeaderName, HeaderValue); 5];
 
 /// The limiter's state: one window per token, keyed by the token id as a number.
 pub struct RateLimitState {
@@ -42,10 +45,10 @@ impl RateLimitState {
         let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
         let now = self.clock.now_ms();
         match self.windows.hit(p.key(), now, limit, window_secs.saturating_mul(1000)) {
-            Ok(d) if d.allowed => Ok(headers(&d)),
+            Ok(d) if d.allowed => Ok(headers(&d, window_secs)),
             Ok(d) => {
                 let mut error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
-                error.headers.extend(headers(&d));
+                error.headers.extend(headers(&d, window_secs));
                 Err(Refusal::new(StageName::RateLimit, error, "token window exhausted"))
             }
             Err(_) => Err(Refusal::full(StageName::RateLimit, "token window table")),
@@ -60,11 +63,15 @@ impl Stage for RateLimitState {
     }
 }
 
-fn headers(d: &WindowDecision) -> RateHeaders {
+fn headers(d: &WindowDecision, window_secs: u64) -> RateHeaders {
+    let reset = d.retry_after_secs();
+    let structured = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"token\""));
     [
         (LIMIT, HeaderValue::from(d.limit)),
         (REMAINING, HeaderValue::from(d.remaining)),
-        (RESET, HeaderValue::from(d.retry_after_secs())),
+        (RESET, HeaderValue::from(reset)),
+        (POLICY, structured(format!("\"token\";q={};w={window_secs}", d.limit))),
+        (RATELIMIT, structured(format!("\"token\";r={};t={reset}", d.remaining))),
     ]
 }
 

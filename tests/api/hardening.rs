@@ -71,3 +71,42 @@ fn forwarded_for_entries_with_ports_parse_and_garbage_is_refused() {
     assert_eq!(get("2001:db8::1").status, 200);
     assert_eq!(app.get("/api/v1/clients/1", &t).status, 200);
 }
+
+/// 5 and 7. HEAD wherever GET is served (same status and headers, no body); the added
+/// headers; the IETF rate-limit fields beside X-RateLimit-*.
+#[test]
+fn head_is_served_like_get_and_every_answer_carries_the_new_headers() {
+    let app = TestApp::start();
+    let t = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.rate = Some(100);
+        s.window = Some(3600);
+    });
+    for path in [
+        "/health",
+        "/api/v1",
+        "/api/v1/clients/1",
+        "/api/v1/clients?limit=2",
+        "/api/v1/views/active_clients",
+        "/explorer",
+    ] {
+        let get = app.req("GET", path).bearer(&t.token).send();
+        let head = app.req("HEAD", path).bearer(&t.token).send();
+        assert_eq!(head.status, get.status, "{path}");
+        assert!(head.body.is_empty(), "HEAD {path} sent a body");
+        assert_eq!(head.header("content-type"), get.header("content-type"), "{path}");
+        head.assert_security_headers();
+    }
+    let r = app.get("/api/v1/clients/1", &t.token);
+    assert_eq!(r.header("cache-control"), Some("no-store, no-cache, must-revalidate, max-age=0"));
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"));
+    assert_eq!(r.header("cross-origin-embedder-policy"), Some("require-corp"));
+    assert_eq!(r.header("ratelimit-policy"), Some("\"token\";q=100;w=3600"));
+    assert!(r.header("ratelimit").is_some_and(|v| v.starts_with("\"token\";r=")), "{:?}", r.header("ratelimit"));
+    // A method no route serves outside CORS: 204 with Allow.
+    let r = app.req("OPTIONS", "/api/v1/clients/1").send();
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
+    // A 404 from the router carries them too.
+    app.req("GET", "/nope").send().assert_security_headers();
+}

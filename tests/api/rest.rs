@@ -128,11 +128,11 @@ fn wrong_methods_get_405_with_allow() {
     let app = TestApp::start();
     let t = app.token(&["*:rcud"]);
     for (method, path, allow) in [
-        ("PATCH", "/api/v1/clients", "GET, POST"),
-        ("DELETE", "/api/v1/clients", "GET, POST"),
-        ("POST", "/api/v1/clients/1", "GET, PUT, PATCH, DELETE"),
-        ("POST", "/health", "GET"),
-        ("DELETE", "/api/v1/views/active_clients", "GET"),
+        ("PATCH", "/api/v1/clients", "GET, HEAD, POST"),
+        ("DELETE", "/api/v1/clients", "GET, HEAD, POST"),
+        ("POST", "/api/v1/clients/1", "GET, HEAD, PUT, PATCH, DELETE"),
+        ("POST", "/health", "GET, HEAD"),
+        ("DELETE", "/api/v1/views/active_clients", "GET, HEAD"),
     ] {
         let r = app.req(method, path).bearer(&t).send();
         assert_eq!(r.status, 405, "{method} {path}");

@@ -348,13 +348,16 @@ impl Resp {
             ("x-frame-options", "DENY"),
             ("referrer-policy", "strict-origin-when-cross-origin"),
             ("x-xss-protection", "0"),
-            ("cache-control", "no-store, no-cache, must-revalidate"),
+            ("cache-control", "no-store, no-cache, must-revalidate, max-age=0"),
             ("pragma", "no-cache"),
             ("cross-origin-resource-policy", "same-origin"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-embedder-policy", "require-corp"),
         ] {
             assert_eq!(self.header(k), Some(v), "header {k} on a {} response", self.status);
         }
         assert!(self.header("content-security-policy").is_some(), "CSP on a {} response", self.status);
+        assert!(self.header("permissions-policy").is_some_and(|p| p.contains("camera=()")), "Permissions-Policy");
         assert!(self.header("server").is_none());
         assert!(self.header("x-request-id").is_some());
     }
