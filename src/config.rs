@@ -113,6 +113,9 @@ pub struct ServerConfig {
     pub schema: Option<PathBuf>,
     /// Peers whose `X-Forwarded-For` is believed (CIDR list).
     pub trusted_proxies: Vec<IpNet>,
+    /// Where clients reach the server (`https://api.example.com`): its origin (scheme, host,
+    /// port) is the server's own for CORS. Empty: only the tokens' origin lists count.
+    pub public_url: String,
     /// A request still running after this many seconds gets 503 `request_timeout`.
     pub request_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per core.
@@ -126,6 +129,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data/state"),
             schema: None,
             trusted_proxies: Vec::new(),
+            public_url: String::new(),
             request_timeout_secs: 10,
             workers: 0,
         }
@@ -419,6 +423,13 @@ impl Config {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return invalid("server.listen", "expected an address like 127.0.0.1:8080");
+        }
+        let url = self.server.public_url.trim();
+        let authority = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        if !url.is_empty()
+            && authority.is_none_or(|a| a.split('/').next().is_none_or(str::is_empty) || a.contains(['*', ' ']))
+        {
+            return invalid("server.public_url", "expected http(s)://host[:port], e.g. https://api.example.com");
         }
         if !self.metrics.listen.is_empty() {
             match self.metrics.listen.parse::<SocketAddr>() {

@@ -92,6 +92,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     }
     let server = server.bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = *server.addrs().first().context("listener has no address")?;
+    state.stages().cors.listening_on(addr);
     let server = server.run();
     let (metrics_addr, metrics) = match metrics_listener(&state)? {
         Some((addr, server)) => (Some(addr), Some(server)),

@@ -82,7 +82,7 @@ impl AppState {
         let stages = Stages {
             shield: Arc::new(shield::ShieldState::new(config.shield.max_tracked_ips, clock.clone())),
             checks: Arc::new(checks),
-            cors: Arc::new(cors::CorsState::new(&config.cors)),
+            cors: Arc::new(cors::CorsState::new(&config.cors, &config.server.public_url)),
             auth: Arc::new(auth::AuthState::new(
                 tokens.clone(),
                 brute_force.clone(),

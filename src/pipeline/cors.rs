@@ -4,7 +4,9 @@
 //! any token: an origin, method and headers the policy lists get 204 with the
 //! `Access-Control-*` answers; anything else gets 403 `cors_rejected`. After auth, a request
 //! that carries `Origin` must come from one of the token's own origins (`--origin`), or from
-//! the server's own origin; otherwise 403 `origin_not_allowed`. Allowed origins are echoed
+//! the server's own origin as configured (`[server] public_url`, scheme included); otherwise
+//! 403 `origin_not_allowed`. The `Host` header is never trusted for that: a client writes it.
+//! The refusal's audit reason names no header value. Allowed origins are echoed
 //! with `Vary: Origin`. There is no wildcard and no `Allow-Credentials`: tokens travel in
 //! `Authorization`, never in cookies.
 
@@ -24,6 +26,9 @@ const EXPOSED: &str =
 
 /// The CORS policy, normalised once.
 pub struct CorsState {
+    /// The server's own origin (`[server] public_url`), normalised; when unset, the bound
+    /// listener's own address (see [`CorsState::listening_on`]).
+    own: std::sync::OnceLock<Vec<String>>,
     origins: Vec<String>,
     methods: Vec<String>,
     headers: Vec<String>,
@@ -34,6 +39,30 @@ pub struct CorsState {
 
 fn normalise_origin(o: &str) -> String {
     o.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+impl CorsState {
+    /// Without `public_url`, the listener's own address is the server's origin (the API
+    /// Explorer's calls come from it): `http://ADDR`, and `http://localhost:PORT` on
+    /// loopback. A wildcard listen address names no origin: set `public_url` there.
+    pub fn listening_on(&self, addr: std::net::SocketAddr) {
+        if addr.ip().is_unspecified() {
+            return;
+        }
+        let mut own = vec![format!("http://{addr}")];
+        if addr.ip().is_loopback() {
+            own.push(format!("http://localhost:{}", addr.port()));
+        }
+        let _ = self.own.set(own);
+    }
+}
+
+/// `https://api.example.com/base/` → `https://api.example.com` (scheme, host, port).
+fn own_origin(public_url: &str) -> Option<String> {
+    let url = public_url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
+    Some(normalise_origin(&format!("{scheme}://{authority}")))
 }
 
 fn header_value(s: &str) -> Option<HeaderValue> {
@@ -50,8 +79,9 @@ fn echo(origin: &str) -> Headers {
 }
 
 impl CorsState {
-    pub fn new(c: &CorsConfig) -> Self {
+    pub fn new(c: &CorsConfig, public_url: &str) -> Self {
         Self {
+            own: own_origin(public_url).map(|o| std::sync::OnceLock::from(vec![o])).unwrap_or_default(),
             origins: c.allowed_origins.iter().map(|o| normalise_origin(o)).collect(),
             methods: c.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             headers: c.allowed_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -90,18 +120,15 @@ impl CorsState {
     }
 
     /// After auth: a request's `Origin` must be on the token's list (or the server's own).
-    pub fn check_origin(&self, origin: &str, host: Option<&str>, p: &Principal) -> Result<Headers, Refusal> {
+    pub fn check_origin(&self, origin: &str, p: &Principal) -> Result<Headers, Refusal> {
         let wanted = normalise_origin(origin);
-        let same_origin = host.is_some_and(|host| {
-            let host = host.to_ascii_lowercase();
-            wanted == format!("http://{host}") || wanted == format!("https://{host}")
-        });
+        let same_origin = self.own.get().is_some_and(|own| own.contains(&wanted));
         let listed = p.record.origins.iter().any(|o| normalise_origin(o) == wanted);
         if !(same_origin || listed) {
             return Err(Refusal::new(
                 StageName::Cors,
                 ErrorKind::OriginNotAllowed,
-                format!("origin {:?} not in the token's list", truncate(origin, 64)),
+                "Origin is neither the token's nor the server's own",
             ));
         }
         let mut out = echo(origin);
@@ -121,7 +148,10 @@ mod tests {
     use super::*;
 
     fn state() -> CorsState {
-        CorsState::new(&CorsConfig { allowed_origins: vec!["https://app.example.com".into()], ..Default::default() })
+        CorsState::new(
+            &CorsConfig { allowed_origins: vec!["https://app.example.com".into()], ..Default::default() },
+            "https://api.example.com/",
+        )
     }
 
     #[test]
@@ -140,8 +170,16 @@ mod tests {
         let s = state();
         let mut p = Principal::for_tests("00000000000000aa");
         p.record.origins = vec!["https://crm.example.com".into()];
-        assert!(s.check_origin("https://crm.example.com/", None, &p).is_ok());
-        assert!(s.check_origin("http://api.example.com", Some("api.example.com"), &p).is_ok());
-        assert!(s.check_origin("https://evil.example", Some("api.example.com"), &p).is_err());
+        assert!(s.check_origin("https://crm.example.com/", &p).is_ok());
+        assert!(s.check_origin("https://api.example.com", &p).is_ok());
+        // The scheme counts: an http:// origin is not a TLS deployment's own.
+        assert!(s.check_origin("http://api.example.com", &p).is_err());
+        assert!(s.check_origin("https://evil.example", &p).is_err());
+        let no_url = CorsState::new(&CorsConfig::default(), "");
+        assert!(no_url.check_origin("https://api.example.com", &p).is_err());
+        no_url.listening_on("127.0.0.1:8080".parse().unwrap());
+        assert!(no_url.check_origin("http://127.0.0.1:8080", &p).is_ok());
+        assert!(no_url.check_origin("http://localhost:8080", &p).is_ok());
+        assert!(no_url.check_origin("http://evil.example:8080", &p).is_err());
     }
 }

@@ -363,8 +363,7 @@ where
         //    Origin; one that is not UTF-8 is read lossily and so matches no list).
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let origin = String::from_utf8_lossy(origin.as_bytes());
-            let host = req.headers().get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()));
-            cx.extra_headers.extend(stages.cors.check_origin(&origin, host.as_deref(), &principal)?);
+            cx.extra_headers.extend(stages.cors.check_origin(&origin, &principal)?);
         }
 
         // 4. Rate limit (its refusals carry their own headers).

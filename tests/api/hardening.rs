@@ -110,3 +110,23 @@ fn head_is_served_like_get_and_every_answer_carries_the_new_headers() {
     // A 404 from the router carries them too.
     app.req("GET", "/nope").send().assert_security_headers();
 }
+
+/// 8 and 9. The server's own origin comes from `public_url` (scheme included), never from
+/// `Host`; the refusal's audit record copies no header value.
+#[test]
+fn own_origin_is_configured_not_taken_from_host_and_not_audited() {
+    let app = TestApp::builder().config(|c| c.server.public_url = "https://api.example.com".into()).start();
+    let t = app.token(&["clients:r"]);
+    let with = |host: &str, origin: &str| {
+        app.req("GET", "/api/v1/clients/1").bearer(&t).header("Host", host).header("Origin", origin).send()
+    };
+    let r = with("evil.example", "http://evil.example");
+    assert_eq!((r.status, r.code().as_str()), (403, "origin_not_allowed"));
+    // A TLS deployment's own origin is https only.
+    assert_eq!(with("api.example.com", "http://api.example.com").code(), "origin_not_allowed");
+    let r = with("api.example.com", "https://api.example.com");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://api.example.com"));
+    let audit = serde_json::to_string(&app.audit()).unwrap();
+    assert!(!audit.contains("evil.example"), "{audit}");
+}

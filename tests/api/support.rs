@@ -241,8 +241,10 @@ impl Req {
     }
 
     pub fn head_bytes(&self) -> Vec<u8> {
-        let mut head =
-            format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, self.path, self.addr);
+        let mut head = format!("{} {} HTTP/1.1\r\nConnection: close\r\n", self.method, self.path);
+        if !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {}\r\n", self.addr));
+        }
         for (k, v) in &self.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
