@@ -280,6 +280,9 @@ pub struct ChecksConfig {
     pub endpoints: Vec<EndpointPolicy>,
     /// Keys (IP × limit id) the per-endpoint limits track at most.
     pub max_tracked_keys: usize,
+    /// IPv6 clients are tracked (throttle, failed authentications, endpoint limits) and
+    /// locked by this prefix: one holder has at least a /64.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for ChecksConfig {
@@ -291,6 +294,7 @@ impl Default for ChecksConfig {
             brute_force: BruteForceConfig::default(),
             endpoints: Vec::new(),
             max_tracked_keys: 250_000,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -423,6 +427,9 @@ impl Config {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return invalid("server.listen", "expected an address like 127.0.0.1:8080");
+        }
+        if !(16..=128).contains(&self.checks.ipv6_prefix) {
+            return invalid("checks.ipv6_prefix", "must be between 16 and 128");
         }
         let url = self.server.public_url.trim();
         let authority = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::checks::{lock_and_record, lock_event};
 use crate::clock::rfc3339;
-use crate::pipeline::client_ip::normalise;
+use crate::pipeline::client_ip::{normalise, tracking_address};
 use crate::state::AppState;
 use crate::store::locks::{LockKind, LockRecord};
 use crate::tokens::{TokenRecord, TokenSpec};
@@ -124,7 +124,7 @@ fn lock_subject(state: &AppState, kind: LockKind, subject: &str) -> Result<Strin
     match kind {
         LockKind::Ip => {
             let ip: IpAddr = subject.trim().parse().map_err(|_| format!("{subject:?} is not an IP address"))?;
-            Ok(state.locks.ip_subject(&normalise(ip)))
+            Ok(state.locks.ip_subject(&tracking_address(normalise(ip), state.config.get().checks.ipv6_prefix)))
         }
         _ if subject.trim().is_empty() => Err("a name is required".into()),
         _ => Ok(subject.to_string()),

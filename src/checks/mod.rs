@@ -93,8 +93,14 @@ impl CheckRequest<'_> {
             Some(Value::Object(body)) if self.path == GRAPHQL_PATH => {
                 for (k, v) in body {
                     out.push(k);
-                    if !(k == "query" && v.is_string()) {
-                        stack.push(v);
+                    match v {
+                        // Read through its literals, unless it is not GraphQL at all.
+                        Value::String(query) if k == "query" => {
+                            if !literals::lexes(query) {
+                                out.push(query);
+                            }
+                        }
+                        _ => stack.push(v),
                     }
                 }
             }

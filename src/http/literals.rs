@@ -21,6 +21,13 @@ use std::borrow::Cow;
 
 use juniper::parser::StringLiteral;
 
+/// Whether `query` is made of GraphQL tokens only (juniper's own lexer). A document that is
+/// not — `{ a(q: "x" OR 1=1--") }`: a string closed early and followed by SQL — will be
+/// refused by the parser, but its text is what an attacker sent and is scanned whole.
+pub fn lexes(query: &str) -> bool {
+    juniper::parser::Lexer::new(query).all(|t| t.is_ok())
+}
+
 /// Every string literal and block string of `query`, decoded, in document order.
 pub fn string_values(query: &str) -> Vec<Cow<'_, str>> {
     let b = query.as_bytes();

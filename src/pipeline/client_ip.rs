@@ -26,6 +26,16 @@ fn trusted(ip: &IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|net| net.contains(ip))
 }
 
+/// The address a client is tracked and locked under: itself for IPv4, its network of
+/// `v6_prefix` bits for IPv6 (an attacker holds at least a /64, so one address of it
+/// stands for all).
+pub fn tracking_address(ip: IpAddr, v6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, v6_prefix.min(128)).map_or(ip, |n| IpAddr::V6(n.network())),
+        v4 => v4,
+    }
+}
+
 /// The right-most untrusted `X-Forwarded-For` entry is not an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadForwardedFor;
@@ -71,6 +81,13 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_tracked_by_prefix() {
+        assert_eq!(tracking_address(ip("2001:db8:1::1"), 64), tracking_address(ip("2001:db8:1::2"), 64));
+        assert_ne!(tracking_address(ip("2001:db8:1::1"), 64), tracking_address(ip("2001:db8:2::1"), 64));
+        assert_eq!(tracking_address(ip("192.0.2.1"), 64), ip("192.0.2.1"));
     }
 
     #[test]

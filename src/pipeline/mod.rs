@@ -190,7 +190,7 @@ where
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-            let ip_key = parts.keys.ip_key(&ip);
+            let ip_key = parts.keys.ip_key(&client_ip::tracking_address(ip, config.checks.ipv6_prefix));
             let draft = audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id);
             let mut cx = Exchange {
                 ip,

@@ -130,3 +130,38 @@ fn own_origin_is_configured_not_taken_from_host_and_not_audited() {
     let audit = serde_json::to_string(&app.audit()).unwrap();
     assert!(!audit.contains("evil.example"), "{audit}");
 }
+
+/// 3. An IPv6 lock covers the holder's /64, throttles count per /64 too.
+#[test]
+fn ipv6_locks_and_throttles_cover_the_prefix() {
+    use palisade::api::admin::{execute, AdminRequest};
+    use palisade::store::locks::LockKind;
+    let app = TestApp::builder().config(|c| c.shield.ip_requests = 3).start();
+    let t = app.token(&["clients:r"]);
+    let from = |ip: &str| app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(ip).send();
+    let lock = AdminRequest::Lock { kind: LockKind::Ip, subject: "2001:db8:1::1".into(), secs: 60, reason: None };
+    execute(&app.state, lock).unwrap();
+    assert_eq!(from("2001:db8:1::2").code(), "locked");
+    assert_eq!(from("[2001:db8:1:0:ffff::9]:443").code(), "locked");
+    // Another /64: its own throttle, shared by all its addresses.
+    for ip in ["2001:db8:2::1", "2001:db8:2::2", "2001:db8:2::3"] {
+        assert_eq!(from(ip).status, 200, "{ip}");
+    }
+    assert_eq!(from("2001:db8:2::4").code(), "ip_rate_limited");
+    assert_eq!(from("2001:db8:3::1").status, 200);
+}
+
+/// Finding 4: breaking out of a GraphQL string is an injection like any other (refused and
+/// locked), even though the document does not parse.
+#[test]
+fn a_graphql_string_broken_out_of_is_scanned_and_locks() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    let q = serde_json::json!({"query": "{ clients(company: \"x\" OR 1=1--\") { id } }"});
+    let r = app.req("POST", "/graphql").bearer(&t).client_ip("203.0.113.44").json(&q).send();
+    assert_eq!((r.status, r.code().as_str()), (403, "injection_detected"));
+    assert_eq!(app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip("203.0.113.44").send().code(), "locked");
+    // A well-formed document with the same text inside a literal stays a literal's text.
+    let ok = serde_json::json!({"query": "{ clients(limit: 1) { company } } # OR 1=1 -- notes"});
+    assert_eq!(app.req("POST", "/graphql").bearer(&t).json(&ok).send().status, 200);
+}
