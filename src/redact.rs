@@ -54,14 +54,21 @@ fn find_secret_start(s: &str) -> Option<(usize, &'static str)> {
     })
 }
 
-/// Redacts a raw query string: secret-named parameters lose their value entirely.
-pub fn redact_query(q: &str) -> String {
+/// Redacts a raw query string: every value loses its text unless its (decoded) name is
+/// `plain` — a filter column that holds no personal data, `limit`, `offset` — and not
+/// secret-named. A secret pasted under an unknown name is never stored.
+pub fn redact_query(q: &str, plain: impl Fn(&str) -> bool) -> String {
     q.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if is_secret_key(&percent_encoding::percent_decode_str(k).decode_utf8_lossy()) => {
-                format!("{k}={REDACTED}")
+            Some((k, v)) => {
+                let name = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+                if is_secret_key(&name) || !plain(&name) {
+                    format!("{}={REDACTED}", redact_text(k))
+                } else {
+                    format!("{}={}", redact_text(k), redact_text(v))
+                }
             }
-            _ => redact_text(pair),
+            None => redact_text(pair),
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -103,7 +110,9 @@ mod tests {
 
     #[test]
     fn secret_params_lose_their_value() {
-        assert_eq!(redact_query("a=1&token=xyz&Pass%77ord=p"), "a=1&token=[REDACTED]&Pass%77ord=[REDACTED]");
+        let plain = |k: &str| k == "a" || k == "token";
+        assert_eq!(redact_query("a=1&token=xyz&Pass%77ord=p", plain), "a=1&token=[REDACTED]&Pass%77ord=[REDACTED]");
+        assert_eq!(redact_query("note=my+secret&a=2", plain), "note=[REDACTED]&a=2");
         let v = redact_json(&serde_json::json!({"password": "x", "n": ["pal_1_2"], "ok": 1}));
         assert_eq!(v, serde_json::json!({"password": "[REDACTED]", "n": ["pal_[REDACTED]"], "ok": 1}));
     }

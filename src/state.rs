@@ -34,6 +34,13 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+/// `limit`, `offset`, `id` and every visible column without personal data (see `Parts`).
+fn plain_query_names(schema: &Schema) -> std::collections::HashSet<String> {
+    let tables = schema.tables.values().filter(|t| !t.sensitive);
+    let columns = tables.flat_map(|t| t.visible_columns()).filter(|c| c.pii().is_none());
+    ["limit", "offset", "id"].into_iter().map(String::from).chain(columns.map(|c| c.name.clone())).collect()
+}
+
 impl AppState {
     /// Every counter map that is snapshotted to sled (see `store::snapshot`).
     pub fn counters(&self) -> crate::store::Counters<'_> {
@@ -100,6 +107,7 @@ impl AppState {
             stages,
             audit: audit.clone(),
             metrics: metrics.clone(),
+            plain_query_names: plain_query_names(&catalog.schema),
         });
         Ok(Self {
             config: live,

@@ -98,6 +98,9 @@ impl Cli {
 
 /// Parses arguments, runs the command, and exits with the contract's status codes.
 pub fn main() {
+    // Everything Palisade creates (sled's files, audit segments, the key file) is the
+    // owner's alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Sign(opts) => sign::run(opts),

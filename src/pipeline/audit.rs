@@ -36,14 +36,20 @@ pub struct AuditDraft {
 }
 
 impl AuditDraft {
-    pub fn open(now_ms: u64, req: &ServiceRequest, ip_key: IpKey, request_id: String) -> Self {
+    pub fn open(
+        now_ms: u64,
+        req: &ServiceRequest,
+        ip_key: IpKey,
+        request_id: String,
+        plain: &std::collections::HashSet<String>,
+    ) -> Self {
         let query = req.query_string();
         Self {
             time_ms: now_ms,
             request_id,
             method: req.method().as_str().to_string(),
             path: redact::redact_text(&truncate(req.path(), 512)),
-            query: (!query.is_empty()).then(|| redact::redact_query(&truncate(query, 1024))),
+            query: (!query.is_empty()).then(|| redact::redact_query(&truncate(query, 1024), |k| plain.contains(k))),
             ip_hash: ip_key.to_string(),
         }
     }

@@ -114,6 +114,9 @@ pub struct Parts {
     pub stages: Stages,
     pub audit: Arc<AuditLog>,
     pub metrics: Arc<Metrics>,
+    /// Query names whose values the audit record keeps: `limit`, `offset`, `id` and the
+    /// filter columns that hold no personal data; every other value is redacted.
+    pub plain_query_names: std::collections::HashSet<String>,
 }
 
 /// The pipeline middleware (one per worker).
@@ -191,7 +194,8 @@ where
             let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
             let ip_key = parts.keys.ip_key(&client_ip::tracking_address(ip, config.checks.ipv6_prefix));
-            let draft = audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id);
+            let draft =
+                audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id, &parts.plain_query_names);
             let mut cx = Exchange {
                 ip,
                 ip_key,

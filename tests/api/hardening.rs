@@ -165,3 +165,41 @@ fn a_graphql_string_broken_out_of_is_scanned_and_locks() {
     let ok = serde_json::json!({"query": "{ clients(limit: 1) { company } } # OR 1=1 -- notes"});
     assert_eq!(app.req("POST", "/graphql").bearer(&t).json(&ok).send().status, 200);
 }
+
+/// Finding 9: query values are redacted in the audit record unless their name is a plain
+/// filter column, and every file of the data dir is the owner's alone.
+#[test]
+fn audit_keeps_only_plain_query_values_and_data_files_are_private() {
+    let app = TestApp::start();
+    let t = app.token(&["clients:r"]);
+    app.get("/api/v1/clients?status=active&limit=2&city=Oslo", &t);
+    app.get("/api/v1/clients?whatever=sk_live_51Habc", &t);
+    let queries: Vec<String> = app.audit().into_iter().filter_map(|r| r.query).collect();
+    let all = queries.join(" ");
+    assert!(all.contains("status=active") && all.contains("limit=2"), "{all}");
+    assert!(all.contains("city=[REDACTED]") && all.contains("whatever=[REDACTED]"), "{all}");
+    assert!(!all.contains("Oslo") && !all.contains("sk_live"), "{all}");
+    drop(app);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = (dir.path().join("data"), dir.path().join("c.toml"));
+    std::fs::write(&config, "").unwrap();
+    let server = crate::support::Spawned::serve(&data, &config);
+    assert_eq!(server.req("GET", "/health").send().status, 200);
+    assert_eq!(server.signal("TERM").code(), Some(0));
+    fn walk(p: &std::path::Path, bad: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let path = e.unwrap().path();
+            let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+            if mode & 0o077 != 0 {
+                bad.push(format!("{} {:o}", path.display(), mode & 0o777));
+            }
+            if path.is_dir() {
+                walk(&path, bad);
+            }
+        }
+    }
+    let mut bad = Vec::new();
+    walk(&data, &mut bad);
+    assert!(bad.is_empty(), "readable by others: {bad:?}");
+}
