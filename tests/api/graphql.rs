@@ -228,3 +228,35 @@ fn sandbox_tokens_see_fakes_in_graphql_too() {
     let r = gql(&app, &t.token, r#"mutation { create_leads(name: "x", status: "new") { id } }"#);
     assert_eq!(r.json()["errors"][0]["extensions"]["code"], "sandbox_read_only");
 }
+
+/// The standard introspection query (as GraphiQL and graphql-cop send it) runs for a token
+/// that may introspect: introspection nesting has its own limit, data depth stays at 5.
+/// And an explicit `null` for an optional argument means "not given".
+#[test]
+fn the_standard_introspection_query_runs_and_null_means_not_given() {
+    const INTROSPECTION: &str = r#"query IntrospectionQuery { __schema { queryType { name } mutationType { name }
+      subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } }
+    fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description
+      args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue }
+      interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...TypeRef } }
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+    fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+      ofType { kind name ofType { kind name ofType { kind name } } } } } } } }"#;
+    let app = TestApp::builder().config(|c| c.graphql.max_tokens = 5000).start();
+    let allowed = app.token_with(|s| {
+        s.scopes = vec!["*:r".into()];
+        s.introspection = true;
+    });
+    let r = gql(&app, &allowed.token, INTROSPECTION);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["data"]["__schema"]["types"].as_array().is_some_and(|t| !t.is_empty()));
+    // Data depth is still limited.
+    let deep = "{ clients { invoices { client { invoices { client { id } } } } } }";
+    assert_eq!(code(&gql(&app, &allowed.token, deep)), "depth_exceeded");
+
+    let r = gql(&app, &allowed.token, "{ clients(limit: null, offset: null) { id } }");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json().get("errors").is_none(), "{}", r.text());
+    assert_eq!(r.json()["data"]["clients"].as_array().unwrap().len(), 50);
+}

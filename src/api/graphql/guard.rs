@@ -47,7 +47,11 @@ pub struct Measure {
 
 #[derive(Clone, Copy, Default)]
 struct Totals {
+    /// Depth of data fields.
     depth: usize,
+    /// Depth of introspection (`__schema`, `__type`) subtrees, limited on its own: the
+    /// standard introspection query nests type references far past any data depth limit.
+    meta_depth: usize,
     complexity: u64,
     aliases: u64,
     directives: u64,
@@ -112,8 +116,14 @@ impl Walker<'_> {
                         _ if !sels.is_empty() => 1u64.saturating_add(inner.complexity),
                         _ => 0,
                     };
+                    let introspective = name == "__schema" || name == "__type";
                     Totals {
-                        depth: inner.depth + 1,
+                        depth: if introspective { 0 } else { inner.depth + 1 },
+                        meta_depth: if introspective {
+                            inner.depth.max(inner.meta_depth) + 1
+                        } else {
+                            inner.meta_depth
+                        },
                         complexity: own,
                         aliases: inner.aliases.saturating_add(u64::from(*aliased)),
                         directives: inner.directives.saturating_add(*directives as u64),
@@ -132,6 +142,7 @@ impl Walker<'_> {
                 }
             };
             total.depth = total.depth.max(t.depth);
+            total.meta_depth = total.meta_depth.max(t.meta_depth);
             total.complexity = total.complexity.saturating_add(t.complexity);
             total.aliases = total.aliases.saturating_add(t.aliases);
             total.directives = total.directives.saturating_add(t.directives);
@@ -139,6 +150,10 @@ impl Walker<'_> {
         Ok(total)
     }
 }
+
+/// How deep an introspection subtree may nest (the standard introspection query, with its
+/// seven `ofType` levels, needs 13).
+pub const MAX_INTROSPECTION_DEPTH: usize = 16;
 
 /// Checks a query against every guard; `Ok` carries the measurements.
 pub fn check(
@@ -186,6 +201,9 @@ pub fn check(
     }
     if t.depth > config.max_depth {
         return Err(refuse("depth_exceeded", format!("the query is nested deeper than {}", config.max_depth)));
+    }
+    if t.meta_depth > MAX_INTROSPECTION_DEPTH {
+        return Err(refuse("depth_exceeded", format!("introspection is nested deeper than {MAX_INTROSPECTION_DEPTH}")));
     }
     if t.aliases > config.max_aliases as u64 {
         return Err(refuse("too_many_aliases", format!("the query uses more than {} aliases", config.max_aliases)));

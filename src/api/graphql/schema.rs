@@ -106,11 +106,11 @@ fn scalar(ty: ColumnType) -> Scalar {
 /// GraphQL argument → stored JSON value for a column of type `ty`.
 pub fn arg_value(args: &Arguments<S>, name: &str, ty: ColumnType) -> Result<Option<Value>, FieldError<S>> {
     Ok(match scalar(ty) {
-        Scalar::Int => args.get::<i32>(name)?.map(Value::from),
-        Scalar::Float => args.get::<f64>(name)?.map(Value::from),
-        Scalar::Boolean => args.get::<bool>(name)?.map(Value::from),
-        Scalar::Text => args.get::<String>(name)?.map(Value::from),
-        Scalar::JsonText => match args.get::<String>(name)? {
+        Scalar::Int => args.get::<Option<i32>>(name)?.flatten().map(Value::from),
+        Scalar::Float => args.get::<Option<f64>>(name)?.flatten().map(Value::from),
+        Scalar::Boolean => args.get::<Option<bool>>(name)?.flatten().map(Value::from),
+        Scalar::Text => args.get::<Option<String>>(name)?.flatten().map(Value::from),
+        Scalar::JsonText => match args.get::<Option<String>>(name)?.flatten() {
             Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
                 field_error(ApiError::validation(format!("argument '{name}' must be a JSON document")))
             })?),
@@ -216,8 +216,8 @@ impl GraphQLValue<S> for Node {
             Ok(def)
         };
         let page = |args: &Arguments<S>| -> Result<ListQuery, FieldError<S>> {
-            let limit = args.get::<i32>("limit")?.unwrap_or(DEFAULT_LIMIT as i32);
-            let offset = args.get::<i32>("offset")?.unwrap_or(0);
+            let limit = args.get::<Option<i32>>("limit")?.flatten().unwrap_or(DEFAULT_LIMIT as i32);
+            let offset = args.get::<Option<i32>>("offset")?.flatten().unwrap_or(0);
             if limit < 0 || offset < 0 {
                 return Err(field_error(ApiError::with_message(
                     ErrorKind::BadRequest,
