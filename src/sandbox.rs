@@ -110,7 +110,9 @@ impl RealValues {
     }
 }
 
-/// Replaces every PII value of a row (already stripped of secret columns) with its fake.
+/// Replaces every PII value of a row (already stripped of secret columns) with its fake:
+/// by the column's kind, and, in any other text column, every value shaped like an e-mail
+/// address, a phone number or an IBAN (a `contact_email` option, a phone in a note field).
 pub fn fake_row(keys: &KeyRing, real: &RealValues, token_id: &str, table: &Table, row: &mut Map<String, Value>) {
     for (name, value) in row.iter_mut() {
         if value.is_null() {
@@ -119,6 +121,8 @@ pub fn fake_row(keys: &KeyRing, real: &RealValues, token_id: &str, table: &Table
         let Some(column) = table.column(name) else { continue };
         if let Some((kind, _)) = column.pii() {
             *value = fake_value(keys, real, token_id, kind, column.ty, value);
+        } else if let Some(kind) = value.as_str().and_then(shaped_like) {
+            *value = fake_value(keys, real, token_id, kind, ColumnType::String, value);
         }
     }
 }
@@ -158,7 +162,51 @@ fn one_fake(rng: &mut StdRng, kind: PiiKind, ty: ColumnType, real: &Value) -> Va
     if ty == ColumnType::Date || kind == PiiKind::DateOfBirth {
         return Value::String(fake_date(rng));
     }
+    if kind == PiiKind::Vat {
+        if let Some(s) = real.as_str().filter(|s| s.chars().skip(2).filter(char::is_ascii_digit).count() >= 4) {
+            return Value::String(same_shape(s, rng));
+        }
+    }
     Value::String(fake_string(kind, rng))
+}
+
+/// A VAT number's fake: the country prefix (its first two letters) and every other letter
+/// kept, each digit replaced — `NO835303798MVA` → `NO######MVA`, same length and format.
+fn same_shape(real: &str, rng: &mut StdRng) -> String {
+    real.chars()
+        .enumerate()
+        .map(|(i, c)| if c.is_ascii_digit() && i >= 2 { char::from(b'0' + rng.gen_range(0..10u8)) } else { c })
+        .collect()
+}
+
+/// The PII kind a free-text value has the shape of (an e-mail address, a phone number, an
+/// IBAN), whatever column it sits in.
+pub fn shaped_like(s: &str) -> Option<PiiKind> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 254 {
+        return None;
+    }
+    if let Some((local, domain)) = t.split_once('@') {
+        let ok = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || ".-_+%".contains(c));
+        return (ok(local) && ok(domain) && domain.contains('.')).then_some(PiiKind::Email);
+    }
+    if looks_like_phone(t) {
+        return Some(PiiKind::Phone);
+    }
+    let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    let b = compact.as_bytes();
+    let iban = (15..=34).contains(&b.len())
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+        && b[4..].iter().all(u8::is_ascii_alphanumeric);
+    iban.then_some(PiiKind::Iban)
+}
+
+fn looks_like_phone(t: &str) -> bool {
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&digits)
+        && t.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && (t.starts_with('+') || t.starts_with('0') || t.starts_with('('))
 }
 
 const FICTIONAL_COUNTRIES: &[&str] = &[

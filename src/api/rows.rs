@@ -15,7 +15,18 @@ use crate::tokens::Principal;
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
 /// (no secret column, no column subset) and nothing to fake (not a sandbox token).
 pub fn as_stored(table: &Table, principal: &Principal, columns: Option<&[String]>) -> bool {
-    columns.is_none() && !principal.record.sandbox && !table.columns.values().any(|c| c.secret)
+    columns.is_none()
+        && !principal.record.sandbox
+        && !table.columns.values().any(|c| c.secret)
+        && table.key_value().is_none()
+}
+
+/// Whether a key/value row's key names a secret.
+fn secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
 }
 
 /// The client's view of a stored row.
@@ -32,6 +43,12 @@ pub fn present(
         let wanted = columns.is_none_or(|cols| cols.iter().any(|c| c == &key));
         if visible && wanted {
             out.insert(key, value);
+        }
+    }
+    if let Some((key, value)) = table.key_value() {
+        if out.get(key).and_then(Value::as_str).is_some_and(secret_key) && out.get(value).is_some_and(|v| !v.is_null())
+        {
+            out.insert(value.to_string(), Value::from(crate::redact::REDACTED));
         }
     }
     if principal.record.sandbox {

@@ -96,6 +96,9 @@ impl Column {
 pub struct Table {
     pub name: String,
     pub sensitive: bool,
+    /// A key/value table (`name`/`key` + `value` columns) whose values are plain: rows whose
+    /// key names a secret are then served as they are (see [`Table::key_value`]).
+    pub plain_values: bool,
     /// Columns by name (sorted), `id` excluded.
     pub columns: BTreeMap<String, Column>,
 }
@@ -103,6 +106,19 @@ pub struct Table {
 impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.get(name)
+    }
+
+    /// For a key/value table (a string `name` or `key` column and a string `value` column,
+    /// like `options`), those two columns — unless the schema marks its values `plain`.
+    /// A row whose key names a secret (`*password*`, `*secret*`, `*token*`, `*api_key*`)
+    /// has its value redacted for every token (see `api::rows`).
+    pub fn key_value(&self) -> Option<(&str, &str)> {
+        if self.plain_values {
+            return None;
+        }
+        let text = |n: &str| self.column(n).is_some_and(|c| c.ty == ColumnType::String && !c.secret);
+        let key = ["name", "key"].into_iter().find(|k| text(k))?;
+        text("value").then_some((key, "value"))
     }
 
     /// Columns a client may see or filter on (`secret` ones are invisible everywhere).
@@ -164,6 +180,8 @@ struct RawSchema {
 struct RawTable {
     #[serde(default)]
     sensitive: bool,
+    #[serde(default)]
+    plain_values: bool,
     #[serde(default)]
     columns: BTreeMap<String, RawColumn>,
 }
@@ -268,7 +286,15 @@ impl Schema {
                     },
                 );
             }
-            tables.insert(name.clone(), Table { name: name.clone(), sensitive: raw_table.sensitive, columns });
+            tables.insert(
+                name.clone(),
+                Table {
+                    name: name.clone(),
+                    sensitive: raw_table.sensitive,
+                    plain_values: raw_table.plain_values,
+                    columns,
+                },
+            );
         }
         let mut views = BTreeMap::new();
         for (name, rv) in raw.views {

@@ -203,3 +203,36 @@ fn audit_keeps_only_plain_query_values_and_data_files_are_private() {
     walk(&data, &mut bad);
     assert!(bad.is_empty(), "readable by others: {bad:?}");
 }
+
+/// Finding 11: sandbox tokens get fakes for anything shaped like an e-mail address, a phone
+/// number or an IBAN, column or not; VAT fakes keep their country prefix and format; a
+/// key/value row whose key names a secret has its value redacted for every token.
+#[test]
+fn sandbox_fakes_shaped_values_and_secret_options_are_redacted_for_everyone() {
+    let app = TestApp::builder().config(|c| c.sensitive.expose = vec!["options".into()]).start();
+    let sandbox = app.token_with(|s| {
+        s.scopes = vec!["options:r".into(), "clients:r".into()];
+        s.allow_sensitive = true;
+        s.sandbox = true;
+    });
+    let full = app.token_with(|s| {
+        s.scopes = vec!["options:r".into()];
+        s.allow_sensitive = true;
+    });
+    let options = app.get("/api/v1/options?limit=500", &sandbox.token).text();
+    for real in ["crm-mailer@meridian-works.com", "support@meridian-works.com"] {
+        assert!(!options.contains(real), "{real} reached a sandbox token");
+    }
+    assert!(!options.contains("eAG5ut58qq5MzEJpWMCyGAB3"));
+    let one = app.get("/api/v1/options/12", &full.token).json();
+    assert_eq!(one["data"]["value"], "[REDACTED]", "{one}");
+    let list = app.get("/api/v1/options?limit=500", &full.token).text();
+    assert!(!list.contains("eAG5ut58qq5MzEJpWMCyGAB3"));
+    // Ordinary option values still reach a full token.
+    assert!(list.contains("support@meridian-works.com"));
+
+    let client = app.get("/api/v1/clients/1", &sandbox.token).json();
+    let vat = client["data"]["vat_number"].as_str().unwrap();
+    assert_ne!(vat, "NO835303798MVA");
+    assert!(vat.starts_with("NO") && vat.ends_with("MVA") && vat.len() == "NO835303798MVA".len(), "{vat}");
+}
