@@ -283,6 +283,9 @@ pub struct ChecksConfig {
     /// IPv6 clients are tracked (throttle, failed authentications, endpoint limits) and
     /// locked by this prefix: one holder has at least a /64.
     pub ipv6_prefix: u8,
+    /// This many `attack` verdicts from one token owner within an hour lock the owner (all
+    /// their tokens) for `lock_secs`, whatever addresses they came from; 0 turns it off.
+    pub user_lock_after: u32,
 }
 
 impl Default for ChecksConfig {
@@ -295,6 +298,7 @@ impl Default for ChecksConfig {
             endpoints: Vec::new(),
             max_tracked_keys: 250_000,
             ipv6_prefix: 64,
+            user_lock_after: 20,
         }
     }
 }

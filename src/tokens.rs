@@ -441,6 +441,16 @@ impl TokenRegistry {
         self.cache.get(id).map(|p| p.record.name.clone())
     }
 
+    /// The owner of a presented `Authorization: Bearer` token, only when the token is valid
+    /// (attacks are counted against an owner only on proof).
+    pub fn verified_owner(&self, authorization: &str, now_ms: u64) -> Option<String> {
+        let (scheme, token) = authorization.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.authenticate(BearerToken::new(token.trim()), now_ms).ok().map(|p| p.record.name.clone())
+    }
+
     /// Number of live tokens in memory.
     pub fn len(&self) -> usize {
         self.cache.len()

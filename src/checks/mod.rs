@@ -273,6 +273,9 @@ pub struct ChecksState {
     by_name: HashMap<String, Arc<dyn SecurityCheck>>,
     policies: Vec<Policy>,
     pub limits: FixedWindows<(String, IpKey)>,
+    /// Attack verdicts per verified token owner (see `[checks] user_lock_after`).
+    pub user_attacks: FixedWindows<String>,
+    user_lock_after: u32,
     pub locks: Arc<LockStore>,
     tokens: Arc<TokenRegistry>,
     audit: Arc<AuditLog>,
@@ -325,6 +328,8 @@ impl ChecksState {
             by_name,
             policies,
             limits: FixedWindows::sheddable(config.max_tracked_keys),
+            user_attacks: FixedWindows::sheddable(config.max_tracked_keys),
+            user_lock_after: config.user_lock_after,
             locks,
             tokens,
             audit,
@@ -359,7 +364,34 @@ impl ChecksState {
 
     pub fn sweep(&self, now_ms: u64) {
         self.limits.evict_expired(now_ms, false);
+        self.user_attacks.evict_expired(now_ms, false);
         self.locks.sweep(now_ms);
+    }
+}
+
+impl ChecksState {
+    /// An attack sent with a valid token counts against its owner; past
+    /// `user_lock_after` in an hour the owner is locked (all their tokens, every address).
+    fn count_against_owner(&self, authorization: Option<&str>, now: u64) {
+        if self.user_lock_after == 0 {
+            return;
+        }
+        let Some(owner) = authorization.and_then(|a| self.tokens.verified_owner(a, now)) else { return };
+        let over = match self.user_attacks.hit(owner.clone(), now, self.user_lock_after, 3_600_000) {
+            Ok(d) => !d.allowed || d.remaining == 0,
+            Err(_) => true,
+        };
+        if over && self.locks.active(LockKind::User, &owner, now).is_none() {
+            let record = LockRecord {
+                kind: LockKind::User,
+                subject: owner,
+                created_at_ms: now,
+                expires_at_ms: now + self.lock_secs * 1000,
+                reason: format!("{} attack verdicts within an hour", self.user_lock_after),
+                sample: None,
+            };
+            lock_and_record(&self.locks, &self.audit, record, now);
+        }
     }
 }
 
@@ -437,6 +469,9 @@ impl ChecksState {
                             .map(|s| redact::redact_text(&s.chars().take(200).collect::<String>())),
                     };
                     lock_and_record(&self.locks, &self.audit, record, now);
+                }
+                if refusal.lock_ip {
+                    self.count_against_owner(msg.authorization, now);
                 }
                 let reason = format!("check {}: {}", check.name(), refusal.reason);
                 return Err(Blocked { error: ApiError::new(refusal.kind), reason });

@@ -236,3 +236,35 @@ fn sandbox_fakes_shaped_values_and_secret_options_are_redacted_for_everyone() {
     assert_ne!(vat, "NO835303798MVA");
     assert!(vat.starts_with("NO") && vat.ends_with("MVA") && vat.len() == "NO835303798MVA".len(), "{vat}");
 }
+
+/// Finding 3, second half: attacks sent with a valid token count against its owner, who is
+/// locked after `[checks] user_lock_after` of them, from whatever addresses; a forged token
+/// naming the owner counts for nothing.
+#[test]
+fn repeated_attacks_lock_the_token_owner_across_addresses() {
+    let app = TestApp::builder().config(|c| c.checks.user_lock_after = 3).start();
+    let mallory = app.token_with(|s| {
+        s.name = "mallory".into();
+        s.scopes = vec!["clients:r".into()];
+    });
+    let second = app.token_with(|s| {
+        s.name = "mallory".into();
+        s.scopes = vec!["clients:r".into()];
+    });
+    let alice = app.token(&["clients:r"]);
+    let forged = format!("{}{}", &mallory.token[..mallory.token.len() - 4], "0000");
+    let attack = |token: &str, ip: &str| {
+        app.req("GET", "/api/v1/clients?status=x%27%20OR%201%3D1--").bearer(token).client_ip(ip).send().code()
+    };
+    for i in 0..5 {
+        assert_eq!(attack(&forged, &format!("198.51.100.{}", 10 + i)), "injection_detected");
+    }
+    assert_eq!(app.get("/api/v1/clients/1", &mallory.token).status, 200, "forged tokens count for nothing");
+    for i in 0..3 {
+        assert_eq!(attack(&mallory.token, &format!("203.0.113.{}", 10 + i)), "injection_detected");
+    }
+    let fresh_ip = |token: &str| app.req("GET", "/api/v1/clients/1").bearer(token).client_ip("192.0.2.200").send();
+    assert_eq!(fresh_ip(&mallory.token).code(), "locked");
+    assert_eq!(fresh_ip(&second.token).code(), "locked");
+    assert_eq!(fresh_ip(&alice).status, 200);
+}
