@@ -85,13 +85,14 @@ pub fn explain(value: &str) -> (Verdict, String) {
     let mut suspicious = None;
     let mut first_print = None;
     let found = readings(value, |tokens, quote, unbalanced| {
-        let print = fingerprint(tokens);
-        first_print.get_or_insert_with(|| print.clone());
+        if first_print.is_none() {
+            first_print = Some(fingerprint(tokens));
+        }
         if let Some(rule) = judge(tokens, quote, unbalanced) {
-            return Some((rule, print));
+            return Some((rule, fingerprint(tokens)));
         }
         if suspicious.is_none() {
-            suspicious = suspicion(tokens, quote).map(|r| (r, print));
+            suspicious = suspicion(tokens, quote).map(|r| (r, fingerprint(tokens)));
         }
         None
     });
@@ -195,8 +196,9 @@ fn readings<T>(value: &str, mut judge: impl FnMut(&[Token], Option<u8>, bool) ->
     let unwrapped = unwrap_versioned_comments(&lower);
     let removed = strip_inline_comments(&unwrapped, "");
     let spaced = strip_inline_comments(&unwrapped, " ");
-    // A `+` is a space once a form or query value is decoded; check that reading too.
-    let plus = unwrapped.contains('+').then(|| spaced.replace('+', " "));
+    // A `+` is a space in a form-encoded value (`1+union+select`); a value that holds real
+    // spaces does not encode them so, and needs no second reading.
+    let plus = (unwrapped.contains('+') && !unwrapped.contains(' ')).then(|| spaced.replace('+', " "));
     let spaced = (spaced != removed).then_some(spaced);
     // What a comment hides is still what the sender wrote: `/*';insert into …-- -*/`.
     let opened = unwrapped.contains("/*").then(|| unwrapped.replace("/*", " ").replace("*/", " "));

@@ -407,7 +407,12 @@ pub fn suspicion(t: &[Token], quote: Option<u8>) -> Option<Finding> {
                 return Some("quoted comparison")
             }
             Kind::Comment if quote.is_some() && i == 1 => return Some("quote break then comment"),
-            Kind::Word | Kind::Str if CATALOG_NAMES.iter().any(|n| tok.text.contains(n)) => {
+            // Every catalog name has a `_` or `.` (or is an msys table); a quoted one is short.
+            Kind::Word | Kind::Str
+                if tok.text.len() <= 64
+                    && (tok.text.contains(['_', '.']) || tok.text.starts_with("msys"))
+                    && CATALOG_NAMES.iter().any(|n| tok.text.contains(n)) =>
+            {
                 return Some("database catalog name")
             }
             Kind::Keyword if tok.text == "case" && kw(t.get(i + 1), &["when"]) => {
