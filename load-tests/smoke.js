@@ -241,11 +241,11 @@ export default function () {
   call('GET', '/api/v1/views/no_such_view', { token: FULL, status: 404, code: 'not_found' });
   call('GET', '/no/such/path', { status: 404, code: 'not_found' });
   for (const [m, p, allow] of [
-    ['PATCH', '/api/v1/clients', 'GET, POST'],
-    ['POST', '/api/v1/clients/1', 'GET, PUT, PATCH, DELETE'],
-    ['POST', '/health', 'GET'],
-    ['POST', '/api/v1', 'GET'],
-    ['DELETE', '/api/v1/views/active_clients', 'GET'],
+    ['PATCH', '/api/v1/clients', 'GET, HEAD, POST'],
+    ['POST', '/api/v1/clients/1', 'GET, HEAD, PUT, PATCH, DELETE'],
+    ['POST', '/health', 'GET, HEAD'],
+    ['POST', '/api/v1', 'GET, HEAD'],
+    ['DELETE', '/api/v1/views/active_clients', 'GET, HEAD'],
   ]) {
     call(m, p, {
       token: FULL,
@@ -302,7 +302,7 @@ export default function () {
   call('OPTIONS', '/api/v1/clients', {
     label: 'OPTIONS without Origin',
     status: 204,
-    checks: { Allow: (r) => header(r, 'Allow') === 'GET, POST' },
+    checks: { Allow: (r) => header(r, 'Allow') === 'GET, HEAD, POST' },
   });
   call('OPTIONS', '/api/v1/clients', {
     label: 'CORS preflight from an unknown origin',
