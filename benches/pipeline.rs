@@ -17,6 +17,8 @@
 //! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
 //! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone (for `perf`).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -28,10 +30,7 @@ use actix_web::dev::Service;
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
 use nix::time::{clock_gettime, ClockId};
 use palisade::clock::{Clock, SystemClock};
-use palisade::config::Config;
 use palisade::http::route::Route;
-use palisade::schema::Schema;
-use palisade::server::{launch, Launch};
 use palisade::tokens::TokenSpec;
 
 /// Counts allocations in sharded counters (no shared cache line between threads).
@@ -247,25 +246,11 @@ fn main() {
     let rounds = env("BENCH_ROUNDS", 5) as usize;
     let conns = env("BENCH_CONNS", 16) as usize;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.server.data_dir = dir.path().to_path_buf();
-    config.shield.ip_requests = u32::MAX;
-    config.rate_limit.requests = u32::MAX;
-    config.server.workers = 2;
+    let config = common::config(dir.path());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap();
-            let running = launch(Launch {
-                config,
-                schema,
-                clock: Arc::new(SystemClock),
-                seed: true,
-                handle_signals: false,
-                checks: Vec::new(),
-            })
-            .unwrap();
+            let running = common::launch_demo(config);
             let state = running.state.clone();
             let spec = TokenSpec { name: "bench".into(), scopes: vec!["*:r".into()], ..Default::default() };
             let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();

@@ -10,6 +10,8 @@
 //!
 //! Environment: BENCH_SECS (per measurement, default 5); BENCH_ONLY=audit runs part 4 alone.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,9 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade::clock::{Clock, SystemClock};
-use palisade::config::Config;
 use palisade::schema::Schema;
-use palisade::server::{launch, Launch};
 use palisade::state::AppState;
 use palisade::store::audit::{AuditLog, AuditRecord};
 use palisade::store::{Op, Store};
@@ -145,25 +145,11 @@ fn reads(addr: SocketAddr, token: &str, secs: u64, label: &str) {
 }
 
 fn start(dir: &std::path::Path) -> (SocketAddr, Arc<AppState>, String) {
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.server.data_dir = dir.to_path_buf();
-    config.shield.ip_requests = u32::MAX;
-    config.rate_limit.requests = u32::MAX;
-    config.server.workers = 2;
+    let config = common::config(dir);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap();
-            let running = launch(Launch {
-                config,
-                schema,
-                clock: Arc::new(SystemClock),
-                seed: true,
-                handle_signals: false,
-                checks: Vec::new(),
-            })
-            .unwrap();
+            let running = common::launch_demo(config);
             let state = running.state.clone();
             let spec = TokenSpec {
                 name: "bench".into(),
