@@ -144,11 +144,6 @@ impl Store {
         Ok(self.rows_tree(table)?.contains_key(key(id))?)
     }
 
-    /// Whether `table.column` is served by an index.
-    pub fn is_indexed(&self, table: &str, column: &str) -> bool {
-        self.indexes.has(table, column)
-    }
-
     /// A page of a table: through an index when a filter is on an indexed column, by a scan
     /// otherwise.
     pub fn list_rows(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
@@ -236,11 +231,5 @@ impl Store {
             f(&decode(&bytes)?);
         }
         Ok(())
-    }
-
-    /// Whether any row of `table` has `column == id`.
-    pub fn any_row_with(&self, table: &str, column: &str, id: u64) -> Result<bool, StoreError> {
-        let q = ListQuery { filters: vec![(column.to_string(), Value::from(id))], limit: 1, ..Default::default() };
-        Ok(self.list_rows(table, &q)?.total > 0)
     }
 }

@@ -180,7 +180,7 @@ impl Engine {
         // Every handle is gone: the store closes cleanly, so the next start need not rebuild
         // its indexes.
         if !self.health.failed() && self.health.check_write().is_ok() {
-            let closed = self.tree("sys:meta").and_then(|m| Ok(m.remove(OPEN_MARKER)?));
+            let closed = self.tree(SysTree::Meta.name()).and_then(|m| Ok(m.remove(OPEN_MARKER)?));
             if let Err(e) = closed.and_then(|_| Ok(self.db.flush()?)) {
                 tracing::warn!(error = %e, "store not marked closed; indexes will be rebuilt at next start");
             }
@@ -284,7 +284,7 @@ impl Engine {
         if let Some(last) = self.seqs.get(table) {
             return Ok(last + 1);
         }
-        let stored = self.tree("sys:meta")?.get(seq_key(table)).map_err(StoreError::from)?;
+        let stored = self.tree(SysTree::Meta.name())?.get(seq_key(table)).map_err(StoreError::from)?;
         let stored = stored.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
         let last_row = self.rows(table)?.last().map_err(StoreError::from)?;
         let last_row = last_row.and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
@@ -296,7 +296,7 @@ impl Engine {
     fn set_seq(&mut self, table: &str, last: u64) -> Result<(), ApiError> {
         // The sequence is stored before the row it covers: a crash between the two leaves a
         // gap in ids, never a reused one.
-        let meta = self.tree("sys:meta")?;
+        let meta = self.tree(SysTree::Meta.name())?;
         self.observe(meta.insert(seq_key(table), &last.to_be_bytes()))?;
         self.seqs.insert(table.to_string(), last);
         Ok(())
@@ -409,9 +409,10 @@ impl Engine {
             max = max.max(id);
         }
         self.set_seq(table, max)?;
+        let tree = self.rows(table)?;
         for row in &rows {
             let id = row.get("id").and_then(Value::as_u64).unwrap_or_default();
-            let old = self.rows(table)?.get(key(id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
+            let old = tree.get(key(id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
             self.put_row(table, id, old.as_ref(), row)?;
         }
         Ok(Done::Ok)

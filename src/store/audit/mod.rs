@@ -212,7 +212,8 @@ impl AuditLog {
         let mut count = 0;
         for r in records {
             line.clear();
-            let time = if r.time.is_empty() { crate::clock::rfc3339(r.time_ms) } else { r.time.clone() };
+            let time: std::borrow::Cow<str> =
+                if r.time.is_empty() { crate::clock::rfc3339(r.time_ms).into() } else { r.time.as_str().into() };
             serde_json::to_writer(&mut line, &Line { time: &time, prev: &prev, record: r })
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             prev = segments::line_hash(&line);
