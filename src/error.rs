@@ -21,6 +21,8 @@ pub enum ErrorKind {
     MalformedJson,
     PayloadTooLarge,
     BodyTimeout,
+    HeadTimeout,
+    HeadersTooLarge,
     IpRateLimited,
     RequestTimeout,
     CorsRejected,
@@ -55,7 +57,8 @@ impl ErrorKind {
         match self {
             BadRequest | BadForwardedFor | QueryTooLong | JsonTooDeep | MalformedJson => StatusCode::BAD_REQUEST,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            BodyTimeout | HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             IpRateLimited | RateLimited => StatusCode::TOO_MANY_REQUESTS,
             MissingToken | InvalidToken | MissingSignature | BadSignature | StaleRequest | ReplayedRequest => {
                 StatusCode::UNAUTHORIZED
@@ -84,6 +87,8 @@ impl ErrorKind {
             MalformedJson => "malformed_json",
             PayloadTooLarge => "payload_too_large",
             BodyTimeout => "body_timeout",
+            HeadTimeout => "head_timeout",
+            HeadersTooLarge => "headers_too_large",
             IpRateLimited => "ip_rate_limited",
             RequestTimeout => "request_timeout",
             CorsRejected => "cors_rejected",
@@ -124,6 +129,8 @@ impl ErrorKind {
             MalformedJson => "the body is not valid JSON",
             PayloadTooLarge => "the request body is too large",
             BodyTimeout => "the request body arrived too slowly",
+            HeadTimeout => "the request head arrived too slowly",
+            HeadersTooLarge => "the request head is too large or has too many fields",
             IpRateLimited => "too many requests from this address",
             RequestTimeout => "the request took too long and was cut off",
             CorsRejected => "this cross-origin request is not allowed",

@@ -22,10 +22,11 @@
 //!                 the order once and calls each decision directly (pipeline::Parts)
 //!  8  state       AppState: everything shared, built once
 //!  9  api         thin adapters: REST, GraphQL, admin socket, explorer, /metrics
-//! 10  housekeeper watchdog server cli main   assembly, upkeep and commands
+//! 10  housekeeper watchdog connection server cli main   assembly, upkeep and commands
 //! ```
 //!
-//! A request: `pipeline::headers` (outermost: security headers, request id, panics → 500)
+//! A request: `connection` (HTTP/1 over a TCP stream whose protocol-level error answers get
+//! the same headers and JSON body as the rest) → `pipeline::headers` (outermost: security headers, request id, panics → 500)
 //! → `pipeline::run` (shield ▸ checks ▸ CORS preflight ▸ route ▸ auth ▸ CORS origin ▸ rate
 //! limit ▸ scope) → `api::dispatch` → REST or GraphQL → `tables` → `store::writer`; the audit
 //! record is finished after the handler and written by `pipeline::audit`'s writer thread.
@@ -41,6 +42,7 @@ pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod error;
 pub mod housekeeper;
 pub mod http;

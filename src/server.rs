@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr};
-use actix_web::http::KeepAlive;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context as _;
 
 use crate::api;
@@ -16,6 +15,7 @@ use crate::api::graphql::GraphqlApi;
 use crate::checks::SecurityCheck;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::connection::{self, Listening};
 use crate::housekeeper::Housekeeper;
 use crate::pipeline::audit::{AuditWriter, Shutdown};
 use crate::pipeline::headers::SecurityHeaders;
@@ -70,7 +70,14 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let graphql = web::Data::new(GraphqlApi::new(state.catalog.clone()));
     let factory_state = state.clone();
     let factory_writer = audit_writer.clone();
-    let mut server = HttpServer::new(move || {
+    let listener = std::net::TcpListener::bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    let how = Listening {
+        workers: l.config.server.workers,
+        handle_signals: l.handle_signals,
+        shutdown_timeout_secs: l.config.server.request_timeout_secs,
+    };
+    let server = connection::serve(listener, how, move || {
         let state = factory_state.clone();
         // Outermost last: SecurityHeaders wraps the Pipeline, which wraps the dispatcher.
         App::new()
@@ -80,20 +87,8 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
             .wrap(Pipeline::new(state.pipeline.clone(), factory_writer.clone()))
             .wrap(SecurityHeaders)
     })
-    .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
-    .client_request_timeout(Duration::from_secs(5))
-    .client_disconnect_timeout(Duration::from_secs(1))
-    .shutdown_timeout(l.config.server.request_timeout_secs);
-    if l.config.server.workers > 0 {
-        server = server.workers(l.config.server.workers);
-    }
-    if !l.handle_signals {
-        server = server.disable_signals();
-    }
-    let server = server.bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = *server.addrs().first().context("listener has no address")?;
+    .with_context(|| format!("cannot serve on {listen}"))?;
     state.stages().cors.listening_on(addr);
-    let server = server.run();
     let (metrics_addr, metrics) = match metrics_listener(&state)? {
         Some((addr, server)) => (Some(addr), Some(server)),
         None => (None, None),
@@ -111,18 +106,17 @@ fn metrics_listener(state: &Arc<AppState>) -> anyhow::Result<Option<(SocketAddr,
         return Ok(None);
     }
     let state = state.clone();
-    let server = HttpServer::new(move || {
+    let listener =
+        std::net::TcpListener::bind(&listen).with_context(|| format!("cannot listen for metrics on {listen}"))?;
+    let addr = listener.local_addr().context("metrics listener has no address")?;
+    let how = Listening { workers: 1, handle_signals: false, shutdown_timeout_secs: 1 };
+    let server = connection::serve(listener, how, move || {
         App::new()
             .app_data(web::Data::from(state.clone()))
             .default_service(web::to(crate::api::metrics::endpoint))
             .wrap(SecurityHeaders)
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(&listen)
-    .with_context(|| format!("cannot listen for metrics on {listen}"))?;
-    let addr = *server.addrs().first().context("metrics listener has no address")?;
-    Ok(Some((addr, server.run())))
+    })?;
+    Ok(Some((addr, server)))
 }
 
 /// The server stopped because sled failed a write (see `store::health`); `palisade serve`

@@ -44,6 +44,15 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    /// A new random id: 16 hex digits.
+    pub fn fresh() -> Self {
+        let mut id = [0u8; 8];
+        rand::thread_rng().fill_bytes(&mut id);
+        Self(hex::encode(id))
+    }
+}
+
 /// Sets the security headers and the request id on a response. A page that needs its own
 /// Content-Security-Policy (the explorer) sets it itself; this layer then leaves it alone.
 pub fn apply(headers: &mut HeaderMap, request_id: &str) {
@@ -94,9 +103,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let mut id = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut id);
-        let request_id = hex::encode(id);
+        let RequestId(request_id) = RequestId::fresh();
         req.extensions_mut().insert(RequestId(request_id.clone()));
         let http_req = req.request().clone();
         let service = self.service.clone();

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["state"],
     &["api"],
-    &["housekeeper", "watchdog", "server", "cli", "main", "lib"],
+    &["housekeeper", "watchdog", "connection", "server", "cli", "main", "lib"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -268,3 +268,63 @@ fn repeated_attacks_lock_the_token_owner_across_addresses() {
     assert_eq!(fresh_ip(&second.token).code(), "locked");
     assert_eq!(fresh_ip(&alice).status, 200);
 }
+
+/// 6. The answers actix-http writes before routing (malformed 400, slow head 408, too large
+/// a head 431) carry the security headers, a request id and the JSON error body too.
+#[test]
+fn protocol_level_errors_carry_headers_and_a_json_body() {
+    use std::io::{Read, Write};
+    let app = TestApp::start();
+    let raw = |bytes: &[u8], pause: Option<std::time::Duration>| -> Vec<u8> {
+        let mut s = std::net::TcpStream::connect(app.addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        s.write_all(bytes).unwrap();
+        if let Some(p) = pause {
+            std::thread::sleep(p);
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    };
+    let check = |what: &str, answer: &[u8], status: u16, code: &str| {
+        let r = crate::support::Resp::parse(answer).unwrap_or_else(|| panic!("{what}: no answer"));
+        assert_eq!(r.status, status, "{what}: {}", String::from_utf8_lossy(answer));
+        assert_eq!(r.json()["error"]["code"], code, "{what}");
+        assert_eq!(r.header("x-request-id").map(str::len), Some(16), "{what}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{what}");
+        assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
+        assert!(r.header("permissions-policy").is_some() && r.header("cross-origin-opener-policy").is_some(), "{what}");
+    };
+
+    check("garbage request line", &raw(b"NOT HTTP AT ALL\r\n\r\n", None), 400, "bad_request");
+    check(
+        "bad header line",
+        &raw(b"GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", None),
+        400,
+        "bad_request",
+    );
+    let mut many = b"GET /health HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..120 {
+        many.extend_from_slice(format!("X-Filler-{i}: y\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    check("too many header fields", &raw(&many, None), 431, "headers_too_large");
+    let big = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(140 * 1024));
+    check("oversized head", &raw(big.as_bytes(), None), 431, "headers_too_large");
+    check(
+        "slow head",
+        &raw(b"GET /health HTTP/1.1\r\nHost: x\r\n", Some(std::time::Duration::from_secs(6))),
+        408,
+        "head_timeout",
+    );
+
+    // On a kept-alive connection: the first answer is ours as always, the malformed second one too.
+    let both = raw(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\x01 / HTTP/1.1\r\n\r\n", None);
+    let second = both.windows(9).rposition(|w| w == b"HTTP/1.1 ").unwrap();
+    assert!(second > 0, "two answers expected: {}", String::from_utf8_lossy(&both));
+    assert_eq!(crate::support::Resp::parse(&both[..second]).unwrap().status, 200);
+    check("malformed after a good request", &both[second..], 400, "bad_request");
+
+    // The server is unharmed.
+    assert_eq!(app.req("GET", "/health").send().status, 200);
+}

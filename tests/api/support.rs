@@ -310,7 +310,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn parse(raw: &[u8]) -> Option<Self> {
+    pub fn parse(raw: &[u8]) -> Option<Self> {
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&raw[..split]).to_string();
         let mut lines = head.split("\r\n");
