@@ -269,7 +269,7 @@ fn repeated_attacks_lock_the_token_owner_across_addresses() {
     assert_eq!(fresh_ip(&alice).status, 200);
 }
 
-/// 6. The answers actix-http writes before routing (malformed 400, slow head 408, too large
+/// Finding 6: the answers actix-http writes before routing (malformed 400, slow head 408, too large
 /// a head 431) carry the security headers, a request id and the JSON error body too.
 #[test]
 fn protocol_level_errors_carry_headers_and_a_json_body() {
