@@ -73,6 +73,11 @@ impl Catalog {
         self.check_table(p, table, Action::Read)
     }
 
+    /// The public views that are served (their table is), by name.
+    pub fn public_views(&self) -> Vec<String> {
+        self.schema.public_views().filter(|v| self.table(&v.table).is_some()).map(|v| v.name.clone()).collect()
+    }
+
     /// Tables `p` may read, by name.
     pub fn readable_tables(&self, p: &Principal) -> Vec<String> {
         self.schema

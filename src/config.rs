@@ -24,6 +24,7 @@ pub struct Config {
     pub sensitive: SensitiveConfig,
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
+    pub public: PublicConfig,
     pub audit: AuditConfig,
     pub graphql: GraphqlConfig,
     pub checks: ChecksConfig,
@@ -220,6 +221,23 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Views marked `public = true` in the schema, served without a token: each client address
+/// (IPv6 by its `[checks] ipv6_prefix`) gets `requests` per `window_secs`, shared across them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicConfig {
+    pub requests: u32,
+    pub window_secs: u64,
+    /// How many client windows are tracked at most; past that public views fail closed (503).
+    pub max_tracked_clients: usize,
+}
+
+impl Default for PublicConfig {
+    fn default() -> Self {
+        Self { requests: 60, window_secs: 60, max_tracked_clients: 100_000 }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
@@ -397,25 +415,28 @@ impl Config {
     /// What a reload (SIGHUP) makes of `new`: the running config with the keys that change
     /// live taken from `new`, and the names of everything else that differs (it takes effect
     /// on restart). Live: `[shield]` limits (not `max_tracked_ips`), `[rate_limit]`
-    /// `requests`/`window_secs`, `[graphql]`, `[server]` `trusted_proxies` and
+    /// `requests`/`window_secs`, `[public]` `requests`/`window_secs`, `[graphql]`, `[server]` `trusted_proxies` and
     /// `request_timeout_secs`, `[log] level`.
     pub fn reloaded(&self, new: &Config) -> (Config, Vec<&'static str>) {
         let mut next = self.clone();
         next.shield = ShieldConfig { max_tracked_ips: self.shield.max_tracked_ips, ..new.shield.clone() };
         next.rate_limit.requests = new.rate_limit.requests;
         next.rate_limit.window_secs = new.rate_limit.window_secs;
+        next.public.requests = new.public.requests;
+        next.public.window_secs = new.public.window_secs;
         next.graphql = new.graphql.clone();
         next.server.trusted_proxies = new.server.trusted_proxies.clone();
         next.server.request_timeout_secs = new.server.request_timeout_secs;
         next.log.level = new.log.level.clone();
         let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let pending: [(&'static str, bool); 13] = [
+        let pending: [(&'static str, bool); 14] = [
             ("server", differs(&next.server, &new.server)),
             ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
             ("cors", differs(&next.cors, &new.cors)),
             ("sensitive", differs(&next.sensitive, &new.sensitive)),
             ("auth", differs(&next.auth, &new.auth)),
             ("rate_limit", differs(&next.rate_limit, &new.rate_limit)),
+            ("public.max_tracked_clients", differs(&next.public, &new.public)),
             ("audit", differs(&next.audit, &new.audit)),
             ("graphql", false),
             ("checks", differs(&next.checks, &new.checks)),
@@ -469,6 +490,9 @@ impl Config {
         }
         if self.rate_limit.requests == 0 || self.rate_limit.window_secs == 0 {
             return invalid("rate_limit.requests", "requests and window_secs must be positive");
+        }
+        if self.public.requests == 0 || self.public.window_secs == 0 || self.public.max_tracked_clients == 0 {
+            return invalid("public.requests", "requests, window_secs and max_tracked_clients must be positive");
         }
         if self.auth.replay_window_secs == 0 || self.auth.max_replay_entries == 0 {
             return invalid("auth.replay_window_secs", "replay window and capacity must be positive");

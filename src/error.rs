@@ -12,6 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 /// What went wrong, as the client may know it. `code()` and `status()` are the whole mapping.
+/// `Internal` stays last and every variant is listed in [`ErrorKind::ALL`] (a test checks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
@@ -52,6 +53,45 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order (the OpenAPI document lists their codes).
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::BadRequest,
+        ErrorKind::BadForwardedFor,
+        ErrorKind::QueryTooLong,
+        ErrorKind::JsonTooDeep,
+        ErrorKind::MalformedJson,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::BodyTimeout,
+        ErrorKind::HeadTimeout,
+        ErrorKind::HeadersTooLarge,
+        ErrorKind::IpRateLimited,
+        ErrorKind::RequestTimeout,
+        ErrorKind::CorsRejected,
+        ErrorKind::MissingToken,
+        ErrorKind::InvalidToken,
+        ErrorKind::MissingSignature,
+        ErrorKind::BadSignature,
+        ErrorKind::StaleRequest,
+        ErrorKind::ReplayedRequest,
+        ErrorKind::OriginNotAllowed,
+        ErrorKind::RateLimited,
+        ErrorKind::RateLimiterUnavailable,
+        ErrorKind::CapacityExhausted,
+        ErrorKind::Forbidden,
+        ErrorKind::IpNotAllowed,
+        ErrorKind::SandboxReadOnly,
+        ErrorKind::Locked,
+        ErrorKind::InjectionDetected,
+        ErrorKind::CheckFailed,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::Validation,
+        ErrorKind::Conflict,
+        ErrorKind::StorageUnavailable,
+        ErrorKind::Internal,
+    ];
+
     pub fn status(self) -> StatusCode {
         use ErrorKind::*;
         match self {
@@ -243,6 +283,14 @@ mod tests {
         let b = ApiError::new(ErrorKind::InvalidToken).body();
         assert_eq!(a, b);
         assert_eq!(a, r#"{"error":{"code":"invalid_token","message":"the token is not valid"}}"#);
+    }
+
+    #[test]
+    fn all_lists_every_kind_once() {
+        assert_eq!(ErrorKind::ALL.len(), ErrorKind::Internal as usize + 1);
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{kind:?}");
+        }
     }
 
     #[test]

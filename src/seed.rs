@@ -16,6 +16,7 @@ pub const DEMO_TABLES: &[(&str, &str)] = &[
     ("invoice_items", include_str!("../data/demo/invoice_items.json")),
     ("leads", include_str!("../data/demo/leads.json")),
     ("tickets", include_str!("../data/demo/tickets.json")),
+    ("services", include_str!("../data/demo/services.json")),
     ("staff", include_str!("../data/demo/staff.json")),
     ("options", include_str!("../data/demo/options.json")),
 ];

@@ -16,6 +16,7 @@ use crate::schema::Schema;
 use crate::store::audit::AuditLog;
 use crate::store::locks::LockStore;
 use crate::store::Store;
+use crate::tokens::Principal;
 use crate::tokens::{TokenError, TokenRegistry};
 
 pub struct AppState {
@@ -96,7 +97,7 @@ impl AppState {
                 config.auth.clone(),
                 clock.clone(),
             )),
-            rate_limit: Arc::new(rate_limit::RateLimitState::new(&config.rate_limit, clock.clone())),
+            rate_limit: Arc::new(rate_limit::RateLimitState::new(&config.rate_limit, &config.public, clock.clone())),
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
         let metrics = Arc::new(Metrics::default());
@@ -108,6 +109,7 @@ impl AppState {
             audit: audit.clone(),
             metrics: metrics.clone(),
             plain_query_names: plain_query_names(&catalog.schema),
+            public: Arc::new(Principal::public(catalog.public_views())),
         });
         Ok(Self {
             config: live,

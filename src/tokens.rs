@@ -192,9 +192,29 @@ impl Principal {
         self.key
     }
 
+    /// The id that anonymous requests to public views are audited under.
+    pub const PUBLIC_ID: &'static str = "public";
+
+    /// Who an anonymous request to a public view is: no scopes, limited to the public views.
+    pub fn public(views: Vec<String>) -> Self {
+        let mut p = Self::blank(Self::PUBLIC_ID);
+        p.record.name = "public views".into();
+        p.record.views = views;
+        p
+    }
+
+    /// Whether this is the anonymous principal of public views.
+    pub fn is_public(&self) -> bool {
+        self.record.id == Self::PUBLIC_ID
+    }
+
     /// A principal with every permission off, for unit tests of the stages.
     #[doc(hidden)]
     pub fn for_tests(id: &str) -> Self {
+        Self::blank(id)
+    }
+
+    fn blank(id: &str) -> Self {
         let record = TokenRecord {
             id: id.to_string(),
             name: "test".into(),

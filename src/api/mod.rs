@@ -6,6 +6,7 @@ pub mod admin;
 pub mod explorer;
 pub mod graphql;
 pub mod metrics;
+pub mod openapi;
 pub mod rest;
 pub mod rows;
 
@@ -37,6 +38,11 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
         Route::View { view } => rest::view(&cx, &view),
         Route::Table { table, id } => rest::table(&cx, &table, id).await,
         Route::GraphQl => Ok(graphql::handle(&req, state.clone(), principal.clone()).await),
+        Route::OpenApi => {
+            let public_url = state.config.get().server.public_url.clone();
+            let doc = openapi::document(&state.catalog, openapi::Audience::Token(&principal), &public_url);
+            Ok(HttpResponse::Ok().json(doc))
+        }
     }
 }
 

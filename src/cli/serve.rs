@@ -60,6 +60,10 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
                 data_dir.display()
             );
         }
+        for view in running.state.catalog.public_views() {
+            println!("warning: public view {view} is served without a token at /api/v1/views/{view}");
+            tracing::warn!(view = %view, "public view served without a token");
+        }
         if let Some(addr) = running.metrics_addr {
             println!("metrics on http://{addr}/metrics");
         }

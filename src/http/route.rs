@@ -20,6 +20,8 @@ pub enum Route {
         view: String,
     },
     GraphQl,
+    /// The OpenAPI document of what the presented token may do (anonymous: public views).
+    OpenApi,
     /// The API Explorer page and its files (no token needed).
     Explorer {
         asset: String,
@@ -36,11 +38,13 @@ impl Route {
             Route::Table { id: Some(_), .. } => "row",
             Route::View { .. } => "view",
             Route::GraphQl => "graphql",
+            Route::OpenApi => "openapi",
             Route::Explorer { .. } => "explorer",
         }
     }
 
-    /// Everything but `/health` needs a token.
+    /// Everything but `/health` and the explorer needs a token, unless the pipeline serves it
+    /// anonymously (public views, the OpenAPI document).
     pub fn needs_auth(&self) -> bool {
         !matches!(self, Route::Health | Route::Explorer { .. })
     }
@@ -48,7 +52,9 @@ impl Route {
     /// The methods served; HEAD wherever GET is (RFC 9110: same status and headers, no body).
     pub fn methods(&self) -> &'static [Method] {
         match self {
-            Route::Health | Route::Index | Route::View { .. } | Route::Explorer { .. } => &[Method::GET, Method::HEAD],
+            Route::Health | Route::Index | Route::View { .. } | Route::OpenApi | Route::Explorer { .. } => {
+                &[Method::GET, Method::HEAD]
+            }
             Route::GraphQl => &[Method::POST],
             Route::Table { id: None, .. } => &[Method::GET, Method::HEAD, Method::POST],
             Route::Table { id: Some(_), .. } => {
@@ -57,6 +63,9 @@ impl Route {
         }
     }
 }
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 /// Where GraphQL is served.
 pub const GRAPHQL_PATH: &str = "/graphql";
@@ -79,6 +88,7 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, ApiError> {
     let route = match path {
         "/health" => Route::Health,
         "/api/v1" => Route::Index,
+        OPENAPI_PATH => Route::OpenApi,
         GRAPHQL_PATH => Route::GraphQl,
         "/explorer" | "/explorer/" => Route::Explorer { asset: "index.html".into() },
         // Which files exist is the explorer's to say (an unknown one is its 404).

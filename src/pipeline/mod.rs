@@ -117,6 +117,21 @@ pub struct Parts {
     /// Query names whose values the audit record keeps: `limit`, `offset`, `id` and the
     /// filter columns that hold no personal data; every other value is redacted.
     pub plain_query_names: std::collections::HashSet<String>,
+    /// Who an anonymous request to a public view (or the anonymous OpenAPI document) is; its
+    /// `views` are the public views.
+    pub public: Arc<crate::tokens::Principal>,
+}
+
+impl Parts {
+    /// Routes served without a token when none is presented: public views and the OpenAPI
+    /// document (which then describes only those).
+    fn serves_anonymously(&self, route: &route::Route) -> bool {
+        match route {
+            route::Route::OpenApi => true,
+            route::Route::View { view } => self.public.record.views.iter().any(|v| v == view),
+            _ => false,
+        }
+    }
 }
 
 /// The pipeline middleware (one per worker).
@@ -348,10 +363,22 @@ where
         )
     })?;
 
-    if route.needs_auth() {
+    let authorization = text(&req, header::AUTHORIZATION);
+    let anonymous = authorization.is_none() && parts.serves_anonymously(&route);
+    if anonymous {
+        // A public view (or the anonymous OpenAPI document): no token, a window per client
+        // address instead of per token, and the scope stage as for any token.
+        cx.extra_headers.extend(stages.rate_limit.count_public(cx.ip_key, &config.public)?);
+        if text(&req, header::ORIGIN).is_some() {
+            cx.extra_headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*")));
+        }
+        stages.scope.authorize(&parts.public, &route, req.method(), cx.ip)?;
+        cx.principal = Some(parts.public.clone());
+        req.extensions_mut().insert(parts.public.clone());
+    } else if route.needs_auth() {
         // 3. Auth.
         let presented = auth::Presented {
-            authorization: text(&req, header::AUTHORIZATION),
+            authorization,
             timestamp: text(&req, "x-timestamp"),
             signature: text(&req, "x-signature"),
             method: req.method().as_str(),

@@ -7,14 +7,18 @@
 //! `Retry-After` = whole seconds to the window's end. The limiter **fails closed**: when it
 //! cannot decide — its table is full of live windows — the answer is 503
 //! `rate_limiter_unavailable` with `Retry-After`, never a pass.
+//!
+//! Anonymous requests to public views are counted the same way, per client address
+//! (`[public]`), under the policy name "public".
 
 use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
-use crate::config::RateLimitConfig;
+use crate::config::{PublicConfig, RateLimitConfig};
 use crate::error::{ApiError, ErrorKind};
 use crate::limits::window::{FixedWindows, WindowDecision};
+use crate::store::IpKey;
 use crate::tokens::Principal;
 
 pub const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -27,15 +31,28 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// The headers every limited answer carries.
 pub type RateHeaders = [(HeaderName, HeaderValue); 5];
 
-/// The limiter's state: one window per token, keyed by the token id as a number.
+/// The limiter's state: one window per token, keyed by the token id as a number, and one
+/// per client address for anonymous requests to public views.
 pub struct RateLimitState {
     pub windows: FixedWindows<u64>,
+    pub public: FixedWindows<IpKey>,
     pub clock: SharedClock,
 }
 
 impl RateLimitState {
-    pub fn new(config: &RateLimitConfig, clock: SharedClock) -> Self {
-        Self { windows: FixedWindows::new(config.max_tracked_tokens), clock }
+    pub fn new(config: &RateLimitConfig, public: &PublicConfig, clock: SharedClock) -> Self {
+        Self {
+            windows: FixedWindows::new(config.max_tracked_tokens),
+            public: FixedWindows::new(public.max_tracked_clients),
+            clock,
+        }
+    }
+
+    /// Counts one anonymous request to a public view against the client address's window.
+    pub fn count_public(&self, ip_key: IpKey, config: &PublicConfig) -> Result<RateHeaders, Refusal> {
+        let now = self.clock.now_ms();
+        let decision = self.public.hit(ip_key, now, config.requests, config.window_secs.saturating_mul(1000));
+        decide(decision, "public", config.window_secs, "public window exhausted", "public window table")
     }
 
     /// Counts one request against the token's window (`--rate`/`--window`, else the
@@ -44,15 +61,27 @@ impl RateLimitState {
         let limit = p.record.rate.unwrap_or(defaults.requests);
         let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
         let now = self.clock.now_ms();
-        match self.windows.hit(p.key(), now, limit, window_secs.saturating_mul(1000)) {
-            Ok(d) if d.allowed => Ok(headers(&d, window_secs)),
-            Ok(d) => {
-                let mut error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
-                error.headers.extend(headers(&d, window_secs));
-                Err(Refusal::new(StageName::RateLimit, error, "token window exhausted"))
-            }
-            Err(_) => Err(Refusal::full(StageName::RateLimit, "token window table")),
+        let decision = self.windows.hit(p.key(), now, limit, window_secs.saturating_mul(1000));
+        decide(decision, "token", window_secs, "token window exhausted", "token window table")
+    }
+}
+
+/// One window decision as headers, a 429 or (table full) a 503.
+fn decide<E>(
+    decision: Result<WindowDecision, E>,
+    policy: &str,
+    window_secs: u64,
+    exhausted: &'static str,
+    table: &'static str,
+) -> Result<RateHeaders, Refusal> {
+    match decision {
+        Ok(d) if d.allowed => Ok(headers(&d, policy, window_secs)),
+        Ok(d) => {
+            let mut error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
+            error.headers.extend(headers(&d, policy, window_secs));
+            Err(Refusal::new(StageName::RateLimit, error, exhausted))
         }
+        Err(_) => Err(Refusal::full(StageName::RateLimit, table)),
     }
 }
 
@@ -60,18 +89,19 @@ impl Stage for RateLimitState {
     const NAME: StageName = StageName::RateLimit;
     fn upkeep(&self, now_ms: u64) {
         self.windows.evict_expired(now_ms, false);
+        self.public.evict_expired(now_ms, false);
     }
 }
 
-fn headers(d: &WindowDecision, window_secs: u64) -> RateHeaders {
+fn headers(d: &WindowDecision, policy: &str, window_secs: u64) -> RateHeaders {
     let reset = d.retry_after_secs();
     let structured = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"token\""));
     [
         (LIMIT, HeaderValue::from(d.limit)),
         (REMAINING, HeaderValue::from(d.remaining)),
         (RESET, HeaderValue::from(reset)),
-        (POLICY, structured(format!("\"token\";q={};w={window_secs}", d.limit))),
-        (RATELIMIT, structured(format!("\"token\";r={};t={reset}", d.remaining))),
+        (POLICY, structured(format!("\"{policy}\";q={};w={window_secs}", d.limit))),
+        (RATELIMIT, structured(format!("\"{policy}\";r={};t={reset}", d.remaining))),
     ]
 }
 
@@ -85,7 +115,7 @@ mod tests {
     fn counts_then_refuses_with_retry_after_then_fails_closed_when_full() {
         let clock = Arc::new(ManualClock::new(120_000));
         let config = RateLimitConfig { max_tracked_tokens: 1, requests: 2, ..Default::default() };
-        let s = RateLimitState::new(&config, clock.clone());
+        let s = RateLimitState::new(&config, &PublicConfig::default(), clock.clone());
         let (a, b) = (Principal::for_tests("00000000000000aa"), Principal::for_tests("00000000000000bb"));
         let h = s.count(&a, &config).unwrap();
         assert_eq!(h[1].1, "1");

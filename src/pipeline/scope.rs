@@ -35,7 +35,7 @@ enum Needs<'r> {
 
 fn needs(route: &Route) -> Needs<'_> {
     match route {
-        Route::Health | Route::Index | Route::Explorer { .. } | Route::GraphQl => Needs::Nothing,
+        Route::Health | Route::Index | Route::OpenApi | Route::Explorer { .. } | Route::GraphQl => Needs::Nothing,
         Route::Table { table, .. } => Needs::Table(table),
         Route::View { view } => Needs::View(view),
     }

@@ -143,6 +143,8 @@ pub struct View {
     /// Fixed equality filters.
     pub filter: BTreeMap<String, Value>,
     pub order: Option<Order>,
+    /// Served without a token too (`public = true`), rate-limited per client address.
+    pub public: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +211,11 @@ struct RawView {
     #[serde(default)]
     filter: BTreeMap<String, Value>,
     order: Option<String>,
+    #[serde(default)]
+    public: bool,
+    /// A public view may show personal-data columns only when it says so.
+    #[serde(default)]
+    public_pii: bool,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -324,6 +331,20 @@ impl Schema {
                         .map_err(|e| view_err(format!("filter {col}: {}", e.message)))?;
                 }
             }
+            if rv.public_pii && !rv.public {
+                return Err(view_err("public_pii = true needs public = true".into()));
+            }
+            if rv.public {
+                if table.sensitive {
+                    return Err(view_err(format!("a public view cannot show the sensitive table {:?}", table.name)));
+                }
+                let pii = columns.iter().find(|c| table.column(c).is_some_and(|col| col.pii().is_some()));
+                if let (Some(col), false) = (pii, rv.public_pii) {
+                    return Err(view_err(format!(
+                        "public view shows the personal-data column {col:?}; remove it or set public_pii = true"
+                    )));
+                }
+            }
             let order = match rv.order {
                 Some(spec) => {
                     let (column, descending) = match spec.strip_prefix('-') {
@@ -337,7 +358,10 @@ impl Schema {
                 }
                 None => None,
             };
-            views.insert(name.clone(), View { name, table: rv.table, columns, filter: rv.filter, order });
+            views.insert(
+                name.clone(),
+                View { name, table: rv.table, columns, filter: rv.filter, order, public: rv.public },
+            );
         }
         Ok(Schema { tables, views })
     }
@@ -348,6 +372,11 @@ impl Schema {
 
     pub fn view(&self, name: &str) -> Option<&View> {
         self.views.get(name)
+    }
+
+    /// The views served without a token.
+    pub fn public_views(&self) -> impl Iterator<Item = &View> {
+        self.views.values().filter(|v| v.public)
     }
 
     /// The columns the store keeps an index for, by table.
@@ -404,5 +433,21 @@ mod tests {
         assert!(e.to_string().contains("view v"), "{e}");
         let e = Schema::parse("[tables.a.columns]\nx = { type = \"string\", pii = \"shoe_size\" }\n").unwrap_err();
         assert!(e.to_string().contains("shoe_size"), "{e}");
+    }
+
+    #[test]
+    fn public_views_refuse_personal_data_and_sensitive_tables() {
+        let base = "[tables.a.columns]\nname = { type = \"string\" }\nemail = { type = \"string\" }\n\
+                    [tables.s]\nsensitive = true\n[tables.s.columns]\nx = { type = \"int\" }\n";
+        let with = |view: &str| Schema::parse(&format!("{base}{view}"));
+        assert!(
+            with("[views.v]\ntable = \"a\"\ncolumns = [\"name\"]\npublic = true\n").unwrap().view("v").unwrap().public
+        );
+        let e = with("[views.v]\ntable = \"a\"\npublic = true\n").unwrap_err();
+        assert!(e.to_string().contains("\"email\"") && e.to_string().contains("public_pii"), "{e}");
+        assert!(with("[views.v]\ntable = \"a\"\npublic = true\npublic_pii = true\n").is_ok());
+        let e = with("[views.v]\ntable = \"s\"\npublic = true\n").unwrap_err();
+        assert!(e.to_string().contains("sensitive"), "{e}");
+        assert!(with("[views.v]\ntable = \"a\"\npublic_pii = true\n").is_err());
     }
 }

@@ -16,6 +16,7 @@ mod hardening;
 mod headers;
 mod injection_corpus;
 mod observability;
+mod openapi;
 mod rate_limit;
 mod rest;
 mod sandbox;

@@ -45,8 +45,15 @@ try {
   if (!tables.includes("clients")) fail("tables listed: " + tables);
 
   await page.locator("#tables button", { hasText: /^clients$/ }).click();
+  const isPage = (text) => { try { return Array.isArray(JSON.parse(text).data); } catch (_) { return false; } };
   await waitUntil(async () => (await page.textContent("#status")).startsWith("200")
-    && (await page.textContent("#body")).includes("\"data\""), "the clients list");
+    && isPage(await page.textContent("#body")), "the clients list");
+  // Columns and filters come from the token's OpenAPI document (a sandbox token cannot
+  // filter on personal data, so `email` is a column but not a filter).
+  const columns = await page.locator("#columns td:first-child").allTextContents();
+  if (!columns.includes("company") || !columns.includes("created_at")) fail("columns shown: " + columns);
+  const filters = await page.textContent("#filters");
+  if (!/\bstatus\b/.test(filters) || /\bemail\b/.test(filters)) fail("filters shown: " + filters);
   const headers = await page.textContent("#headers");
   if (!/x-ratelimit-remaining: \d+/.test(headers)) fail("no rate-limit headers shown: " + headers);
   const rest = await page.textContent("#body");
