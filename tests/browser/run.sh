@@ -21,18 +21,10 @@ fi
 
 cargo build --quiet
 bin="$root/target/debug/palisade"
-data="$(mktemp -d)"
-out="$(mktemp)"
 mkdir -p "$here/results"
-"$bin" --data-dir "$data" serve --listen 127.0.0.1:0 >"$out" 2>/dev/null &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$out" 2>/dev/null && break
-  sleep 0.1
-done
-addr="$(sed -n 's/^listening on //p' "$out" | head -n1)"
-[ -n "$addr" ] || { echo "server did not start"; exit 1; }
+. "$root/tests/serve.sh"
+serve_palisade "$bin"
+
 token="$("$bin" --data-dir "$data" token create --name explorer --scope '*:r' --sandbox)"
 
 BASE_URL="$addr" TOKEN="$token" SCREENSHOT="$here/results/explorer.png" node "$here/explorer.mjs"

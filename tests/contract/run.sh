@@ -23,19 +23,8 @@ fi
 
 cargo build --quiet
 bin="$root/target/debug/palisade"
-work="$(mktemp -d)"
-data="$work/data"
-mkdir -m 0700 "$data"
-out="$work/server.out"
-"$bin" --config "$here/contract.toml" --data-dir "$data" serve --listen 127.0.0.1:0 >"$out" 2>"$work/server.err" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$out" 2>/dev/null && break
-  sleep 0.1
-done
-addr="$(sed -n 's/^listening on //p' "$out" | head -n1)"
-[ -n "$addr" ] || { echo "contract: server did not start"; cat "$work/server.err"; exit 1; }
+. "$root/tests/serve.sh"
+serve_palisade "$bin" --config "$here/contract.toml"
 pal() { "$bin" --config "$here/contract.toml" --data-dir "$data" "$@"; }
 full="$(pal token create --name contract-full --scope '*:crud')"
 readonly_token="$(pal token create --name contract-read --scope '*:r')"
