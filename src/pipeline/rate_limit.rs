@@ -93,16 +93,28 @@ impl Stage for RateLimitState {
     }
 }
 
+/// The five headers of a decision. Built without `format!`: the number-only fields from a
+/// stack buffer, the structured ones by concatenation into one exact-size buffer each.
 fn headers(d: &WindowDecision, policy: &str, window_secs: u64) -> RateHeaders {
     let reset = d.retry_after_secs();
-    let structured = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"token\""));
-    [
-        (LIMIT, HeaderValue::from(d.limit)),
-        (REMAINING, HeaderValue::from(d.remaining)),
-        (RESET, HeaderValue::from(reset)),
-        (POLICY, structured(format!("\"{policy}\";q={};w={window_secs}", d.limit))),
-        (RATELIMIT, structured(format!("\"{policy}\";r={};t={reset}", d.remaining))),
-    ]
+    let mut ints = itoa::Buffer::new();
+    let mut number = |n: u64| HeaderValue::from_str(ints.format(n)).unwrap_or(HeaderValue::from_static("0"));
+    let (limit, remaining, reset_value) = (number(d.limit.into()), number(d.remaining.into()), number(reset));
+    let structured = |parts: &[&[u8]]| {
+        let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 2);
+        v.push(b'"');
+        v.extend_from_slice(parts[0]);
+        v.push(b'"');
+        for p in &parts[1..] {
+            v.extend_from_slice(p);
+        }
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).unwrap_or(HeaderValue::from_static("\"token\""))
+    };
+    let mut window = itoa::Buffer::new();
+    let policy_value =
+        structured(&[policy.as_bytes(), b";q=", limit.as_bytes(), b";w=", window.format(window_secs).as_bytes()]);
+    let ratelimit = structured(&[policy.as_bytes(), b";r=", remaining.as_bytes(), b";t=", reset_value.as_bytes()]);
+    [(LIMIT, limit), (REMAINING, remaining), (RESET, reset_value), (POLICY, policy_value), (RATELIMIT, ratelimit)]
 }
 
 #[cfg(test)]
@@ -119,6 +131,8 @@ mod tests {
         let (a, b) = (Principal::for_tests("00000000000000aa"), Principal::for_tests("00000000000000bb"));
         let h = s.count(&a, &config).unwrap();
         assert_eq!(h[1].1, "1");
+        assert_eq!(h[3].1, "\"token\";q=2;w=60");
+        assert_eq!(h[4].1, "\"token\";r=1;t=60");
         s.count(&a, &config).unwrap();
         clock.advance_ms(30_500);
         let r = s.count(&a, &config).unwrap_err();
