@@ -16,8 +16,7 @@ use crate::schema::Schema;
 use crate::store::audit::AuditLog;
 use crate::store::locks::LockStore;
 use crate::store::Store;
-use crate::tokens::Principal;
-use crate::tokens::{TokenError, TokenRegistry};
+use crate::tokens::{Principal, TokenError, TokenRegistry};
 
 pub struct AppState {
     /// The running config (some keys change on SIGHUP; see `Config::reloaded`).

@@ -72,8 +72,8 @@ pub fn document(catalog: &Catalog, audience: Audience<'_>, server_url: &str) -> 
             doc.table(table);
         }
     }
-    for view in catalog.schema.views.values() {
-        if let Some((view, table)) = catalog.view(&view.name) {
+    for name in catalog.schema.views.keys() {
+        if let Some((view, table)) = catalog.view(name) {
             if audience.may_read_view(catalog, view, table) {
                 doc.view(view, table);
             }
@@ -118,7 +118,7 @@ struct Doc<'a> {
 
 impl Doc<'_> {
     fn fixed_paths(&mut self) {
-        let mut health = operation("health", "Liveness: answers 200 while the store's writer answers", &[]);
+        let mut health = operation("health", "Liveness: answers 200 while the store's writer answers", false);
         health["security"] = json!([]);
         health["responses"] = json!({
             "200": ok_json(json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}), false),
@@ -126,7 +126,7 @@ impl Doc<'_> {
         });
         self.paths.insert("/health".into(), json!({"get": health}));
 
-        let mut openapi = operation("openapi", "This document, for the token that asks (none: public views)", &[]);
+        let mut openapi = operation("openapi", "This document, for the token that asks (none: public views)", false);
         openapi["security"] = json!([{}, {"bearer": []}]);
         openapi["responses"] = with_errors(json!({"200": ok_json(json!({"type": "object"}), true)}));
         self.paths.insert(OPENAPI_PATH.into(), json!({"get": openapi}));
@@ -134,7 +134,7 @@ impl Doc<'_> {
         if self.audience.anonymous() {
             return;
         }
-        let mut index = operation("index", "The tables and views this token may read", &[]);
+        let mut index = operation("index", "The tables and views this token may read", false);
         let names = json!({"type": "array", "items": {"type": "string"}});
         index["responses"] = with_errors(json!({"200": ok_json(json!({
             "type": "object",
@@ -144,7 +144,7 @@ impl Doc<'_> {
         self.sign(&mut index);
         self.paths.insert("/api/v1".into(), json!({"get": index}));
 
-        let mut graphql = operation("graphql", "GraphQL over the same tables (see the README)", &[]);
+        let mut graphql = operation("graphql", "GraphQL over the same tables (see the README)", false);
         graphql["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
             "type": "object",
             "properties": {"query": {"type": "string"}, "variables": {"type": ["object", "null"]},
@@ -193,23 +193,24 @@ impl Doc<'_> {
         self.schemas.insert(format!("{t}_row"), schemas::row(table, table.visible_columns()));
         let mut collection = Map::new();
         let mut single = Map::new();
+        if read || create || update {
+            self.schemas.insert(format!("{t}_item"), schemas::item(&row_ref));
+        }
         if read {
             self.schemas.insert(format!("{t}_page"), schemas::page(&row_ref));
-            self.schemas.insert(format!("{t}_item"), schemas::item(&row_ref));
-            let mut list = operation(&format!("list_{t}"), &format!("Rows of {t}, a page at a time"), &[]);
+            let mut list = operation(&format!("list_{t}"), &format!("Rows of {t}, a page at a time"), false);
             list["parameters"] = self.list_parameters(table, None);
             list["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_page"))}));
             collection.insert("get".into(), list);
-            let mut get = operation(&format!("get_{t}"), &format!("One row of {t}"), &["id"]);
+            let mut get = operation(&format!("get_{t}"), &format!("One row of {t}"), true);
             get["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_item"))}));
             single.insert("get".into(), get);
         }
         if create || update {
-            self.schemas.insert(format!("{t}_item"), schemas::item(&row_ref));
             self.schemas.insert(format!("{t}_write"), schemas::write_body(table, true));
         }
         if create {
-            let mut post = operation(&format!("create_{t}"), &format!("Adds a row to {t}"), &[]);
+            let mut post = operation(&format!("create_{t}"), &format!("Adds a row to {t}"), false);
             post["requestBody"] = body_ref(&format!("{t}_write"));
             let mut created = ok_ref(&format!("{t}_item"));
             created["description"] = json!("Created (durable before this answer)");
@@ -220,18 +221,17 @@ impl Doc<'_> {
         }
         if update {
             self.schemas.insert(format!("{t}_patch"), schemas::write_body(table, false));
-            let mut put = operation(&format!("replace_{t}"), &format!("Replaces a row of {t}"), &["id"]);
+            let mut put = operation(&format!("replace_{t}"), &format!("Replaces a row of {t}"), true);
             put["requestBody"] = body_ref(&format!("{t}_write"));
             put["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_item"))}));
             single.insert("put".into(), put);
-            let mut patch =
-                operation(&format!("update_{t}"), &format!("Changes some columns of a row of {t}"), &["id"]);
+            let mut patch = operation(&format!("update_{t}"), &format!("Changes some columns of a row of {t}"), true);
             patch["requestBody"] = body_ref(&format!("{t}_patch"));
             patch["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_item"))}));
             single.insert("patch".into(), patch);
         }
         if delete {
-            let mut del = operation(&format!("delete_{t}"), &format!("Deletes a row of {t}"), &["id"]);
+            let mut del = operation(&format!("delete_{t}"), &format!("Deletes a row of {t}"), true);
             del["responses"] = with_errors(json!({"204": {
                 "description": "Deleted (durable before this answer)",
                 "headers": limited_headers(),
@@ -255,7 +255,7 @@ impl Doc<'_> {
         self.schemas.insert(format!("{name}_row"), schemas::row(table, columns));
         self.schemas.insert(format!("{name}_page"), schemas::page(&format!("#/components/schemas/{name}_row")));
         let summary = format!("Saved view {} over {}", view.name, table.name);
-        let mut get = operation(&format!("view_{}", view.name), &summary, &[]);
+        let mut get = operation(&format!("view_{}", view.name), &summary, false);
         get["parameters"] = self.list_parameters(table, Some(view));
         get["responses"] = with_errors(json!({"200": ok_ref(&format!("{name}_page"))}));
         if view.public {
@@ -308,16 +308,16 @@ impl Doc<'_> {
         if self.audience.signing().is_none() {
             return;
         }
-        let params = op["parameters"].as_array().cloned().unwrap_or_default();
-        let mut params = params;
-        params.push(json!({"$ref": "#/components/parameters/x_timestamp"}));
-        params.push(json!({"$ref": "#/components/parameters/x_signature"}));
-        op["parameters"] = Value::Array(params);
+        if let Some(params) = op["parameters"].as_array_mut() {
+            params.push(json!({"$ref": "#/components/parameters/x_timestamp"}));
+            params.push(json!({"$ref": "#/components/parameters/x_signature"}));
+        }
     }
 }
 
-fn operation(id: &str, summary: &str, path_params: &[&str]) -> Value {
-    let params: Vec<Value> = path_params.iter().map(|_| json!({"$ref": "#/components/parameters/row_id"})).collect();
+/// An operation skeleton; `on_row`: its path ends in `/{id}`.
+fn operation(id: &str, summary: &str, on_row: bool) -> Value {
+    let params: Vec<Value> = if on_row { vec![json!({"$ref": "#/components/parameters/row_id"})] } else { Vec::new() };
     json!({"operationId": id, "summary": summary, "parameters": params, "responses": {}})
 }
 
