@@ -189,7 +189,7 @@ fn main() {
             prev: String::new(),
         });
         if batch.len() == AUDIT_BATCH {
-            log.append(&batch).unwrap();
+            log.append(&batch, &()).unwrap();
             batch.clear();
         }
     }

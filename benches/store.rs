@@ -188,7 +188,7 @@ fn audit(secs: u64) {
     let (mut written, started) = (0u64, Instant::now());
     while started.elapsed() < Duration::from_secs(secs) {
         let batch: Vec<AuditRecord> = (written..written + 1024).map(record).collect();
-        log.append(&batch).unwrap();
+        log.append(&batch, &()).unwrap();
         written += 1024;
     }
     let rate = written as f64 / started.elapsed().as_secs_f64();

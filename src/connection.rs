@@ -115,8 +115,8 @@ impl AsyncWrite for Guarded {
         match protocol_answer(buf) {
             Some((0, kind, version)) => {
                 let id = RequestId::fresh();
-                tracing::info!(request_id = %id.0, code = kind.code(), "protocol-level refusal");
-                this.pending = replacement(kind, version, &id.0);
+                tracing::info!(request_id = %id, code = kind.code(), "protocol-level refusal");
+                this.pending = replacement(kind, version, id.hex().as_str());
                 this.written = 0;
                 // Whatever does not go out now is written by the next flush or shutdown.
                 if let Poll::Ready(Err(e)) = this.poll_drain(cx) {

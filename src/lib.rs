@@ -10,7 +10,7 @@
 //! import each other in a loop (`tests/api/architecture.rs` keeps this true).
 //!
 //! ```text
-//!  0  clock error config redact logging notify metrics   foundations, no I/O of their own
+//!  0  clock digits error config redact logging notify metrics   foundations, no I/O of their own
 //!  1  http        route table, bodies (JSON depth, parsed body), query pairs, GraphQL literals
 //!  2  limits      counting engines: fixed windows, replay cache (no HTTP)
 //!  3  store       sled, read anywhere, written only by store::writer (group commit); indexes;
@@ -43,6 +43,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod digits;
 pub mod error;
 pub mod housekeeper;
 pub mod http;

@@ -4,6 +4,8 @@
 //! (`pal_…`, `pals_…`, `Bearer …`) are masked wherever they appear; query and JSON values
 //! whose key names a secret (`token`, `secret`, `password`, …) are replaced whole.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 pub const REDACTED: &str = "[REDACTED]";
@@ -21,12 +23,15 @@ pub fn is_secret_key(key: &str) -> bool {
 }
 
 /// At most `max` characters of `s` (for echoing client-supplied names in messages and logs).
-pub fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+pub fn truncate(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(at, _)| &s[..at])
 }
 
-/// Masks token-looking substrings.
-pub fn redact_text(s: &str) -> String {
+/// Masks token-looking substrings (borrowing `s` when there are none).
+pub fn redact_text(s: &str) -> Cow<'_, str> {
+    if find_secret_start(s).is_none() {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = find_secret_start(rest) {
@@ -39,7 +44,7 @@ pub fn redact_text(s: &str) -> String {
         rest = &tail[skip..];
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// Finds the next `pal_`/`pals_`/`bearer ` marker (any case): (byte offset, marker as shown).
@@ -58,20 +63,24 @@ fn find_secret_start(s: &str) -> Option<(usize, &'static str)> {
 /// `plain` — a filter column that holds no personal data, `limit`, `offset` — and not
 /// secret-named. A secret pasted under an unknown name is never stored.
 pub fn redact_query(q: &str, plain: impl Fn(&str) -> bool) -> String {
-    q.split('&')
-        .map(|pair| match pair.split_once('=') {
+    let mut out = String::with_capacity(q.len() + 16);
+    for (i, pair) in q.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
             Some((k, v)) => {
                 let name = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
-                if is_secret_key(&name) || !plain(&name) {
-                    format!("{}={REDACTED}", redact_text(k))
-                } else {
-                    format!("{}={}", redact_text(k), redact_text(v))
-                }
+                out.push_str(&redact_text(k));
+                out.push('=');
+                out.push_str(
+                    if is_secret_key(&name) || !plain(&name) { REDACTED.into() } else { redact_text(v) }.as_ref(),
+                );
             }
-            None => redact_text(pair),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+            None => out.push_str(&redact_text(pair)),
+        }
+    }
+    out
 }
 
 /// Redacts a JSON value recursively (iteratively, so hostile depth cannot hurt).
@@ -80,7 +89,11 @@ pub fn redact_json(value: &Value) -> Value {
     let mut stack = vec![&mut out];
     while let Some(v) = stack.pop() {
         match v {
-            Value::String(s) => *s = redact_text(s),
+            Value::String(s) => {
+                if let Cow::Owned(masked) = redact_text(s) {
+                    *s = masked;
+                }
+            }
             Value::Array(items) => stack.extend(items.iter_mut()),
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
@@ -104,8 +117,11 @@ mod tests {
     #[test]
     fn tokens_are_masked_anywhere() {
         let t = format!("pal_{}_{}", "a".repeat(16), "b".repeat(64));
-        let s = redact_text(&format!("x {t} y pals_0123 Bearer abc.def"));
-        assert_eq!(s, "x pal_[REDACTED] y pals_[REDACTED] Bearer [REDACTED]");
+        let text = format!("x {t} y pals_0123 Bearer abc.def");
+        assert_eq!(redact_text(&text), "x pal_[REDACTED] y pals_[REDACTED] Bearer [REDACTED]");
+        assert!(matches!(redact_text("nothing secret"), Cow::Borrowed("nothing secret")));
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("hi", 5), "hi");
     }
 
     #[test]

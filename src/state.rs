@@ -107,7 +107,7 @@ impl AppState {
             stages,
             audit: audit.clone(),
             metrics: metrics.clone(),
-            plain_query_names: plain_query_names(&catalog.schema),
+            plain_query_names: Arc::new(plain_query_names(&catalog.schema)),
             public: Arc::new(Principal::public(catalog.public_views())),
         });
         Ok(Self {

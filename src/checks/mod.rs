@@ -466,7 +466,7 @@ impl ChecksState {
                         sample: refusal
                             .sample
                             .as_deref()
-                            .map(|s| redact::redact_text(&s.chars().take(200).collect::<String>())),
+                            .map(|s| redact::redact_text(redact::truncate(s, 200)).into_owned()),
                     };
                     lock_and_record(&self.locks, &self.audit, record, now);
                 }

@@ -1,24 +1,32 @@
-//! Stage 6, the audit log. A record is opened when the request enters (time, method, path,
-//! redacted query, keyed hash of the client IP) and finished after the handler or the
-//! refusing stage with status, duration, token, and for refusals the stage and exact reason.
-//! Every request is recorded, refused ones included.
+//! Stage 6, the audit log. A record is opened when the request enters (time, request id,
+//! method, URI, keyed hash of the client IP) and finished after the handler or the refusing
+//! stage with status, duration, token, and for refusals the stage and exact reason. Every
+//! request is recorded, refused ones included.
 //!
-//! The pipeline hands finished records to its worker's [`AuditActor`] with a fire-and-forget
-//! message; the actor batches them and every `flush_interval_ms` (and when a batch is full,
-//! and when it is dropped at shutdown) hands the batch to the one [`AuditWriter`], which
-//! stores it on its own thread as a single sled value. Disk work stays off the hot path. Nothing
-//! secret reaches a record: headers are never copied, and query strings and paths pass
-//! through `redact` first.
+//! On the request's thread a record stays integers, `Arc`s and the request's own URI: no
+//! string is built there. Each worker's pipeline pushes finished records straight onto its
+//! [`AuditBatch`] (no message per request); the worker's [`AuditActor`] owns that batch's
+//! time and every `flush_interval_ms` (and when a batch is full, and at shutdown) hands it
+//! to the one [`AuditWriter`], which formats, redacts, chains and stores it on its own
+//! thread. Disk work stays off the hot path. Nothing secret reaches a record: headers are
+//! never copied, and paths, query strings and reasons pass through `redact` on the writer.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::dev::ServiceRequest;
+use actix_web::http::{Method, Uri};
 
-use super::stage::Refusal;
+use super::headers::RequestId;
+use super::stage::StageName;
+use crate::digits::Hex;
 use crate::redact::{self, truncate};
-use crate::store::audit::{AuditLog, AuditRecord};
+use crate::store::audit::{AuditLog, Entry, Line};
 use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
 
@@ -27,68 +35,115 @@ const BATCH: usize = 1024;
 
 /// A record opened at entry.
 pub struct AuditDraft {
-    pub time_ms: u64,
-    request_id: String,
-    method: String,
-    path: String,
-    query: Option<String>,
-    ip_hash: String,
+    time_ms: u64,
+    request_id: RequestId,
+    method: Method,
+    uri: Uri,
+    ip_key: IpKey,
 }
 
 impl AuditDraft {
-    pub fn open(
-        now_ms: u64,
-        req: &ServiceRequest,
-        ip_key: IpKey,
-        request_id: String,
-        plain: &std::collections::HashSet<String>,
-    ) -> Self {
-        let query = req.query_string();
-        Self {
-            time_ms: now_ms,
-            request_id,
-            method: req.method().as_str().to_string(),
-            path: redact::redact_text(&truncate(req.path(), 512)),
-            query: (!query.is_empty()).then(|| redact::redact_query(&truncate(query, 1024), |k| plain.contains(k))),
-            ip_hash: ip_key.to_string(),
-        }
+    pub fn open(now_ms: u64, request_id: RequestId, req: &ServiceRequest, ip_key: IpKey) -> Self {
+        Self { time_ms: now_ms, request_id, method: req.method().clone(), uri: req.uri().clone(), ip_key }
     }
 
+    /// The finished record; `reason` is the refusal's, or what the checks noticed.
     pub fn finish(
         self,
         status: u16,
         elapsed: Duration,
-        principal: Option<&Principal>,
-        rejection: Option<&Refusal>,
-    ) -> AuditRecord {
-        AuditRecord {
-            time: String::new(),
-            time_ms: self.time_ms,
-            request_id: self.request_id,
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            status,
-            duration_us: elapsed.as_micros() as u64,
-            token_id: principal.map(|p| p.id().to_string()),
-            user: principal.map(|p| p.record.name.clone()),
-            ip_hash: self.ip_hash,
-            stage: rejection.map(|r| r.stage.as_str().to_string()),
-            reason: rejection.map(|r| redact::redact_text(&r.reason)),
-            prev: String::new(),
+        principal: Option<Arc<Principal>>,
+        stage: Option<StageName>,
+        reason: Option<Cow<'static, str>>,
+    ) -> AuditEntry {
+        AuditEntry { draft: self, status, duration_us: elapsed.as_micros() as u64, principal, stage, reason }
+    }
+}
+
+/// One finished request, as the writer receives it.
+pub struct AuditEntry {
+    draft: AuditDraft,
+    status: u16,
+    duration_us: u64,
+    principal: Option<Arc<Principal>>,
+    stage: Option<StageName>,
+    reason: Option<Cow<'static, str>>,
+}
+
+impl Entry for AuditEntry {
+    /// The query names whose values are kept (see `pipeline::Parts::plain_query_names`).
+    type Context = HashSet<String>;
+
+    fn time_ms(&self) -> u64 {
+        self.draft.time_ms
+    }
+
+    fn write_line(&self, plain: &HashSet<String>, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let d = &self.draft;
+        let query = d.uri.query().filter(|q| !q.is_empty());
+        let query = query.map(|q| redact::redact_query(truncate(q, 1024), |k| plain.contains(k)));
+        let reason = self.reason.as_deref().map(redact::redact_text);
+        let (request_id, ip_hash) = (d.request_id.hex(), Hex::<32>::of(&d.ip_key.0));
+        let line = Line {
+            time: &crate::clock::rfc3339(d.time_ms),
+            request_id: request_id.as_str(),
+            method: d.method.as_str(),
+            path: &redact::redact_text(truncate(d.uri.path(), 512)),
+            query: query.as_deref(),
+            status: self.status,
+            duration_us: self.duration_us,
+            token_id: self.principal.as_deref().map(Principal::id),
+            user: self.principal.as_deref().map(|p| p.record.name.as_str()),
+            ip_hash: ip_hash.as_str(),
+            stage: self.stage.map(StageName::as_str),
+            reason: reason.as_deref(),
+            prev,
+        };
+        serde_json::to_writer(out, &line)
+    }
+}
+
+/// One worker's finished records, shared by its pipeline service (which pushes) and its
+/// [`AuditActor`] (which hands them on); both live on the worker's thread. Whatever is left
+/// when the last of them goes (shutdown) is handed to the writer.
+pub struct AuditBatch {
+    entries: RefCell<Vec<AuditEntry>>,
+    /// How many of `entries` are already counted in `AuditLog::queued`.
+    counted: std::cell::Cell<usize>,
+    writer: Addr<AuditWriter>,
+}
+
+impl AuditBatch {
+    pub fn new(writer: Addr<AuditWriter>) -> Rc<Self> {
+        Rc::new(Self { entries: RefCell::new(Vec::new()), counted: Default::default(), writer })
+    }
+
+    /// Adds a finished record; true when the batch has just filled (time for an early flush).
+    pub fn push(&self, entry: AuditEntry) -> bool {
+        let mut entries = self.entries.borrow_mut();
+        entries.push(entry);
+        entries.len() % BATCH == 0
+    }
+}
+
+impl Drop for AuditBatch {
+    fn drop(&mut self) {
+        let entries = std::mem::take(self.entries.get_mut());
+        if !entries.is_empty() {
+            self.writer.do_send(WriteBatch(entries));
         }
     }
 }
 
-/// A finished record for the audit actor.
+/// Asks a worker's audit actor to flush now (its batch is full).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Finish(pub AuditRecord);
+pub struct Flush;
 
 /// A batch of records for the writer.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct WriteBatch(pub Vec<AuditRecord>);
+pub struct WriteBatch(pub Vec<AuditEntry>);
 
 /// Asks the writer to try its backlog again (sent by the housekeeper).
 #[derive(Message)]
@@ -101,32 +156,35 @@ pub struct Retry;
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// The single sled writer, on its own thread (a `SyncArbiter`), so serialising and writing
-/// batches never stalls an HTTP worker. While storage refuses writes it keeps what it was
-/// given (up to `[audit] max_pending` records) and stores it when storage is back; only
-/// beyond that bound are records dropped, counted in `AuditLog::dropped` and logged.
+/// The single audit writer, on its own thread (a `SyncArbiter`), so formatting, chaining
+/// and writing batches never stalls an HTTP worker. While storage refuses writes it keeps
+/// what it was given (up to `[audit] max_pending` records) and stores it when storage is
+/// back; only beyond that bound are records dropped, counted in `AuditLog::dropped` and
+/// logged.
 pub struct AuditWriter {
     log: Option<Arc<AuditLog>>,
-    backlog: Vec<AuditRecord>,
+    /// The query names whose values are kept in clear.
+    plain: Arc<HashSet<String>>,
+    backlog: Vec<AuditEntry>,
 }
 
 impl AuditWriter {
     /// Starts the writer thread; call inside an actix `System`.
-    pub fn start(log: Arc<AuditLog>) -> Addr<AuditWriter> {
-        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()), backlog: Vec::new() })
+    pub fn start(log: Arc<AuditLog>, plain_query_names: Arc<HashSet<String>>) -> Addr<AuditWriter> {
+        SyncArbiter::start(1, move || AuditWriter {
+            log: Some(log.clone()),
+            plain: plain_query_names.clone(),
+            backlog: Vec::new(),
+        })
     }
 
     fn store(&mut self) {
         let Some(log) = &self.log else { return };
-        let deferred = log.take_deferred();
-        if !deferred.is_empty() {
-            log.queued.fetch_add(deferred.len(), std::sync::atomic::Ordering::Relaxed);
-            self.backlog.extend(deferred);
-        }
+        log.retry_deferred();
         if self.backlog.is_empty() {
             return;
         }
-        match log.append(&self.backlog) {
+        match log.append(&self.backlog, &self.plain) {
             Ok(()) => log.settled(std::mem::take(&mut self.backlog).len(), 0),
             Err(StoreError::Unavailable(_)) => log.bound_held(&mut self.backlog, "storage unavailable"),
             Err(e) => {
@@ -171,38 +229,45 @@ impl Handler<Shutdown> for AuditWriter {
     }
 }
 
-/// One worker's audit batcher. It hands a batch to the writer only when the writer's mailbox
-/// has room; otherwise it keeps the records and tries again on the next tick (back-pressure),
-/// dropping (and counting) the newest only beyond `[audit] max_pending`, as the writer does.
+/// One worker's audit batcher: owns the time of the worker's [`AuditBatch`]. It hands the
+/// batch to the writer only when the writer's mailbox has room; otherwise the records stay
+/// and it tries again on the next tick (back-pressure), dropping (and counting) the newest
+/// only beyond `[audit] max_pending`, as the writer does.
 pub struct AuditActor {
-    writer: Addr<AuditWriter>,
+    batch: Rc<AuditBatch>,
     log: Arc<AuditLog>,
-    buffer: Vec<AuditRecord>,
     interval: Duration,
 }
 
 impl AuditActor {
-    pub fn new(writer: Addr<AuditWriter>, log: Arc<AuditLog>, flush_interval_ms: u64) -> Self {
-        Self { writer, log, buffer: Vec::new(), interval: Duration::from_millis(flush_interval_ms) }
+    pub fn new(batch: Rc<AuditBatch>, log: Arc<AuditLog>, flush_interval_ms: u64) -> Self {
+        Self { batch, log, interval: Duration::from_millis(flush_interval_ms) }
     }
 
     fn flush(&mut self) {
-        if self.buffer.is_empty() {
+        let batch = &self.batch;
+        let mut entries = batch.entries.borrow_mut();
+        if entries.is_empty() {
             return;
         }
-        match self.writer.try_send(WriteBatch(std::mem::take(&mut self.buffer))) {
-            Ok(()) => {}
+        let fresh = entries.len().saturating_sub(batch.counted.get());
+        self.log.queued.fetch_add(fresh, std::sync::atomic::Ordering::Relaxed);
+        match batch.writer.try_send(WriteBatch(std::mem::take(&mut *entries))) {
+            Ok(()) => batch.counted.set(0),
             Err(SendError::Full(WriteBatch(held)) | SendError::Closed(WriteBatch(held))) => {
-                self.buffer = held;
-                self.log.bound_held(&mut self.buffer, "audit writer overloaded");
+                *entries = held;
+                self.log.bound_held(&mut entries, "audit writer overloaded");
+                batch.counted.set(entries.len());
             }
         }
     }
 
     /// At shutdown the batch is handed over whatever the mailbox holds.
     fn hand_over(&mut self) {
-        if !self.buffer.is_empty() {
-            self.writer.do_send(WriteBatch(std::mem::take(&mut self.buffer)));
+        let held = std::mem::take(&mut *self.batch.entries.borrow_mut());
+        if !held.is_empty() {
+            self.batch.counted.set(0);
+            self.batch.writer.do_send(WriteBatch(held));
         }
     }
 }
@@ -225,13 +290,9 @@ impl Drop for AuditActor {
     }
 }
 
-impl Handler<Finish> for AuditActor {
+impl Handler<Flush> for AuditActor {
     type Result = ();
-    fn handle(&mut self, msg: Finish, _: &mut Context<Self>) {
-        self.buffer.push(msg.0);
-        self.log.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.buffer.len() >= BATCH {
-            self.flush();
-        }
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+        self.flush();
     }
 }

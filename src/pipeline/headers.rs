@@ -8,6 +8,7 @@
 use std::future::{ready, Ready};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::LazyLock;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -17,6 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use rand::RngCore;
 
+use crate::digits::Hex;
 use crate::error::{ApiError, ErrorKind};
 
 /// The headers every response carries.
@@ -40,34 +42,52 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The id of one request, also sent back as `X-Request-Id`.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+/// The id of one request, also sent back as `X-Request-Id` (16 hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId(pub u64);
 
 impl RequestId {
-    /// A new random id: 16 hex digits.
+    /// A new random id.
     pub fn fresh() -> Self {
-        let mut id = [0u8; 8];
-        rand::thread_rng().fill_bytes(&mut id);
-        Self(hex::encode(id))
+        Self(rand::thread_rng().next_u64())
+    }
+
+    pub fn hex(self) -> Hex<16> {
+        Hex::of(&self.0.to_be_bytes())
     }
 }
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.hex().as_str())
+    }
+}
+
+/// [`SECURITY_HEADERS`] as header names and values, made once.
+static PREPARED: LazyLock<Vec<(HeaderName, HeaderValue)>> = LazyLock::new(|| {
+    SECURITY_HEADERS
+        .iter()
+        .map(|(name, value)| (HeaderName::from_static(name), HeaderValue::from_static(value)))
+        .collect()
+});
 
 /// Sets the security headers and the request id on a response. A page that needs its own
 /// Content-Security-Policy (the explorer) sets it itself; this layer then leaves it alone.
-pub fn apply(headers: &mut HeaderMap, request_id: &str) {
-    for (name, value) in SECURITY_HEADERS {
-        let name = HeaderName::from_static(name);
-        if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(&name) {
+pub fn apply(headers: &mut HeaderMap, request_id: RequestId) {
+    headers.reserve(PREPARED.len() + 1);
+    for (name, value) in PREPARED.iter() {
+        if name == header::CONTENT_SECURITY_POLICY && headers.contains_key(name) {
             continue;
         }
-        headers.insert(name, HeaderValue::from_static(value));
+        headers.insert(name.clone(), value.clone());
     }
     headers.remove(header::SERVER);
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-request-id"), v);
+    if let Ok(v) = HeaderValue::from_str(request_id.hex().as_str()) {
+        headers.insert(X_REQUEST_ID, v);
     }
 }
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Middleware factory for [`apply`].
 #[derive(Clone, Copy, Default)]
@@ -103,8 +123,8 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let RequestId(request_id) = RequestId::fresh();
-        req.extensions_mut().insert(RequestId(request_id.clone()));
+        let request_id = RequestId::fresh();
+        req.extensions_mut().insert(request_id);
         let http_req = req.request().clone();
         let service = self.service.clone();
         Box::pin(async move {
@@ -117,7 +137,7 @@ where
                     ServiceResponse::new(http_req, ApiError::new(ErrorKind::Internal).into_response())
                 }
             };
-            apply(res.headers_mut(), &request_id);
+            apply(res.headers_mut(), request_id);
             Ok(res)
         })
     }

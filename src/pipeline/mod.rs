@@ -38,6 +38,7 @@ pub mod scope;
 pub mod shield;
 pub mod stage;
 
+use std::borrow::Cow;
 use std::future::{ready, Ready};
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
@@ -116,7 +117,7 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Query names whose values the audit record keeps: `limit`, `offset`, `id` and the
     /// filter columns that hold no personal data; every other value is redacted.
-    pub plain_query_names: std::collections::HashSet<String>,
+    pub plain_query_names: Arc<std::collections::HashSet<String>>,
     /// Who an anonymous request to a public view (or the anonymous OpenAPI document) is; its
     /// `views` are the public views.
     pub public: Arc<crate::tokens::Principal>,
@@ -159,15 +160,17 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         // Each worker batches its own audit records (see `audit`).
         let interval = self.parts.config.get().audit.flush_interval_ms;
-        let audit = audit::AuditActor::new(self.audit_writer.clone(), self.parts.audit.clone(), interval).start();
-        ready(Ok(PipelineService { service: Rc::new(service), parts: self.parts.clone(), audit }))
+        let batch = audit::AuditBatch::new(self.audit_writer.clone());
+        let actor = audit::AuditActor::new(batch.clone(), self.parts.audit.clone(), interval).start();
+        ready(Ok(PipelineService { service: Rc::new(service), parts: self.parts.clone(), audit: batch, actor }))
     }
 }
 
 pub struct PipelineService<S> {
     service: Rc<S>,
     parts: Arc<Parts>,
-    audit: Addr<audit::AuditActor>,
+    audit: Rc<audit::AuditBatch>,
+    actor: Addr<audit::AuditActor>,
 }
 
 /// What the stages learn about one request as it goes through them.
@@ -198,6 +201,7 @@ where
         let service = self.service.clone();
         let parts = self.parts.clone();
         let audit = self.audit.clone();
+        let actor = self.actor.clone();
         Box::pin(async move {
             let started = Instant::now();
             let http_req = req.request().clone();
@@ -207,10 +211,9 @@ where
             let config = parts.config.get();
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
-            let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+            let request_id = req.extensions().get::<RequestId>().copied().unwrap_or(RequestId(0));
             let ip_key = parts.keys.ip_key(&client_ip::tracking_address(ip, config.checks.ipv6_prefix));
-            let draft =
-                audit::AuditDraft::open(parts.clock.now_ms(), &req, ip_key, request_id, &parts.plain_query_names);
+            let draft = audit::AuditDraft::open(parts.clock.now_ms(), request_id, &req, ip_key);
             let mut cx = Exchange {
                 ip,
                 ip_key,
@@ -253,11 +256,13 @@ where
             let refused = refusal.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
             let (status, elapsed) = (res.status().as_u16(), started.elapsed());
             parts.metrics.request(route, status, elapsed, refused);
-            let mut record = draft.finish(status, elapsed, cx.principal.as_deref(), refusal.as_ref());
-            if record.reason.is_none() {
-                record.reason = cx.note.take();
+            let (stage, reason) = match refusal {
+                Some(r) => (Some(r.stage), Some(r.reason)),
+                None => (None, cx.note.take().map(Cow::Owned)),
+            };
+            if audit.push(draft.finish(status, elapsed, cx.principal.take(), stage, reason)) {
+                actor.do_send(audit::Flush);
             }
-            audit.do_send(audit::Finish(record));
             Ok(res)
         })
     }

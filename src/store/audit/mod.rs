@@ -47,41 +47,64 @@ pub struct AuditRecord {
     pub prev: String,
 }
 
-/// A record as one line of the trail: its own fields in order, `time` filled in, `prev`
-/// last — serialised from borrows, so writing a record copies none of its strings.
-struct Line<'a> {
-    time: &'a str,
-    record: &'a AuditRecord,
-    prev: &'a str,
+/// One line of the trail, borrowed: the one place the trail's field order is written.
+/// `time` comes first and `prev` last; optional fields are left out when empty.
+#[derive(Serialize)]
+pub struct Line<'a> {
+    pub time: &'a str,
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<&'a str>,
+    pub status: u16,
+    pub duration_us: u64,
+    pub token_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    pub ip_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    pub prev: &'a str,
 }
 
-impl Serialize for Line<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let r = self.record;
-        let mut m = s.serialize_struct("AuditRecord", 13)?;
-        m.serialize_field("time", self.time)?;
-        m.serialize_field("request_id", &r.request_id)?;
-        m.serialize_field("method", &r.method)?;
-        m.serialize_field("path", &r.path)?;
-        if let Some(q) = &r.query {
-            m.serialize_field("query", q)?;
-        }
-        m.serialize_field("status", &r.status)?;
-        m.serialize_field("duration_us", &r.duration_us)?;
-        m.serialize_field("token_id", &r.token_id)?;
-        if let Some(u) = &r.user {
-            m.serialize_field("user", u)?;
-        }
-        m.serialize_field("ip_hash", &r.ip_hash)?;
-        if let Some(st) = &r.stage {
-            m.serialize_field("stage", st)?;
-        }
-        if let Some(reason) = &r.reason {
-            m.serialize_field("reason", reason)?;
-        }
-        m.serialize_field("prev", self.prev)?;
-        m.end()
+/// Anything the trail stores: it knows its time and writes itself as one [`Line`]. Finished
+/// requests implement it in the pipeline, where they are kept as integers and `Arc`s until
+/// the writer thread formats them; lock events are plain [`AuditRecord`]s.
+pub trait Entry {
+    /// What writing needs besides the entry (for requests: the query names kept in clear).
+    type Context: ?Sized;
+    fn time_ms(&self) -> u64;
+    /// Appends the entry's JSON object (no newline) to `out`, with `prev` as given.
+    fn write_line(&self, cx: &Self::Context, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl Entry for AuditRecord {
+    type Context = ();
+    fn time_ms(&self) -> u64 {
+        self.time_ms
+    }
+    fn write_line(&self, _: &(), prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let time: std::borrow::Cow<str> =
+            if self.time.is_empty() { crate::clock::rfc3339(self.time_ms).into() } else { self.time.as_str().into() };
+        let line = Line {
+            time: &time,
+            request_id: &self.request_id,
+            method: &self.method,
+            path: &self.path,
+            query: self.query.as_deref(),
+            status: self.status,
+            duration_us: self.duration_us,
+            token_id: self.token_id.as_deref(),
+            user: self.user.as_deref(),
+            ip_hash: &self.ip_hash,
+            stage: self.stage.as_deref(),
+            reason: self.reason.as_deref(),
+            prev,
+        };
+        serde_json::to_writer(out, &line)
     }
 }
 
@@ -162,7 +185,7 @@ impl AuditLog {
 
     /// Bounds records held in memory while they cannot be stored to `max_pending`, keeping
     /// the oldest (the start of an incident); what goes is counted and logged.
-    pub fn bound_held(&self, held: &mut Vec<AuditRecord>, why: &str) {
+    pub fn bound_held<T>(&self, held: &mut Vec<T>, why: &str) {
         let excess = held.len().saturating_sub(self.config.max_pending);
         if excess > 0 {
             held.truncate(self.config.max_pending);
@@ -174,7 +197,7 @@ impl AuditLog {
     /// Stores one record now, or, while storage refuses, defers it to the writer (bounded by
     /// `max_pending`; beyond it the record is dropped and counted).
     pub fn append_or_defer(&self, record: AuditRecord) {
-        match self.append(std::slice::from_ref(&record)) {
+        match self.append(std::slice::from_ref(&record), &()) {
             Ok(()) => {}
             Err(e) => {
                 let mut deferred = lock(&self.deferred);
@@ -188,9 +211,12 @@ impl AuditLog {
         }
     }
 
-    /// The deferred records, handed to the writer.
-    pub fn take_deferred(&self) -> Vec<AuditRecord> {
-        std::mem::take(&mut *lock(&self.deferred))
+    /// Stores the deferred records now if storage takes them (called by the writer).
+    pub fn retry_deferred(&self) {
+        let mut deferred = lock(&self.deferred);
+        if !deferred.is_empty() && self.append(&deferred, &()).is_ok() {
+            deferred.clear();
+        }
     }
 
     /// Accounts for queued records that were stored or dropped.
@@ -200,34 +226,30 @@ impl AuditLog {
         self.dropped.fetch_add(dropped as u64, Ordering::Relaxed);
     }
 
-    /// Appends records as one durable write, chaining each to the one before.
-    pub fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let Some(first) = records.first() else { return Ok(()) };
+    /// Appends entries as one durable write, chaining each to the one before.
+    pub fn append<E: Entry>(&self, entries: &[E], cx: &E::Context) -> Result<(), StoreError> {
+        let Some(first) = entries.first() else { return Ok(()) };
         self.health.check_write()?;
         let io = |source| StoreError::Io { path: self.dir.clone(), source };
         let mut appender = lock(&self.appender);
-        let mut prev = appender.prev.clone();
-        let mut lines = Vec::with_capacity(records.len() * 300);
-        let mut line = Vec::with_capacity(512);
-        let mut count = 0;
-        for r in records {
-            line.clear();
-            let time: std::borrow::Cow<str> =
-                if r.time.is_empty() { crate::clock::rfc3339(r.time_ms).into() } else { r.time.as_str().into() };
-            serde_json::to_writer(&mut line, &Line { time: &time, prev: &prev, record: r })
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            prev = segments::line_hash(&line);
-            lines.extend_from_slice(&line);
+        let mut lines = Vec::with_capacity(entries.len() * 320);
+        let mut hash = None;
+        for e in entries {
+            let start = lines.len();
+            let prev = hash.as_ref().map_or(appender.prev.as_str(), crate::digits::Hex::as_str);
+            e.write_line(cx, prev, &mut lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            hash = Some(segments::line_hash(&lines[start..]));
             lines.push(b'\n');
-            count += 1;
         }
-        let closed = appender.append(&lines, count, first.time_ms).map_err(io)?;
-        appender.prev = prev.clone();
+        let closed = appender.append(&lines, entries.len(), first.time_ms()).map_err(io)?;
+        if let Some(hash) = hash {
+            appender.prev = hash.as_str().to_owned();
+        }
         if let Some(seg) = appender.current() {
-            self.write_head(verify::Head { segment: seg.number, lines: appender.lines(), hash: prev });
+            self.write_head(verify::Head { segment: seg.number, lines: appender.lines(), hash: appender.prev.clone() });
         }
         drop(appender);
-        self.written.fetch_add(count as u64, Ordering::Relaxed);
+        self.written.fetch_add(entries.len() as u64, Ordering::Relaxed);
         if let Some(seg) = closed {
             let _ = lock(&self.compress).send(seg);
         }
@@ -331,11 +353,11 @@ mod tests {
     fn records_chain_tail_and_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let a = log(dir.path(), AuditConfig::default());
-        a.append(&[record(1_000, "/a"), record(1_001, "/b")]).unwrap();
-        a.append(&[record(2_000, "/c")]).unwrap();
+        a.append(&[record(1_000, "/a"), record(1_001, "/b")], &()).unwrap();
+        a.append(&[record(2_000, "/c")], &()).unwrap();
         drop(a);
         let a = log(dir.path(), AuditConfig::default());
-        a.append(&[record(3_000, "/d")]).unwrap();
+        a.append(&[record(3_000, "/d")], &()).unwrap();
         let tail = a.tail(3).unwrap();
         let paths: Vec<&str> = tail.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["/b", "/c", "/d"]);
@@ -352,7 +374,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = log(dir.path(), AuditConfig::default());
         let batch: Vec<AuditRecord> = (0..5).map(|i| record(1_000 + i, &format!("/r{i}"))).collect();
-        a.append(&batch).unwrap();
+        a.append(&batch, &()).unwrap();
         let seg = segments::list(a.dir()).unwrap().remove(0);
         let text = std::fs::read_to_string(&seg.path).unwrap();
         for (target, named_line) in [("/r2", 4), ("/r4", 5)] {
@@ -371,7 +393,7 @@ mod tests {
         let config = AuditConfig { segment_bytes: 300, keep_days: 1, max_bytes: u64::MAX, ..Default::default() };
         let a = log(dir.path(), config);
         for i in 0..6 {
-            a.append(&[record(1_000 + i, &format!("/r{i}"))]).unwrap();
+            a.append(&[record(1_000 + i, &format!("/r{i}"))], &()).unwrap();
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !segments::uncompressed_closed(a.dir()).unwrap().is_empty() {
@@ -400,8 +422,8 @@ mod tests {
         assert!(report.ok, "{report:?}");
         assert_eq!(report.pruned.len(), gone);
         // Deleting a segment by hand is not pruning.
-        a.append(&[record(90_000_000, "/late")]).unwrap();
-        a.append(&[record(90_000_001, "/later")]).unwrap();
+        a.append(&[record(90_000_000, "/late")], &()).unwrap();
+        a.append(&[record(90_000_001, "/later")], &()).unwrap();
         let segs = segments::list(a.dir()).unwrap();
         std::fs::remove_file(&segs[0].path).unwrap();
         assert!(!a.verify().unwrap().ok);

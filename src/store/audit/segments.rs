@@ -71,8 +71,8 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
 }
 
 /// Hex SHA-256 of one line (without its newline): the next record's `prev`.
-pub fn line_hash(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
+pub fn line_hash(line: &[u8]) -> crate::digits::Hex<64> {
+    crate::digits::Hex::of(&Sha256::digest(line))
 }
 
 /// The complete lines of a segment (a torn last line, from a power cut, is left out).
@@ -133,7 +133,7 @@ impl Appender {
         let mut prev = None;
         for seg in list(dir)?.iter().rev() {
             if let Some(last) = read_lines(&seg.path)?.pop() {
-                prev = Some(line_hash(&last));
+                prev = Some(line_hash(&last).as_str().to_owned());
                 break;
             }
         }

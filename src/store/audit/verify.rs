@@ -108,8 +108,7 @@ pub fn verify(dir: &Path) -> std::io::Result<Report> {
                     return Ok(report);
                 }
             }
-            let hash = line_hash(line);
-            prev = Some(hash);
+            prev = Some(line_hash(line).as_str().to_owned());
             report.records += 1;
         }
     }
@@ -129,7 +128,7 @@ pub fn verify(dir: &Path) -> std::io::Result<Report> {
         };
         let lines = segments::read_lines(&seg.path)?;
         let at = head.lines.checked_sub(1).and_then(|i| lines.get(i));
-        let matches = at.is_some_and(|l| line_hash(l) == head.hash);
+        let matches = at.is_some_and(|l| line_hash(l).as_str() == head.hash);
         if !matches {
             report.ok = false;
             report.first_break = Some(Break {
