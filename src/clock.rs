@@ -50,17 +50,87 @@ impl Clock for ManualClock {
 
 /// RFC 3339, UTC, always with three fractional digits (so the strings sort by time).
 pub fn rfc3339(ms: u64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into())
+    Stamp::of(ms).as_str().to_owned()
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds, on the stack (the audit writer formats one
+/// per record). Times past the year 9999 read as the epoch, as `time` would refuse them.
+pub struct Stamp([u8; 24]);
+
+impl Stamp {
+    const EPOCH: [u8; 24] = *b"1970-01-01T00:00:00.000Z";
+    /// Milliseconds in 0000-01-01..=9999-12-31T23:59:59.999 after the epoch.
+    const LAST_MS: u64 = 253_402_300_799_999;
+
+    pub fn of(ms: u64) -> Self {
+        if ms > Self::LAST_MS {
+            return Self(Self::EPOCH);
+        }
+        let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let mut out = Self::EPOCH;
+        let mut put = |at: usize, width: usize, mut n: u64| {
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, rem / 3_600_000);
+        put(14, 2, rem / 60_000 % 60);
+        put(17, 2, rem / 1_000 % 60);
+        put(20, 3, rem % 1_000);
+        Self(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000Z")
+    }
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm, for
+/// the proleptic Gregorian calendar).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the `time` crate prints for the same instant.
+    fn reference(ms: u64) -> String {
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap().format(&format).unwrap()
+    }
+
+    #[test]
+    fn stamps_match_the_time_crate_from_the_epoch_to_the_year_9999() {
+        let mut ms = 0u64;
+        for edge in [0, 951_782_400_000, 951_868_799_999, 4_107_542_400_000, Stamp::LAST_MS] {
+            assert_eq!(Stamp::of(edge).as_str(), reference(edge), "at {edge}");
+        }
+        for _ in 0..200_000 {
+            ms = ms.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let t = ms % (Stamp::LAST_MS + 1);
+            assert_eq!(Stamp::of(t).as_str(), reference(t), "at {t}");
+        }
+        assert_eq!(Stamp::of(Stamp::LAST_MS + 1).as_str(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_001), "1970-01-01T00:00:01.001Z");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

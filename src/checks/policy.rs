@@ -43,17 +43,17 @@ impl Policy {
         if self.method.as_deref().is_some_and(|m| m != method) {
             return false;
         }
-        let segments: Vec<&str> = path.split('/').collect();
-        for (i, pat) in self.pattern.iter().enumerate() {
+        let mut segments = path.split('/');
+        for pat in &self.pattern {
             if pat == "**" {
                 return true;
             }
-            let Some(seg) = segments.get(i) else { return false };
-            if !segment_matches(pat, seg) {
-                return false;
+            match segments.next() {
+                Some(seg) if segment_matches(pat, seg) => {}
+                _ => return false,
             }
         }
-        segments.len() == self.pattern.len()
+        segments.next().is_none()
     }
 }
 

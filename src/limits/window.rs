@@ -50,6 +50,19 @@ impl WindowDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowsFull;
 
+/// Counts one hit on `slot` (held under its shard lock), starting `fresh` when the slot's
+/// window ended or has another length.
+fn count(slot: &mut Slot, fresh: Slot, now_ms: u64, limit: u32) -> WindowDecision {
+    if slot.end_ms <= now_ms || slot.start_ms > now_ms || slot.end_ms - slot.start_ms != fresh.end_ms - fresh.start_ms {
+        *slot = fresh;
+    }
+    let allowed = slot.count < limit;
+    if allowed {
+        slot.count += 1;
+    }
+    WindowDecision { allowed, limit, remaining: limit.saturating_sub(slot.count), reset_after_ms: slot.end_ms - now_ms }
+}
+
 /// Fixed windows aligned to multiples of the window length since the epoch.
 pub struct FixedWindows<K: Hash + Eq> {
     slots: DashMap<K, Slot>,
@@ -70,11 +83,16 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
     }
 
     /// Counts one request for `key`; allowed while the window's count is below `limit`.
+    /// A key already in the map is counted under its shard lock without looking at the
+    /// map's size (which would visit every shard); only a new key checks the capacity.
     pub fn hit(&self, key: K, now_ms: u64, limit: u32, window_ms: u64) -> Result<WindowDecision, WindowsFull> {
         let window_ms = window_ms.max(1);
         let start_ms = now_ms - now_ms % window_ms;
         let fresh = Slot { start_ms, end_ms: start_ms + window_ms, count: 0 };
-        if self.slots.len() >= self.capacity && !self.slots.contains_key(&key) {
+        if let Some(mut slot) = self.slots.get_mut(&key) {
+            return Ok(count(&mut slot, fresh, now_ms, limit));
+        }
+        if self.slots.len() >= self.capacity {
             self.make_room(now_ms);
             if self.slots.len() >= self.capacity {
                 return Err(WindowsFull);
@@ -84,19 +102,7 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
             Entry::Occupied(o) => o.into_ref(),
             Entry::Vacant(v) => v.insert(fresh),
         };
-        if slot.end_ms <= now_ms || slot.start_ms > now_ms || slot.end_ms - slot.start_ms != window_ms {
-            *slot = fresh;
-        }
-        let allowed = slot.count < limit;
-        if allowed {
-            slot.count += 1;
-        }
-        Ok(WindowDecision {
-            allowed,
-            limit,
-            remaining: limit.saturating_sub(slot.count),
-            reset_after_ms: slot.end_ms - now_ms,
-        })
+        Ok(count(&mut slot, fresh, now_ms, limit))
     }
 
     /// Drops windows that ended. `throttled` limits full sweeps to one per second.

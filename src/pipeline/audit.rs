@@ -84,8 +84,9 @@ impl Entry for AuditEntry {
         let query = query.map(|q| redact::redact_query(truncate(q, 1024), |k| plain.contains(k)));
         let reason = self.reason.as_deref().map(redact::redact_text);
         let (request_id, ip_hash) = (d.request_id.hex(), Hex::<32>::of(&d.ip_key.0));
+        let stamp = crate::clock::Stamp::of(d.time_ms);
         let line = Line {
-            time: &crate::clock::rfc3339(d.time_ms),
+            time: stamp.as_str(),
             request_id: request_id.as_str(),
             method: d.method.as_str(),
             path: &redact::redact_text(truncate(d.uri.path(), 512)),

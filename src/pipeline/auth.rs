@@ -21,6 +21,10 @@ use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::limits::replay::ReplayCache;
+
+/// The signing headers (named once: a name given as text is parsed on every lookup).
+pub const X_TIMESTAMP: header::HeaderName = header::HeaderName::from_static("x-timestamp");
+pub const X_SIGNATURE: header::HeaderName = header::HeaderName::from_static("x-signature");
 use crate::store::IpKey;
 use crate::tokens::{BearerToken, Principal, TokenRegistry};
 

@@ -206,7 +206,7 @@ where
             let started = Instant::now();
             let http_req = req.request().clone();
             let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+            let forwarded = req.headers().get_all(header::X_FORWARDED_FOR).filter_map(|v| v.to_str().ok());
             // One config snapshot per request: a reload never splits a request.
             let config = parts.config.get();
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
@@ -384,8 +384,8 @@ where
         // 3. Auth.
         let presented = auth::Presented {
             authorization,
-            timestamp: text(&req, "x-timestamp"),
-            signature: text(&req, "x-signature"),
+            timestamp: text(&req, auth::X_TIMESTAMP),
+            signature: text(&req, auth::X_SIGNATURE),
             method: req.method().as_str(),
             path: req.uri().path(),
             query: req.query_string(),

@@ -93,28 +93,80 @@ impl Stage for RateLimitState {
     }
 }
 
-/// The five headers of a decision. Built without `format!`: the number-only fields from a
-/// stack buffer, the structured ones by concatenation into one exact-size buffer each.
+/// The five headers of a decision. Numbers below [`NUMBERS`] come from a table built once;
+/// the policy field is kept per worker thread while its inputs stay the same; only the
+/// `RateLimit` field (remaining and reset change per request) is built each time.
 fn headers(d: &WindowDecision, policy: &str, window_secs: u64) -> RateHeaders {
     let reset = d.retry_after_secs();
-    let mut ints = itoa::Buffer::new();
-    let mut number = |n: u64| HeaderValue::from_str(ints.format(n)).unwrap_or(HeaderValue::from_static("0"));
     let (limit, remaining, reset_value) = (number(d.limit.into()), number(d.remaining.into()), number(reset));
-    let structured = |parts: &[&[u8]]| {
-        let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 2);
-        v.push(b'"');
-        v.extend_from_slice(parts[0]);
-        v.push(b'"');
-        for p in &parts[1..] {
-            v.extend_from_slice(p);
+    let policy_value = POLICY_FIELD.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match &*cached {
+            Some((p, l, w, v)) if *p == policy && *l == d.limit && *w == window_secs => v.clone(),
+            _ => {
+                let mut window = itoa::Buffer::new();
+                let v = structured(&[
+                    policy.as_bytes(),
+                    b";q=",
+                    limit.as_bytes(),
+                    b";w=",
+                    window.format(window_secs).as_bytes(),
+                ]);
+                *cached = Some((policy.to_owned(), d.limit, window_secs, v.clone()));
+                v
+            }
         }
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).unwrap_or(HeaderValue::from_static("\"token\""))
-    };
-    let mut window = itoa::Buffer::new();
-    let policy_value =
-        structured(&[policy.as_bytes(), b";q=", limit.as_bytes(), b";w=", window.format(window_secs).as_bytes()]);
+    });
     let ratelimit = structured(&[policy.as_bytes(), b";r=", remaining.as_bytes(), b";t=", reset_value.as_bytes()]);
     [(LIMIT, limit), (REMAINING, remaining), (RESET, reset_value), (POLICY, policy_value), (RATELIMIT, ratelimit)]
+}
+
+thread_local! {
+    /// The last `RateLimit-Policy` value built on this thread: (policy, limit, window, value).
+    static POLICY_FIELD: std::cell::RefCell<Option<(String, u32, u64, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A structured field: the first part quoted, the rest appended, in one exact buffer.
+fn structured(parts: &[&[u8]]) -> HeaderValue {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 2);
+    v.push(b'"');
+    v.extend_from_slice(parts[0]);
+    v.push(b'"');
+    for p in &parts[1..] {
+        v.extend_from_slice(p);
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).unwrap_or(HeaderValue::from_static("\"token\""))
+}
+
+/// Numbers below this come from the table (limits, remainders and resets are almost always
+/// smaller).
+const NUMBERS: u64 = 10_000;
+
+/// A number as a header value; those below [`NUMBERS`] share static bytes (no allocation).
+fn number(n: u64) -> HeaderValue {
+    static TABLE: std::sync::LazyLock<Vec<HeaderValue>> = std::sync::LazyLock::new(|| {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(NUMBERS as usize);
+        let mut ints = itoa::Buffer::new();
+        for i in 0..NUMBERS {
+            text.push_str(ints.format(i));
+            ends.push(text.len());
+        }
+        // One string for the process's lifetime, so every value can borrow it statically.
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        let mut start = 0;
+        ends.into_iter()
+            .map(|end| {
+                let v = HeaderValue::from_static(&text[start..end]);
+                start = end;
+                v
+            })
+            .collect()
+    });
+    match TABLE.get(n as usize) {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_str(itoa::Buffer::new().format(n)).unwrap_or(HeaderValue::from_static("0")),
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +192,20 @@ mod tests {
         assert!(r.error.headers.iter().any(|(n, v)| n == RETRY_AFTER && v == "30"));
         let r = s.count(&b, &config).unwrap_err();
         assert_eq!(r.error.kind, ErrorKind::RateLimiterUnavailable);
+    }
+
+    #[test]
+    fn header_values_are_exact_in_and_beyond_the_table_and_follow_the_policy() {
+        for n in [0, 7, 9_999, 10_000, 123_456_789] {
+            assert_eq!(number(n), n.to_string().as_str());
+        }
+        let d = |limit, remaining| WindowDecision { allowed: true, limit, remaining, reset_after_ms: 1_500 };
+        let h = headers(&d(100, 99), "token", 60);
+        assert_eq!((h[0].1.to_str().unwrap(), h[3].1.to_str().unwrap()), ("100", "\"token\";q=100;w=60"));
+        assert_eq!(h[4].1, "\"token\";r=99;t=2");
+        // The per-thread policy value is rebuilt when any of its inputs changes.
+        assert_eq!(headers(&d(100, 98), "token", 30)[3].1, "\"token\";q=100;w=30");
+        assert_eq!(headers(&d(50_000, 1), "token", 30)[3].1, "\"token\";q=50000;w=30");
+        assert_eq!(headers(&d(50_000, 1), "public", 30)[3].1, "\"public\";q=50000;w=30");
     }
 }

@@ -9,6 +9,7 @@
 //! rebuilt from sled on start.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -60,6 +61,10 @@ pub struct LockStore {
     /// Locks that hold in memory but storage refused to keep yet (retried by the housekeeper).
     unsaved: Arc<DashMap<String, ()>>,
     created: std::sync::atomic::AtomicU64,
+    /// How many records the mirror holds, kept beside it: the request path asks whether any
+    /// lock exists, and a DashMap's own `len` visits every shard.
+    /// (Signed: a removal racing the insert it undoes may land first.)
+    held: AtomicIsize,
 }
 
 impl LockStore {
@@ -72,7 +77,8 @@ impl LockStore {
                 serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
             mirror.insert(String::from_utf8_lossy(&key).into_owned(), record);
         }
-        Ok(Self { store, mirror: Arc::new(mirror), unsaved: Default::default(), created: Default::default() })
+        let held = AtomicIsize::new(mirror.len() as isize);
+        Ok(Self { store, mirror: Arc::new(mirror), unsaved: Default::default(), created: Default::default(), held })
     }
 
     /// The subject under which an address is locked.
@@ -96,7 +102,8 @@ impl LockStore {
             Err(e) => return tracing::error!(error = %e, "lock record not serialisable"),
         };
         if self.mirror.insert(key.clone(), record).is_none() {
-            self.created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.held.fetch_add(1, Ordering::Relaxed);
+            self.created.fetch_add(1, Ordering::Relaxed);
         }
         self.unsaved.insert(key.clone(), ());
         let unsaved = self.unsaved.clone();
@@ -133,6 +140,9 @@ impl LockStore {
             .map_err(StoreError::refused)?;
         self.unsaved.remove(&key);
         let in_memory = self.mirror.remove(&key).is_some();
+        if in_memory {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+        }
         Ok(done == Done::Removed(true) || in_memory)
     }
 
@@ -154,7 +164,9 @@ impl LockStore {
             let op = Op::Remove { tree: SysTree::Locks, key: key.clone().into_bytes() };
             if self.store.write_blocking(op).is_ok() {
                 // Only if no new lock took the subject meanwhile.
-                self.mirror.remove_if(&key, |_, rec| rec.expires_at_ms <= now_ms);
+                if self.mirror.remove_if(&key, |_, rec| rec.expires_at_ms <= now_ms).is_some() {
+                    self.held.fetch_sub(1, Ordering::Relaxed);
+                }
                 removed += 1;
             }
         }
@@ -163,15 +175,15 @@ impl LockStore {
 
     /// Locks created since start (a metric).
     pub fn created(&self) -> u64 {
-        self.created.load(std::sync::atomic::Ordering::Relaxed)
+        self.created.load(Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {
-        self.mirror.len()
+        self.held.load(Ordering::Relaxed).max(0) as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.mirror.is_empty()
+        self.len() == 0
     }
 }
 
