@@ -12,7 +12,8 @@
 //! reports per server: req/s, p50/p99, **server CPU µs per request** (process CPU time minus
 //! the load threads' own, from `CLOCK_*_CPUTIME_ID`), and **allocations per request** (a
 //! counting allocator in this binary). Then p99 of the pipeline at half of its saturation,
-//! open loop. Medians of the rounds.
+//! open loop, beside the plain and no-stage servers at the same offered rate (the controls:
+//! what the load generator, the machine and the handler add by themselves). Medians of the rounds.
 //!
 //! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
 //! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone (for `perf`).
@@ -343,12 +344,14 @@ fn main() {
         full.3 / plain.3
     );
 
-    let mut half = Vec::new();
-    for _ in 0..rounds {
-        half.push(paced(full_addr, &request, full.0 / 2.0, conns, secs));
-    }
-    half.sort_by_key(|h| h.2);
-    let h = half[half.len() / 2];
+    // Open loop at half of the pipeline's saturation; the plain server at the same offered
+    // rate is the control (what the load generator and the machine add on their own).
+    let at_half = |addr| {
+        let mut half: Vec<_> = (0..rounds).map(|_| paced(addr, &request, full.0 / 2.0, conns, secs)).collect();
+        half.sort_by_key(|h| h.2);
+        half[half.len() / 2]
+    };
+    let (h, control, bare_half) = (at_half(full_addr), at_half(plain_addr), at_half(bare_addr));
     println!(
         "pipeline at half of saturation ({:.0} req/s offered, {:.0} achieved): p50 {} µs, p99 {} µs, p99.9 {} µs (target p99 ≤ 2000 µs)",
         full.0 / 2.0,
@@ -357,4 +360,7 @@ fn main() {
         h.2,
         h.3
     );
+    for (name, c) in [("plain actix-web", control), ("no stage", bare_half)] {
+        println!("control, {name} at the same offered rate: p50 {} µs, p99 {} µs, p99.9 {} µs", c.1, c.2, c.3);
+    }
 }

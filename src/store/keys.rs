@@ -29,6 +29,8 @@ struct Keys {
     ip_hash: HmacSha256,
     seal: [u8; 32],
     sandbox: HmacSha256,
+    /// Tells rings apart in the per-thread cache of [`KeyRing::ip_key`] (never reused).
+    id: u64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -117,13 +119,26 @@ impl KeyRing {
                 seal: derive(master, "palisade secret-seal v1"),
                 sandbox: <HmacSha256 as Mac>::new_from_slice(&derive(master, "palisade sandbox v1"))
                     .expect("HMAC takes keys of any length"),
+                id: {
+                    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                },
             }),
         }
     }
 
     /// Keyed hash of a client address: the first 16 bytes of HMAC-SHA256. Every per-IP
     /// counter is keyed by it, so counters can be snapshotted without a legible IP.
+    /// A keep-alive connection sends many requests from one address, so each thread keeps
+    /// the last address it hashed (per ring) and skips the two SHA-256 blocks when it
+    /// comes again.
     pub fn ip_key(&self, ip: &IpAddr) -> IpKey {
+        thread_local!(static LAST: std::cell::Cell<Option<(u64, IpAddr, IpKey)>> = const { std::cell::Cell::new(None) });
+        if let Some((ring, last, key)) = LAST.get() {
+            if ring == self.inner.id && last == *ip {
+                return key;
+            }
+        }
         let mut mac = self.inner.ip_hash.clone();
         match ip {
             IpAddr::V4(v4) => mac.update(&v4.octets()),
@@ -131,6 +146,7 @@ impl KeyRing {
         }
         let mut key = [0u8; 16];
         key.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        LAST.set(Some((self.inner.id, *ip, IpKey(key))));
         IpKey(key)
     }
 
@@ -194,5 +210,12 @@ mod tests {
         assert_eq!(a.hash_ip(&ip), a.hash_ip(&ip));
         assert_ne!(a.hash_ip(&ip), b.hash_ip(&ip));
         assert!(!a.hash_ip(&ip).contains("10.0"));
+        // The per-thread cache answers for its own ring and address only.
+        let (first, other) = (a.ip_key(&ip), "10.0.0.2".parse().unwrap());
+        assert_ne!(a.ip_key(&other), first);
+        assert_ne!(b.ip_key(&ip), first);
+        assert_eq!(a.ip_key(&ip), first);
+        let again = KeyRing::from_master(&[1; 32]);
+        assert_eq!(again.ip_key(&ip), first);
     }
 }
