@@ -20,16 +20,17 @@ use crate::http::route::Route;
 use crate::state::AppState;
 use crate::tokens::Principal;
 
-/// Serves whatever route the pipeline resolved for this request.
+/// Serves whatever route the pipeline resolved for this request (taking the route and the
+/// principal out of the request: nothing after the handler reads them there).
 pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let route = req.extensions().get::<Route>().cloned().ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+    let route = req.extensions_mut().remove::<Route>().ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
     match &route {
         Route::Health => return health(&state).await,
         Route::Explorer { asset } => return Ok(explorer::serve(asset)),
         _ => {}
     }
     let principal =
-        req.extensions().get::<Arc<Principal>>().cloned().ok_or_else(|| ApiError::new(ErrorKind::MissingToken))?;
+        req.extensions_mut().remove::<Arc<Principal>>().ok_or_else(|| ApiError::new(ErrorKind::MissingToken))?;
     let cx = rest::Call { state: &state, principal: &principal, req: &req, body: parsed_body(&req) };
     match route {
         // Answered above, before a token is needed.

@@ -185,6 +185,8 @@ pub struct Exchange {
     pub note: Option<String>,
     /// The proxy's `X-Forwarded-For` names no client address (see `client_ip`).
     pub bad_forwarded_for: bool,
+    /// The metrics label of the resolved route (the handler takes the route itself).
+    pub route_label: Option<&'static str>,
 }
 
 impl<S> Service<ServiceRequest> for PipelineService<S>
@@ -221,6 +223,7 @@ where
                 principal: None,
                 note: None,
                 bad_forwarded_for: resolved.is_err(),
+                route_label: None,
             };
             let limit = Duration::from_secs(config.server.request_timeout_secs);
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
@@ -252,7 +255,7 @@ where
                     headers.insert(name, value);
                 }
             }
-            let route = route_label(res.request());
+            let route = cx.route_label.unwrap_or_else(|| route_label(res.request().path()));
             let refused = refusal.as_ref().map(|r| (r.stage.as_str(), r.error.kind.code()));
             let (status, elapsed) = (res.status().as_u16(), started.elapsed());
             parts.metrics.request(route, status, elapsed, refused);
@@ -268,13 +271,8 @@ where
     }
 }
 
-/// The metrics label of a request's route (resolved again for requests refused before the
-/// router ran).
-fn route_label(req: &actix_web::HttpRequest) -> &'static str {
-    if let Some(route) = req.extensions().get::<route::Route>() {
-        return route.label();
-    }
-    let path = req.path();
+/// The metrics label of a request refused before the router ran (its path resolved again).
+fn route_label(path: &str) -> &'static str {
     route::resolve(&Method::GET, path)
         .or_else(|_| route::resolve(&Method::POST, path))
         .map_or("unmatched", |r| r.label())
@@ -410,6 +408,7 @@ where
         req.extensions_mut().insert(principal);
     }
 
+    cx.route_label = Some(route.label());
     req.extensions_mut().insert(route);
     if let Some(json) = json {
         req.extensions_mut().insert(json);

@@ -208,6 +208,23 @@ mod tests {
         });
         assert!(locks.active(LockKind::Ip, &subject, 999).is_some());
         assert!(locks.active(LockKind::Ip, &subject, 1_000).is_none());
+        // The count beside the mirror follows it: a second lock on the same subject
+        // replaces the first; another subject adds one; an unlock takes one away.
+        let record = |subject: &str| LockRecord {
+            kind: LockKind::Ip,
+            subject: subject.into(),
+            created_at_ms: 0,
+            expires_at_ms: 1_000,
+            reason: "test".into(),
+            sample: None,
+        };
+        locks.lock(record(&subject));
+        assert_eq!(locks.len(), 1);
+        locks.lock(record("other"));
+        assert_eq!(locks.len(), 2);
+        assert!(locks.unlock(LockKind::Ip, "other").unwrap());
+        assert!(!locks.unlock(LockKind::Ip, "other").unwrap());
+        assert_eq!(locks.len(), 1);
         store.write_blocking(Op::Ping).unwrap();
         assert_eq!(LockStore::load(store.clone()).unwrap().len(), 1, "stored");
         assert_eq!(locks.sweep(1_000), 1);
