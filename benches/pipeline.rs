@@ -16,7 +16,8 @@
 //! what the load generator, the machine and the handler add by themselves). Medians of the rounds.
 //!
 //! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
-//! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone (for `perf`).
+//! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone and
+//! BENCH_PACED=<req/s> paces it alone (for `perf`).
 
 mod common;
 
@@ -303,6 +304,15 @@ fn main() {
         // For a profiler: the pipeline alone, saturated.
         let r = saturate(full_addr, &request, conns, secs);
         println!("pipeline alone: {:.0}/s, {:.1} µs CPU and {:.1} allocations per request", r.rate, r.cpu_us, r.allocs);
+        return;
+    }
+    if let Some(rate) = std::env::var("BENCH_PACED").ok().and_then(|v| v.parse::<f64>().ok()) {
+        // For a scheduler trace: the pipeline alone, open loop at `rate` req/s.
+        let h = paced(full_addr, &request, rate, conns, secs);
+        println!(
+            "pipeline at {rate:.0}/s offered, {:.0} achieved: p50 {} µs, p99 {} µs, p99.9 {} µs",
+            h.0, h.1, h.2, h.3
+        );
         return;
     }
     println!("palisade pipeline benchmark: {rounds} rounds × {secs}s, {conns} keep-alive connections, 2 workers each");
