@@ -12,11 +12,12 @@
 //! reports per server: req/s, p50/p99, **server CPU µs per request** (process CPU time minus
 //! the load threads' own, from `CLOCK_*_CPUTIME_ID`), and **allocations per request** (a
 //! counting allocator in this binary). Then p99 of the pipeline at half of its saturation,
-//! open loop, beside the plain and no-stage servers at the same offered rate (the controls:
-//! what the load generator, the machine and the handler add by themselves). Medians of the rounds.
+//! open loop (two polling threads, like wrk2), beside the plain and no-stage servers at the same
+//! offered rate (the controls: what the load generator, the machine and the handler add by
+//! themselves). Medians of the rounds.
 //!
 //! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5),
-//! BENCH_CONNS (default 16); BENCH_ONLY=pipeline saturates the pipeline alone and
+//! BENCH_CONNS (default 16); BENCH_ONLY=plain|bare|pipeline saturates one server alone and
 //! BENCH_PACED=<req/s> paces it alone (for `perf`).
 
 mod common;
@@ -117,23 +118,9 @@ fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
         let n = stream.read(&mut buf[filled..]).unwrap();
         assert!(n > 0, "connection closed");
         filled += n;
-        let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        assert!(buf.starts_with(b"HTTP/1.1 200"), "non-200: {}", String::from_utf8_lossy(&buf[..filled.min(300)]));
-        let head = &buf[..end];
-        let length = head
-            .split(|&b| b == b'\n')
-            .find_map(|l| {
-                let l = std::str::from_utf8(l).ok()?;
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
-            })
-            .unwrap_or(0);
-        while filled < end + 4 + length {
-            let n = stream.read(&mut buf[filled..]).unwrap();
-            assert!(n > 0);
-            filled += n;
+        if response_len(&buf[..filled]).is_some() {
+            return;
         }
-        return;
     }
 }
 
@@ -195,32 +182,101 @@ fn saturate(addr: SocketAddr, request: &[u8], conns: usize, secs: u64) -> Run {
     }
 }
 
-/// Open loop: `rate` requests/s over `conns` connections, each sent at its scheduled time;
-/// latency counts from that time (queueing is not hidden). Returns (achieved, p50, p99, p99.9).
+/// The length of a complete response at the start of `buf`, once it has all arrived.
+fn response_len(buf: &[u8]) -> Option<usize> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    assert!(buf.starts_with(b"HTTP/1.1 200"), "non-200: {}", String::from_utf8_lossy(&buf[..buf.len().min(300)]));
+    let length = buf[..end]
+        .split(|&b| b == b'\n')
+        .find_map(|l| {
+            let l = std::str::from_utf8(l).ok()?;
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    (buf.len() >= end + 4 + length).then_some(end + 4 + length)
+}
+
+/// One connection of the open-loop generator.
+struct Paced {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    filled: usize,
+    /// When the next (or the in-flight) request was due.
+    due: Instant,
+    in_flight: bool,
+}
+
+/// Open loop: `rate` requests/s over `conns` connections, driven like wrk2 by two threads
+/// that poll their connections (not a sleeping thread per connection, which would crowd the
+/// two cores' run queue and measure the scheduler). Each request is sent at its scheduled
+/// time, or as soon as its connection is free when behind; latency counts from the scheduled
+/// time, so queueing is not hidden. Returns (achieved, p50, p99, p99.9).
 fn paced(addr: SocketAddr, request: &[u8], rate: f64, conns: usize, secs: u64) -> (f64, u64, u64, u64) {
+    const THREADS: usize = 2;
     let interval = Duration::from_secs_f64(conns as f64 / rate);
     let start = Instant::now() + Duration::from_millis(50);
-    let threads: Vec<_> = (0..conns)
-        .map(|c| {
+    let end = start + Duration::from_secs(secs);
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
             let request = request.to_vec();
             std::thread::spawn(move || {
-                let mut stream = TcpStream::connect(addr).unwrap();
-                stream.set_nodelay(true).unwrap();
-                let mut buf = vec![0u8; 1 << 16];
+                let mut pool: Vec<Paced> = (t..conns)
+                    .step_by(THREADS)
+                    .map(|c| {
+                        let stream = TcpStream::connect(addr).unwrap();
+                        stream.set_nodelay(true).unwrap();
+                        stream.set_nonblocking(true).unwrap();
+                        let due = start + interval.mul_f64(c as f64 / conns as f64);
+                        Paced { stream, buf: vec![0u8; 1 << 16], filled: 0, due, in_flight: false }
+                    })
+                    .collect();
+                let mut fds: Vec<libc::pollfd> = pool
+                    .iter()
+                    .map(|p| {
+                        use std::os::fd::AsRawFd;
+                        libc::pollfd { fd: p.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 }
+                    })
+                    .collect();
                 let mut hist = Histogram::new();
-                let offset = interval.mul_f64(c as f64 / conns as f64);
                 let mut n = 0u64;
-                for i in 0.. {
-                    let due = start + offset + interval * i;
-                    if due > start + Duration::from_secs(secs) {
+                loop {
+                    let now = Instant::now();
+                    for p in pool.iter_mut().filter(|p| !p.in_flight && p.due <= now && p.due < end) {
+                        (&p.stream).write_all(&request).unwrap();
+                        p.in_flight = true;
+                    }
+                    let next = pool.iter().filter(|p| !p.in_flight && p.due < end).map(|p| p.due).min();
+                    if next.is_none() && pool.iter().all(|p| !p.in_flight) {
                         break;
                     }
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
+                    let wait = next.map(|d| d.saturating_duration_since(now)).unwrap_or(Duration::from_millis(100));
+                    let ts = libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ };
+                    // SAFETY: `fds` is a live slice of pollfd; no signal mask is passed.
+                    let ready = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as _, &ts, std::ptr::null()) };
+                    if ready <= 0 {
+                        continue;
                     }
-                    exchange(&mut stream, &mut buf, &request);
-                    hist.record(due.elapsed().as_micros() as u64);
-                    n += 1;
+                    for (p, fd) in pool.iter_mut().zip(&fds) {
+                        if fd.revents == 0 {
+                            continue;
+                        }
+                        // One read per readiness: the rest of a split response wakes the poll again.
+                        match p.stream.read(&mut p.buf[p.filled..]) {
+                            Ok(0) => panic!("connection closed"),
+                            Ok(read) => p.filled += read,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                        if let Some(len) = response_len(&p.buf[..p.filled]) {
+                            assert_eq!(len, p.filled, "one response per request");
+                            hist.record(p.due.elapsed().as_micros() as u64);
+                            n += 1;
+                            p.filled = 0;
+                            p.in_flight = false;
+                            p.due += interval;
+                        }
+                    }
                 }
                 (n, hist)
             })
@@ -300,10 +356,15 @@ fn main() {
     let request =
         format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n").into_bytes();
 
-    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "pipeline") {
-        // For a profiler: the pipeline alone, saturated.
-        let r = saturate(full_addr, &request, conns, secs);
-        println!("pipeline alone: {:.0}/s, {:.1} µs CPU and {:.1} allocations per request", r.rate, r.cpu_us, r.allocs);
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        // For a profiler: one server alone, saturated.
+        let addr = match only.as_str() {
+            "plain" => plain_addr,
+            "bare" => bare_addr,
+            _ => full_addr,
+        };
+        let r = saturate(addr, &request, conns, secs);
+        println!("{only} alone: {:.0}/s, {:.1} µs CPU and {:.1} allocations per request", r.rate, r.cpu_us, r.allocs);
         return;
     }
     if let Some(rate) = std::env::var("BENCH_PACED").ok().and_then(|v| v.parse::<f64>().ok()) {
