@@ -408,12 +408,26 @@ mod tests {
         let original = std::fs::read(&segs[0].path).unwrap();
         let lines = segments::read_lines(&segs[0].path).unwrap();
         let text: String = lines.iter().map(|l| String::from_utf8_lossy(l) + "\n").collect();
-        let text = text.replacen("\"status\":200", "\"status\":201", 1);
+        assert!(segs[0].file_name().ends_with(".jsonl.zst"), "{}", segs[0].file_name());
+        let changed = text.replacen("\"status\":200", "\"status\":201", 1);
+        std::fs::write(&segs[0].path, zstd::encode_all(changed.as_bytes(), 1).unwrap()).unwrap();
+        assert!(!a.verify().unwrap().ok);
+        // A damaged frame is an error (its checksum), not a shorter segment.
+        let mut damaged = original.clone();
+        let middle = damaged.len() / 2;
+        damaged[middle] ^= 0xff;
+        std::fs::write(&segs[0].path, &damaged).unwrap();
+        assert!(segments::read_lines(&segs[0].path).is_err());
+        assert!(a.verify().map_or(true, |report| !report.ok));
+        std::fs::write(&segs[0].path, &original).unwrap();
+        assert!(a.verify().unwrap().ok);
+        // A segment gzip-compressed by an earlier version still reads and verifies.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
-        std::fs::write(&segs[0].path, gz.finish().unwrap()).unwrap();
-        assert!(!a.verify().unwrap().ok);
-        std::fs::write(&segs[0].path, original).unwrap();
+        let legacy = segs[0].path.with_extension("gz");
+        std::fs::write(&legacy, gz.finish().unwrap()).unwrap();
+        std::fs::remove_file(&segs[0].path).unwrap();
+        assert_eq!(segments::list(a.dir()).unwrap()[0].path, legacy);
         assert!(a.verify().unwrap().ok);
         // A day later every closed segment is past keep_days; the newest stays.
         let gone = a.prune(1_000 + 86_400_000 + 10).unwrap();

@@ -1,9 +1,12 @@
 //! The audit trail's files: append-only segments under `DATA_DIR/audit/`, one JSON line per
 //! record, named `<number>-<first record's time ms>.jsonl` so their order and age are known
 //! without opening them. A segment is closed when it reaches `[audit] segment_bytes` or
-//! holds a day, and is then gzip-compressed (`.jsonl.gz`): a record's line is about 300
-//! bytes, two thirds of them hashes, and a closed segment keeps about 90 per record. The
-//! chain is over the uncompressed lines, so compression changes nothing `verify` sees.
+//! holds a day, and is then compressed with zstd (`.jsonl.zst`, level 1; `zstdcat` reads it):
+//! a record's line is about 350 bytes, most of them hex digests, which zstd packs about as
+//! tightly as gzip at three times gzip's speed (≈ 0.3 µs a record instead of ≈ 1 µs, paid on
+//! every request under load). Segments gzip-compressed by earlier versions (`.jsonl.gz`) are
+//! still read. The chain is over the uncompressed lines, so compression changes nothing
+//! `verify` sees.
 //! Retention deletes whole closed segments and notes each in `pruned.jsonl`, so
 //! `audit verify` can tell pruning from a deleted segment.
 
@@ -25,7 +28,7 @@ pub struct Segment {
     pub number: u64,
     pub first_ms: u64,
     pub path: PathBuf,
-    /// Closed and gzip-compressed.
+    /// Closed and compressed (`.jsonl.zst`, or `.jsonl.gz` from earlier versions).
     pub compressed: bool,
 }
 
@@ -51,7 +54,7 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
         let entry = entry?;
         let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else { continue };
-        let (stem, compressed) = match file_name.strip_suffix(".jsonl.gz") {
+        let (stem, compressed) = match COMPRESSED.iter().find_map(|suffix| file_name.strip_suffix(suffix)) {
             Some(stem) => (stem, true),
             None => match file_name.strip_suffix(".jsonl") {
                 Some(stem) => (stem, false),
@@ -70,6 +73,12 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
     Ok(out)
 }
 
+/// The names a compressed segment can end in: what [`compress`] writes, then the legacy form.
+const COMPRESSED: [&str; 2] = [".jsonl.zst", ".jsonl.gz"];
+
+/// zstd's level for closed segments: its fastest regular level, already smaller than gzip's.
+const ZSTD_LEVEL: i32 = 1;
+
 /// Hex SHA-256 of one line (without its newline): the next record's `prev`.
 pub fn line_hash(line: &[u8]) -> crate::digits::Hex<64> {
     crate::digits::Hex::of(&Sha256::digest(line))
@@ -78,9 +87,14 @@ pub fn line_hash(line: &[u8]) -> crate::digits::Hex<64> {
 /// The complete lines of a segment (a torn last line, from a power cut, is left out).
 pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     let mut bytes = std::fs::read(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut plain = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain)?;
+    let extension = path.extension().and_then(|e| e.to_str());
+    if matches!(extension, Some("zst" | "gz")) {
+        let mut plain = Vec::with_capacity(bytes.len() * 8);
+        if extension == Some("zst") {
+            zstd::stream::read::Decoder::new(&bytes[..])?.read_to_end(&mut plain)?;
+        } else {
+            flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain)?;
+        }
         bytes = plain;
     }
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
@@ -189,24 +203,34 @@ impl Appender {
     }
 }
 
-/// Replaces a closed segment by its gzip-compressed copy (written aside, synced, renamed into
-/// place, then the plain file removed: a crash at any point leaves one complete copy).
+/// Replaces a closed segment by its compressed copy (written aside, synced, renamed into
+/// place, then the plain file removed: a crash at any point leaves one complete copy). The
+/// frame carries a checksum, so a damaged file reads as an error rather than as other lines.
 pub fn compress(seg: &Segment) -> std::io::Result<()> {
     if seg.compressed {
         return Ok(());
     }
     let plain = std::fs::read(&seg.path)?;
-    let gz = seg.path.with_extension("jsonl.gz");
-    let tmp = seg.path.with_extension("jsonl.gz.tmp");
-    let mut encoder = flate2::write::GzEncoder::new(create_file(&tmp)?, flate2::Compression::fast());
-    encoder.write_all(&plain)?;
-    encoder.finish()?.sync_all()?;
+    let zst = seg.path.with_extension("jsonl.zst");
+    let tmp = seg.path.with_extension("jsonl.zst.tmp");
+    // Truncated: a crash may have left part of an earlier attempt here.
+    let mut options = OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // In one piece: the streaming encoder's window over earlier chunks is a slower path.
+    let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+    compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+    let packed = compressor.compress(&plain)?;
+    let mut file = options.open(&tmp)?;
+    file.write_all(&packed)?;
+    file.sync_all()?;
     let _swap = FILE_SWAP.lock().unwrap_or_else(|p| p.into_inner());
     if !seg.path.exists() {
         // Pruned meanwhile: it must not come back.
         return std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, &gz)?;
+    std::fs::rename(&tmp, &zst)?;
     std::fs::remove_file(&seg.path)
 }
 
