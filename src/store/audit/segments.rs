@@ -4,9 +4,9 @@
 //! holds a day, and is then compressed with zstd (`.jsonl.zst`, level 1; `zstdcat` reads it):
 //! a record's line is about 350 bytes, most of them hex digests, which zstd packs tighter
 //! than gzip (≈ 45 bytes a record instead of ≈ 58) at about twice its speed in the server
-//! (≈ 0.65 µs of compressor CPU a request under load instead of ≈ 1.26). Segments gzip-compressed by earlier versions (`.jsonl.gz`) are
-//! still read. The chain is over the uncompressed lines, so compression changes nothing
-//! `verify` sees.
+//! (≈ 0.65 µs of compressor CPU a request under load instead of ≈ 1.26). Segments
+//! gzip-compressed by earlier versions (`.jsonl.gz`) are still read. The chain is over the
+//! uncompressed lines, so compression changes nothing `verify` sees.
 //! Retention deletes whole closed segments and notes each in `pruned.jsonl`, so
 //! `audit verify` can tell pruning from a deleted segment.
 
