@@ -269,6 +269,9 @@ pub struct GraphqlConfig {
     pub max_directives: usize,
     pub max_tokens: usize,
     pub max_query_bytes: usize,
+    /// Rows one request may produce while it executes (every list, relation and lookup
+    /// counts); past it the remaining fields fail with `row_budget_exceeded`.
+    pub max_rows: u64,
 }
 
 impl Default for GraphqlConfig {
@@ -280,6 +283,7 @@ impl Default for GraphqlConfig {
             max_directives: 10,
             max_tokens: 2000,
             max_query_bytes: 16_384,
+            max_rows: 5000,
         }
     }
 }
@@ -527,6 +531,9 @@ impl Config {
         }
         if self.graphql.max_depth == 0 || self.graphql.max_complexity == 0 {
             return invalid("graphql.max_depth", "max_depth and max_complexity must be positive");
+        }
+        if self.graphql.max_rows == 0 {
+            return invalid("graphql.max_rows", "max_rows must be positive");
         }
         Ok(())
     }

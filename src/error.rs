@@ -49,6 +49,7 @@ pub enum ErrorKind {
     Validation,
     Conflict,
     StorageUnavailable,
+    RowBudgetExceeded,
     Internal,
 }
 
@@ -89,13 +90,16 @@ impl ErrorKind {
         ErrorKind::Validation,
         ErrorKind::Conflict,
         ErrorKind::StorageUnavailable,
+        ErrorKind::RowBudgetExceeded,
         ErrorKind::Internal,
     ];
 
     pub fn status(self) -> StatusCode {
         use ErrorKind::*;
         match self {
-            BadRequest | BadForwardedFor | QueryTooLong | JsonTooDeep | MalformedJson => StatusCode::BAD_REQUEST,
+            BadRequest | BadForwardedFor | QueryTooLong | JsonTooDeep | MalformedJson | RowBudgetExceeded => {
+                StatusCode::BAD_REQUEST
+            }
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout | HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -154,6 +158,7 @@ impl ErrorKind {
             Validation => "validation_failed",
             Conflict => "conflict",
             StorageUnavailable => "storage_unavailable",
+            RowBudgetExceeded => "row_budget_exceeded",
             Internal => "internal_error",
         }
     }
@@ -196,6 +201,7 @@ impl ErrorKind {
             Validation => "the data is not valid",
             Conflict => "the request conflicts with stored data",
             StorageUnavailable => "storage is unavailable; nothing was changed",
+            RowBudgetExceeded => "the query produced more rows than one request may; ask for less",
             Internal => "internal error",
         }
     }

@@ -50,15 +50,15 @@ impl WindowDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowsFull;
 
-/// Counts one hit on `slot` (held under its shard lock), starting `fresh` when the slot's
-/// window ended or has another length.
-fn count(slot: &mut Slot, fresh: Slot, now_ms: u64, limit: u32) -> WindowDecision {
+/// Counts `n` hits on `slot` (held under its shard lock), starting `fresh` when the slot's
+/// window ended or has another length. All `n` are counted or none.
+fn count(slot: &mut Slot, fresh: Slot, now_ms: u64, limit: u32, n: u32) -> WindowDecision {
     if slot.end_ms <= now_ms || slot.start_ms > now_ms || slot.end_ms - slot.start_ms != fresh.end_ms - fresh.start_ms {
         *slot = fresh;
     }
-    let allowed = slot.count < limit;
+    let allowed = slot.count.checked_add(n).is_some_and(|c| c <= limit);
     if allowed {
-        slot.count += 1;
+        slot.count += n;
     }
     WindowDecision { allowed, limit, remaining: limit.saturating_sub(slot.count), reset_after_ms: slot.end_ms - now_ms }
 }
@@ -86,11 +86,24 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
     /// A key already in the map is counted under its shard lock without looking at the
     /// map's size (which would visit every shard); only a new key checks the capacity.
     pub fn hit(&self, key: K, now_ms: u64, limit: u32, window_ms: u64) -> Result<WindowDecision, WindowsFull> {
+        self.hit_n(key, now_ms, limit, window_ms, 1)
+    }
+
+    /// Counts `n` requests for `key` at once (a GraphQL document with `n` writes): allowed,
+    /// and counted, only when all `n` fit in what is left of the window.
+    pub fn hit_n(
+        &self,
+        key: K,
+        now_ms: u64,
+        limit: u32,
+        window_ms: u64,
+        n: u32,
+    ) -> Result<WindowDecision, WindowsFull> {
         let window_ms = window_ms.max(1);
         let start_ms = now_ms - now_ms % window_ms;
         let fresh = Slot { start_ms, end_ms: start_ms + window_ms, count: 0 };
         if let Some(mut slot) = self.slots.get_mut(&key) {
-            return Ok(count(&mut slot, fresh, now_ms, limit));
+            return Ok(count(&mut slot, fresh, now_ms, limit, n));
         }
         if self.slots.len() >= self.capacity {
             self.make_room(now_ms);
@@ -102,7 +115,7 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
             Entry::Occupied(o) => o.into_ref(),
             Entry::Vacant(v) => v.insert(fresh),
         };
-        Ok(count(&mut slot, fresh, now_ms, limit))
+        Ok(count(&mut slot, fresh, now_ms, limit, n))
     }
 
     /// Drops windows that ended. `throttled` limits full sweeps to one per second.
@@ -182,6 +195,17 @@ mod tests {
         // The last millisecond of the window still belongs to it; the next one starts afresh.
         assert!(!w.hit("k", now - 1_500 + 59_999, 3, 60_000).unwrap().allowed);
         assert!(w.hit("k", now - 1_500 + 60_000, 3, 60_000).unwrap().allowed);
+    }
+
+    #[test]
+    fn several_hits_at_once_count_all_or_none() {
+        let w = FixedWindows::new(10);
+        assert!(w.hit_n("k", 1_000, 5, 60_000, 3).unwrap().allowed);
+        let refused = w.hit_n("k", 1_000, 5, 60_000, 3).unwrap();
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 2, "a refused batch counts nothing");
+        assert_eq!(w.hit_n("k", 1_000, 5, 60_000, 2).unwrap().remaining, 0);
+        assert!(!w.hit_n("k", 1_000, 5, 60_000, u32::MAX).unwrap().allowed);
     }
 
     #[test]

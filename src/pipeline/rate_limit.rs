@@ -58,10 +58,16 @@ impl RateLimitState {
     /// Counts one request against the token's window (`--rate`/`--window`, else the
     /// `[rate_limit]` defaults of the request's config).
     pub fn count(&self, p: &Principal, defaults: &RateLimitConfig) -> Result<RateHeaders, Refusal> {
+        self.count_n(p, defaults, 1)
+    }
+
+    /// Counts `n` requests at once against the token's window: all of them or none. A
+    /// GraphQL document with several mutation fields counts each write like a REST write.
+    pub fn count_n(&self, p: &Principal, defaults: &RateLimitConfig, n: u32) -> Result<RateHeaders, Refusal> {
         let limit = p.record.rate.unwrap_or(defaults.requests);
         let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
         let now = self.clock.now_ms();
-        let decision = self.windows.hit(p.key(), now, limit, window_secs.saturating_mul(1000));
+        let decision = self.windows.hit_n(p.key(), now, limit, window_secs.saturating_mul(1000), n);
         decide(decision, "token", window_secs, "token window exhausted", "token window table")
     }
 }

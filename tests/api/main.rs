@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod flood;
 mod graphql;
+mod graphql_guard;
 mod hardening;
 mod headers;
 mod injection_corpus;

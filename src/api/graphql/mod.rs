@@ -1,19 +1,22 @@
 //! `POST /graphql`: the same tables as REST through juniper, behind the same pipeline (auth,
 //! rate limit — one request counts once —, scope, audit, headers), plus GraphQL's own
-//! guards checked before execution (see [`guard`]).
+//! guards checked before execution (see [`guard`]) and a budget of rows and time enforced
+//! while it runs (see [`budget`]). Each mutation field counts once against the token's rate
+//! limit, like a REST write.
 //!
 //! Only `POST` with `Content-Type: application/json` is served (CSRF: no GET, no form or
 //! text/plain bodies → 415); a JSON array body (batching) → 400 `batching_not_allowed`.
 //! Answers use the GraphQL-over-HTTP shape: `{"data":…}` and/or
 //! `{"errors":[{"message":…,"extensions":{"code":…}}]}`. No GraphiQL page is served.
 
+pub mod budget;
 pub mod guard;
 pub mod model;
 mod mutate;
-mod parse;
 mod schema;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
@@ -88,18 +91,34 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         return refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
     };
     let config = state.config.get();
-    let config = &config.graphql;
-    if let Err(e) =
-        guard::check(&query, operation.as_deref(), &variables, &api.model, config, principal.record.introspection)
-    {
-        return refusal(StatusCode::BAD_REQUEST, e.code, &e.message);
+    let measure = match guard::check(
+        &query,
+        operation.as_deref(),
+        &variables,
+        &api.root.schema,
+        &api.model,
+        &config.graphql,
+        principal.record.introspection,
+    ) {
+        Ok(m) => m,
+        Err(e) => return refusal(StatusCode::BAD_REQUEST, e.code, &e.message),
+    };
+    // The pipeline counted this request once; every further write in it counts too, all
+    // before anything runs, so a document with more writes than are left runs none.
+    if measure.writes > 1 {
+        let more = u32::try_from(measure.writes - 1).unwrap_or(u32::MAX);
+        if let Err(refused) = state.stages().rate_limit.count_n(&principal, &config.rate_limit, more) {
+            return refused.error.into_response();
+        }
     }
+    let deadline = Instant::now() + Duration::from_secs(config.server.request_timeout_secs);
+    let budget = budget::Budget::new(deadline, config.graphql.max_rows);
     let Ok(vars) = serde_json::from_value::<juniper::Variables>(variables) else {
         return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" cannot be read");
     };
     let state = state.into_inner();
     let executed = web::block(move || {
-        let ctx = Ctx { state, principal };
+        let ctx = Ctx { state, principal, budget };
         match juniper::execute_sync(&query, operation.as_deref(), &api.root, &vars, &ctx) {
             Ok((data, errors)) => {
                 let mut out = json!({"data": data});

@@ -21,6 +21,7 @@ pub fn run(
     ex: &Executor<Ctx, S>,
 ) -> ExecutionResult<S> {
     let state = &cx.state;
+    cx.budget.check_time().map_err(field_error)?;
     let def = state.catalog.table(table).ok_or_else(|| field_error(ApiError::new(ErrorKind::NotFound)))?;
     let action = match kind {
         FieldKind::Create { .. } => Action::Create,

@@ -14,6 +14,7 @@ use juniper::{
 };
 use serde_json::{Map, Value};
 
+use super::budget::Budget;
 use super::model::{type_name, FieldKind, Model};
 use crate::api::rest::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::api::rows::present;
@@ -25,10 +26,11 @@ use crate::tokens::{Action, Principal};
 
 type S = DefaultScalarValue;
 
-/// Per-request context: the state and the authenticated token.
+/// Per-request context: the state, the authenticated token and what execution may spend.
 pub struct Ctx {
     pub state: Arc<AppState>,
     pub principal: Arc<Principal>,
+    pub budget: Budget,
 }
 
 impl juniper::Context for Ctx {}
@@ -227,7 +229,18 @@ impl GraphQLValue<S> for Node {
             Ok(ListQuery { limit: (limit as usize).min(MAX_LIMIT), offset: offset as usize, ..Default::default() })
         };
         let rows = |table: &Table, q: &ListQuery, columns: Option<&[String]>| -> ExecutionResult<S> {
+            // Fetch at most one row past what is left, so running out is an error, not a
+            // silently shorter page.
+            let left = cx.budget.allowance().map_err(field_error)?;
+            let capped;
+            let q = if q.limit as u64 > left {
+                capped = ListQuery { limit: left.saturating_add(1) as usize, ..q.clone() };
+                &capped
+            } else {
+                q
+            };
             let page = cx.state.store.list_rows(&table.name, q).map_err(|e| field_error(e.into()))?;
+            cx.budget.take(page.rows.len() as u64).map_err(field_error)?;
             let nodes: Vec<Node> =
                 page.rows.into_iter().map(|r| node(&cx.state, table, r, &cx.principal, columns)).collect();
             ex.resolve(&info.of(&table.name), &Some(nodes))
@@ -238,6 +251,7 @@ impl GraphQLValue<S> for Node {
             FieldKind::Forward { column, table } => {
                 let def = readable(table)?;
                 let Some(id) = self.row.get(column).and_then(Value::as_u64) else { return Ok(GqlValue::null()) };
+                cx.budget.take(1).map_err(field_error)?;
                 let found = cx.state.store.get_row(table, id).map_err(|e| field_error(e.into()))?;
                 let value = found.map(|r| node(&cx.state, def, r, &cx.principal, None));
                 ex.resolve(&info.of(table), &value)
@@ -271,6 +285,7 @@ impl GraphQLValue<S> for Node {
             FieldKind::ById { table } => {
                 let def = readable(table)?;
                 let id = args.get::<i32>("id")?.unwrap_or_default();
+                cx.budget.take(1).map_err(field_error)?;
                 let found = cx.state.store.get_row(table, id.max(0) as u64).map_err(|e| field_error(e.into()))?;
                 let value = found.map(|r| node(&cx.state, def, r, &cx.principal, None));
                 ex.resolve(&info.of(table), &value)
