@@ -29,10 +29,25 @@ const MAX_LINE: usize = 1 << 20;
 pub enum AdminRequest {
     TokenCreate(TokenSpec),
     TokenList,
-    TokenRevoke { id: String },
-    AuditTail { n: usize },
-    Lock { kind: LockKind, subject: String, secs: u64, reason: Option<String> },
-    Unlock { kind: LockKind, subject: String },
+    TokenRevoke {
+        id: String,
+    },
+    AuditTail {
+        n: usize,
+    },
+    Lock {
+        kind: LockKind,
+        subject: String,
+        secs: u64,
+        reason: Option<String>,
+        /// Lock a user name that no token carries (yet).
+        #[serde(default)]
+        force: bool,
+    },
+    Unlock {
+        kind: LockKind,
+        subject: String,
+    },
     LocksList,
 }
 
@@ -85,9 +100,17 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             let records = state.audit.tail(n).map_err(|e| e.to_string())?;
             serde_json::to_value(records).map_err(|e| e.to_string())
         }
-        AdminRequest::Lock { kind, subject, secs, reason } => {
+        AdminRequest::Lock { kind, subject, secs, reason, force } => {
             if secs == 0 {
                 return Err("--for must be positive".into());
+            }
+            if kind == LockKind::User && !force {
+                let tokens = state.tokens.list().map_err(|e| e.to_string())?;
+                if !tokens.iter().any(|t| t.name == subject) {
+                    return Err(format!(
+                        "no token is owned by {subject:?} (a typo would lock nobody); --force locks the name anyway"
+                    ));
+                }
             }
             let record = LockRecord {
                 kind,

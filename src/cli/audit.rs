@@ -30,13 +30,13 @@ pub fn run(cx: &Context, command: &AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Tail { n, json } => {
             for r in tail(&dir, *n)? {
                 if *json {
-                    println!("{}", serde_json::to_string(&r)?);
+                    say!("{}", serde_json::to_string(&r)?);
                 } else {
                     let refused = r
                         .stage
                         .as_deref()
                         .map(|st| format!(" refused by {st}: {}", r.reason.as_deref().unwrap_or("-")));
-                    println!(
+                    say!(
                         "{} {} {} {} {}us token={} ip={}{}",
                         r.time,
                         r.method,
@@ -54,11 +54,11 @@ pub fn run(cx: &Context, command: &AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Verify { json } => {
             let report = verify(&dir)?;
             if *json {
-                println!("{}", serde_json::to_string(&report)?);
+                say!("{}", serde_json::to_string(&report)?);
             } else if report.ok {
-                println!("audit trail intact: {} records in {} segments", report.records, report.segments);
+                say!("audit trail intact: {} records in {} segments", report.records, report.segments);
                 if !report.pruned.is_empty() {
-                    println!("pruned by retention (not tampering): {}", report.pruned.join(", "));
+                    say!("pruned by retention (not tampering): {}", report.pruned.join(", "));
                 }
             }
             match report.first_break {

@@ -25,17 +25,37 @@ pub fn run(opts: &Opts) -> anyhow::Result<()> {
         if opts.json {
             let out =
                 json!({"input": text, "verdict": verdict.name(), "rule": verdict.rule(), "fingerprint": fingerprint});
-            println!("{out}");
+            say!("{out}");
         } else {
-            println!("{}\t{}\t{}\t{text}", verdict.name(), verdict.rule().unwrap_or("-"), fingerprint);
+            say!("{}\t{}\t{}\t{text}", verdict.name(), verdict.rule().unwrap_or("-"), fingerprint);
         }
     };
-    if opts.texts.is_empty() {
-        for line in std::io::stdin().lock().lines() {
-            judge(&line?);
-        }
-    } else {
+    if !opts.texts.is_empty() {
         opts.texts.iter().for_each(|t| judge(t));
+        return Ok(());
+    }
+    // Each line is judged on its own: one that is not UTF-8 is reported in its place (so
+    // output lines still match input lines) and the rest of the batch is still judged.
+    let mut unreadable = 0usize;
+    for (n, line) in std::io::stdin().lock().split(b'\n').enumerate() {
+        let mut line = line?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        match std::str::from_utf8(&line) {
+            Ok(text) => judge(text),
+            Err(_) => {
+                unreadable += 1;
+                if opts.json {
+                    say!("{}", json!({"line": n + 1, "verdict": null, "error": "the line is not UTF-8"}));
+                } else {
+                    say!("error\t-\t-\tline {} is not UTF-8", n + 1);
+                }
+            }
+        }
+    }
+    if unreadable > 0 {
+        anyhow::bail!("{unreadable} input line(s) are not UTF-8 and were not judged");
     }
     Ok(())
 }

@@ -25,6 +25,9 @@ pub struct LockOpts {
     /// Why (kept with the lock and in the audit log).
     #[arg(long)]
     reason: Option<String>,
+    /// `lock user`: lock the name even though no token carries it.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,9 +52,10 @@ pub fn lock(cx: &Context, command: &LockCommand) -> anyhow::Result<()> {
         LockCommand::Ip(o) => (LockKind::Ip, o),
         LockCommand::User(o) => (LockKind::User, o),
     };
-    let request = AdminRequest::Lock { kind, subject: o.subject.clone(), secs: o.secs, reason: o.reason.clone() };
+    let request =
+        AdminRequest::Lock { kind, subject: o.subject.clone(), secs: o.secs, reason: o.reason.clone(), force: o.force };
     let shown = call(cx, request)?;
-    println!("locked {} until {}", o.subject, shown["expires_at"].as_str().unwrap_or("?"));
+    say!("locked {} until {}", o.subject, shown["expires_at"].as_str().unwrap_or("?"));
     Ok(())
 }
 
@@ -62,9 +66,9 @@ pub fn unlock(cx: &Context, command: &UnlockCommand) -> anyhow::Result<()> {
     };
     let answer = call(cx, AdminRequest::Unlock { kind, subject: subject.clone() })?;
     if answer["unlocked"] == true {
-        println!("unlocked {subject}");
+        say!("unlocked {subject}");
     } else {
-        println!("{subject} was not locked");
+        say!("{subject} was not locked");
     }
     Ok(())
 }
@@ -74,10 +78,10 @@ pub fn list(cx: &Context, command: &LocksCommand) -> anyhow::Result<()> {
     let locks = call(cx, AdminRequest::LocksList)?;
     for l in locks.as_array().into_iter().flatten() {
         if *json {
-            println!("{l}");
+            say!("{l}");
         } else {
             let s = |k: &str| l[k].as_str().unwrap_or("-").to_string();
-            println!("{:<6} {}  until {}  {}", s("kind"), s("subject"), s("expires_at"), s("reason"));
+            say!("{:<6} {}  until {}  {}", s("kind"), s("subject"), s("expires_at"), s("reason"));
         }
     }
     Ok(())

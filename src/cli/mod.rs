@@ -2,6 +2,12 @@
 //! Exit status: 0 on success, 1 with a one-line message on stderr on failure, 2 on bad
 //! usage (clap's own).
 
+/// `println!` for command output: a closed pipe (`palisade locks list | head`) ends the
+/// command quietly with status 0, as a Unix tool does, instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::cli::say_line(format_args!($($arg)*)) };
+}
+
 mod admin_client;
 mod audit;
 mod check_injection;
@@ -57,6 +63,19 @@ enum Command {
     /// List lock records.
     #[command(subcommand)]
     Locks(lock::LocksCommand),
+}
+
+/// Writes one line to standard output (see `say!`).
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("palisade: cannot write output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Config and schema as every command sees them.

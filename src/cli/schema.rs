@@ -27,7 +27,7 @@ pub fn run(cx: &Context, command: &SchemaCommand) -> anyhow::Result<()> {
         SchemaCommand::Openapi => {
             let catalog = Catalog::new(std::sync::Arc::new(cx.schema.clone()), &cx.config.sensitive.expose);
             let doc = openapi::document(&catalog, openapi::Audience::Everyone, &cx.config.server.public_url);
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            say!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
     }
@@ -48,9 +48,9 @@ fn pii(cx: &Context, json: bool) -> anyhow::Result<()> {
     }
     for (table, column, kind, why) in rows {
         if json {
-            println!("{}", json!({"table": table, "column": column, "kind": kind, "reason": why}));
+            say!("{}", json!({"table": table, "column": column, "kind": kind, "reason": why}));
         } else {
-            println!("{table}.{column}\t{kind}\t{why}");
+            say!("{table}.{column}\t{kind}\t{why}");
         }
     }
     Ok(())

@@ -48,8 +48,8 @@ pub fn run(o: &Opts) -> anyhow::Result<()> {
     let ts = o.timestamp.unwrap_or_else(|| crate::clock::Clock::now_secs(&crate::clock::SystemClock));
     let (path, query) = path_and_query(&o.url);
     let canonical = canonical(&o.method, &path, &query, &body, &ts.to_string());
-    println!("X-Timestamp: {ts}");
-    println!("X-Signature: {}", sign(&o.secret, &canonical));
+    say!("X-Timestamp: {ts}");
+    say!("X-Signature: {}", sign(&o.secret, &canonical));
     Ok(())
 }
 

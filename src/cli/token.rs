@@ -83,24 +83,24 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
             };
             let created = call(cx, AdminRequest::TokenCreate(spec))?;
             if o.json {
-                println!("{created}");
+                say!("{created}");
             } else {
-                println!("{}", created["token"].as_str().unwrap_or_default());
+                say!("{}", created["token"].as_str().unwrap_or_default());
                 if let Some(secret) = created["signing_secret"].as_str() {
-                    println!("{secret}");
+                    say!("{secret}");
                 }
             }
         }
         TokenCommand::List { json } => {
             let list = call(cx, AdminRequest::TokenList)?;
             if *json {
-                println!("{list}");
+                say!("{list}");
             } else {
                 for t in list.as_array().into_iter().flatten() {
                     let scopes: Vec<&str> =
                         t["scopes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                     let state = if t["revoked"] == Value::Bool(true) { "revoked" } else { "active" };
-                    println!(
+                    say!(
                         "{}  {:<20}  {:<8}  {}",
                         t["id"].as_str().unwrap_or_default(),
                         t["name"].as_str().unwrap_or_default(),
@@ -112,7 +112,7 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { id } => {
             call(cx, AdminRequest::TokenRevoke { id: id.clone() })?;
-            println!("revoked {id}");
+            say!("revoked {id}");
         }
     }
     Ok(())

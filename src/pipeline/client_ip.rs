@@ -7,7 +7,9 @@
 //! untrusted entry does not parse (`unknown`, text), the request is refused
 //! (`400 bad_forwarded_for`): falling back to the proxy's own address would give every
 //! client behind it one identity (one lock, one throttle), and an entry further left is the
-//! client's own word. IPv4-mapped IPv6 addresses are normalised to IPv4 so CIDR lists and
+//! client's own word. A header value that is not visible ASCII is refused the same way
+//! (skipping it made the proxy the client: CIDR lists passed, the proxy got locked).
+//! IPv4-mapped IPv6 addresses are normalised to IPv4 so CIDR lists and
 //! locks see one form.
 
 use std::net::IpAddr;
@@ -53,17 +55,19 @@ pub fn parse_entry(entry: &str) -> Option<IpAddr> {
     inner.parse::<std::net::Ipv6Addr>().ok().map(|v6| normalise(IpAddr::V6(v6)))
 }
 
-/// Resolves the client address from the peer and the `X-Forwarded-For` header values.
+/// Resolves the client address from the peer and the `X-Forwarded-For` header values
+/// (`None` for a value that is not visible ASCII: refused, never skipped).
 pub fn resolve<'a>(
     peer: IpAddr,
-    forwarded_for: impl Iterator<Item = &'a str>,
+    forwarded_for: impl Iterator<Item = Option<&'a str>>,
     proxies: &[IpNet],
 ) -> Result<IpAddr, BadForwardedFor> {
     let peer = normalise(peer);
     if !trusted(&peer, proxies) {
         return Ok(peer);
     }
-    let entries: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).map(str::trim).collect();
+    let values: Vec<&str> = forwarded_for.collect::<Option<_>>().ok_or(BadForwardedFor)?;
+    let entries: Vec<&str> = values.iter().flat_map(|v| v.split(',')).map(str::trim).collect();
     let mut client = peer;
     for entry in entries.iter().rev() {
         let ip = parse_entry(entry).ok_or(BadForwardedFor)?;
@@ -93,22 +97,22 @@ mod tests {
     #[test]
     fn untrusted_peer_is_the_client() {
         let proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(resolve(ip("1.2.3.4"), ["9.9.9.9"].into_iter(), &proxies), Ok(ip("1.2.3.4")));
+        assert_eq!(resolve(ip("1.2.3.4"), [Some("9.9.9.9")].into_iter(), &proxies), Ok(ip("1.2.3.4")));
     }
 
     #[test]
     fn rightmost_untrusted_entry_wins() {
         let proxies: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
-        let xff = ["6.6.6.6, 5.5.5.5", "10.1.1.1"];
+        let xff = [Some("6.6.6.6, 5.5.5.5"), Some("10.1.1.1")];
         assert_eq!(resolve(ip("127.0.0.1"), xff.into_iter(), &proxies), Ok(ip("5.5.5.5")));
         assert_eq!(resolve(ip("127.0.0.1"), std::iter::empty(), &proxies), Ok(ip("127.0.0.1")));
-        assert_eq!(resolve(ip("::ffff:127.0.0.1"), ["::ffff:8.8.8.8"].into_iter(), &proxies), Ok(ip("8.8.8.8")));
+        assert_eq!(resolve(ip("::ffff:127.0.0.1"), [Some("::ffff:8.8.8.8")].into_iter(), &proxies), Ok(ip("8.8.8.8")));
     }
 
     #[test]
     fn ports_and_brackets_parse_and_garbage_is_refused_never_the_proxy() {
         let proxies: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
-        let one = |xff: &str| resolve(ip("127.0.0.1"), [xff].into_iter(), &proxies);
+        let one = |xff: &str| resolve(ip("127.0.0.1"), [Some(xff)].into_iter(), &proxies);
         assert_eq!(one("203.0.113.7:5678"), Ok(ip("203.0.113.7")));
         assert_eq!(one("[2001:db8::1]:443"), Ok(ip("2001:db8::1")));
         assert_eq!(one("[2001:db8::1]"), Ok(ip("2001:db8::1")));
@@ -118,5 +122,8 @@ mod tests {
         }
         // The client's own entries further left are never read past a bad one.
         assert_eq!(one("1.2.3.4, 5.6.7.8"), Ok(ip("5.6.7.8")));
+        // An unreadable value anywhere is refused, even with a good one beside it.
+        let unreadable = [None, Some("203.0.113.5")];
+        assert_eq!(resolve(ip("127.0.0.1"), unreadable.into_iter(), &proxies), Err(BadForwardedFor));
     }
 }

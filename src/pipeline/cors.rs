@@ -28,7 +28,7 @@ const EXPOSED: &str =
 pub struct CorsState {
     /// The server's own origin (`[server] public_url`), normalised; when unset, the bound
     /// listener's own address (see [`CorsState::listening_on`]).
-    own: std::sync::OnceLock<Vec<String>>,
+    own: std::sync::OnceLock<OwnOrigin>,
     origins: Vec<String>,
     methods: Vec<String>,
     headers: Vec<String>,
@@ -37,23 +37,38 @@ pub struct CorsState {
     max_age: u64,
 }
 
+/// How the server's own origin is recognised.
+enum OwnOrigin {
+    /// From `public_url`, compared normalised (case, trailing slash), as configured.
+    Configured(String),
+    /// The bound address, compared byte for byte.
+    Exact(String),
+}
+
+impl OwnOrigin {
+    fn is(&self, origin: &str) -> bool {
+        match self {
+            OwnOrigin::Configured(own) => *own == normalise_origin(origin),
+            OwnOrigin::Exact(own) => own == origin,
+        }
+    }
+}
+
 fn normalise_origin(o: &str) -> String {
     o.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
 impl CorsState {
     /// Without `public_url`, the listener's own address is the server's origin (the API
-    /// Explorer's calls come from it): `http://ADDR`, and `http://localhost:PORT` on
-    /// loopback. A wildcard listen address names no origin: set `public_url` there.
+    /// Explorer's calls come from it): exactly `http://ADDR` as a browser sends it, no
+    /// other spelling (no `localhost` alias, no case or trailing-slash variants: any name
+    /// that merely resolves here could be another site's). A wildcard listen address names
+    /// no origin: set `public_url` there.
     pub fn listening_on(&self, addr: std::net::SocketAddr) {
         if addr.ip().is_unspecified() {
             return;
         }
-        let mut own = vec![format!("http://{addr}")];
-        if addr.ip().is_loopback() {
-            own.push(format!("http://localhost:{}", addr.port()));
-        }
-        let _ = self.own.set(own);
+        let _ = self.own.set(OwnOrigin::Exact(format!("http://{addr}")));
     }
 }
 
@@ -81,7 +96,9 @@ fn echo(origin: &str) -> Headers {
 impl CorsState {
     pub fn new(c: &CorsConfig, public_url: &str) -> Self {
         Self {
-            own: own_origin(public_url).map(|o| std::sync::OnceLock::from(vec![o])).unwrap_or_default(),
+            own: own_origin(public_url)
+                .map(|o| std::sync::OnceLock::from(OwnOrigin::Configured(o)))
+                .unwrap_or_default(),
             origins: c.allowed_origins.iter().map(|o| normalise_origin(o)).collect(),
             methods: c.allowed_methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
             headers: c.allowed_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -122,7 +139,7 @@ impl CorsState {
     /// After auth: a request's `Origin` must be on the token's list (or the server's own).
     pub fn check_origin(&self, origin: &str, p: &Principal) -> Result<Headers, Refusal> {
         let wanted = normalise_origin(origin);
-        let same_origin = self.own.get().is_some_and(|own| own.contains(&wanted));
+        let same_origin = self.own.get().is_some_and(|own| own.is(origin));
         let listed = p.record.origins.iter().any(|o| normalise_origin(o) == wanted);
         if !(same_origin || listed) {
             return Err(Refusal::new(
@@ -179,7 +196,11 @@ mod tests {
         assert!(no_url.check_origin("https://api.example.com", &p).is_err());
         no_url.listening_on("127.0.0.1:8080".parse().unwrap());
         assert!(no_url.check_origin("http://127.0.0.1:8080", &p).is_ok());
-        assert!(no_url.check_origin("http://localhost:8080", &p).is_ok());
+        for other in
+            ["http://localhost:8080", "http://LOCALHOST:8080", "http://127.0.0.1:8080/", "HTTP://127.0.0.1:8080"]
+        {
+            assert!(no_url.check_origin(other, &p).is_err(), "{other}");
+        }
         assert!(no_url.check_origin("http://evil.example:8080", &p).is_err());
     }
 }

@@ -56,7 +56,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::checks::ChecksState;
 use crate::clock::SharedClock;
 use crate::config::{Config, LiveConfig};
-use crate::error::ErrorKind;
+use crate::error::{ApiError, ErrorKind};
 use crate::http::body::{has_body, is_json};
 use crate::http::route;
 use crate::metrics::Metrics;
@@ -208,7 +208,9 @@ where
             let started = Instant::now();
             let http_req = req.request().clone();
             let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            let forwarded = req.headers().get_all(header::X_FORWARDED_FOR).filter_map(|v| v.to_str().ok());
+            // A value that is not visible ASCII stays in the list as unreadable: skipping it
+            // would make the proxy itself the client.
+            let forwarded = req.headers().get_all(header::X_FORWARDED_FOR).map(|v| v.to_str().ok());
             // One config snapshot per request: a reload never splits a request.
             let config = parts.config.get();
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
@@ -229,10 +231,12 @@ where
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
             let (mut res, refusal) = match outcome {
                 Ok(Ok(res)) => {
-                    let reason = res
-                        .response()
-                        .error()
-                        .map(|e| Refusal::new(StageName::Handler, ErrorKind::Internal, e.to_string()));
+                    // A handler's refusal (404, 422, …) is counted under its own code; only
+                    // an error that is not an `ApiError` is an internal one.
+                    let reason = res.response().error().map(|e| {
+                        let kind = e.as_error::<ApiError>().map_or(ErrorKind::Internal, |a| a.kind);
+                        Refusal::new(StageName::Handler, kind, e.to_string())
+                    });
                     (res, reason)
                 }
                 Ok(Err(refusal)) => {
@@ -283,6 +287,20 @@ fn text(req: &ServiceRequest, name: impl header::AsHeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
 }
 
+/// The `Authorization` header: refused when sent twice (a proxy that reads the other one
+/// would disagree about who this is); read lossily when it is not UTF-8, so it is a token
+/// that matches nothing — refused and counted as a failed attempt — never an absent one
+/// that a public view would serve anonymously.
+fn authorization(req: &ServiceRequest) -> Result<Option<Cow<'_, str>>, Refusal> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        let error = ApiError::with_message(ErrorKind::BadRequest, "send one Authorization header");
+        return Err(Refusal::new(StageName::Shield, error, "more than one Authorization header"));
+    }
+    Ok(first.map(|v| String::from_utf8_lossy(v.as_bytes())))
+}
+
 /// The stage order, written once. Returns the handler's response or the first refusal.
 async fn run<S>(
     service: &Rc<S>,
@@ -310,6 +328,7 @@ where
         bytes::Bytes::new()
     };
     let json = shield::inspect_body(&body, is_json(&req), config.shield.max_json_depth)?;
+    let authorization_header = authorization(&req)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
     let (user_agent, referer) = (text(&req, header::USER_AGENT), text(&req, header::REFERER));
@@ -325,7 +344,7 @@ where
             form_body: is_form.then_some(&body[..]),
             ip: cx.ip,
             ip_key: cx.ip_key,
-            authorization: text(&req, header::AUTHORIZATION),
+            authorization: authorization_header.as_deref(),
             user_agent,
             referer,
         };
@@ -366,7 +385,7 @@ where
         )
     })?;
 
-    let authorization = text(&req, header::AUTHORIZATION);
+    let authorization = authorization_header.as_deref();
     let anonymous = authorization.is_none() && parts.serves_anonymously(&route);
     if anonymous {
         // A public view (or the anonymous OpenAPI document): no token, a window per client

@@ -102,7 +102,7 @@ impl Stage for RateLimitState {
 /// The five headers of a decision. Numbers below [`NUMBERS`] come from a table built once;
 /// the policy field is kept per worker thread while its inputs stay the same; only the
 /// `RateLimit` field (remaining and reset change per request) is built each time.
-fn headers(d: &WindowDecision, policy: &str, window_secs: u64) -> RateHeaders {
+pub(super) fn headers(d: &WindowDecision, policy: &str, window_secs: u64) -> RateHeaders {
     let reset = d.retry_after_secs();
     let (limit, remaining, reset_value) = (number(d.limit.into()), number(d.remaining.into()), number(reset));
     let policy_value = POLICY_FIELD.with(|cached| {

@@ -1,6 +1,7 @@
 //! Stage 1, the shield: cheap refusals before any other work is spent.
 //!
-//! - per-IP throttle (`ip_requests` per `ip_window_secs`) → 429 `ip_rate_limited`
+//! - per-IP throttle (`ip_requests` per `ip_window_secs`) → 429 `ip_rate_limited`, with
+//!   `Retry-After` and the rate-limit headers (policy "ip")
 //! - query string longer than `max_query_bytes` → 400 `query_too_long`
 //! - body larger than `max_body_bytes` → 413, from `Content-Length` at once, or counted while
 //!   a chunked body streams in, never buffering past the limit
@@ -57,7 +58,9 @@ impl ShieldState {
         match self.throttle.hit(ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
             Ok(d) => {
-                let err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());
+                // The same rate-limit headers as the token limiter's 429 (policy "ip").
+                let mut err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());
+                err.headers.extend(super::rate_limit::headers(&d, "ip", c.ip_window_secs));
                 return Err(Refusal::new(StageName::Shield, err, "per-IP throttle exceeded"));
             }
             Err(_) => return Err(Refusal::full(StageName::Shield, "IP throttle table")),

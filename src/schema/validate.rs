@@ -25,6 +25,11 @@ pub fn check_value(column: &Column, value: &Value) -> Result<(), ApiError> {
             Ok(())
         };
     }
+    if column.references.is_some() && value.as_u64().is_none_or(|id| id == 0) {
+        // Ids are positive: a negative or zero reference names no row and, read as
+        // "not a u64", would slip past the writer's reference check.
+        return Err(ApiError::validation(format!("column '{}' must be a positive row id", column.name)));
+    }
     let ok = match column.ty {
         ColumnType::String => value.is_string(),
         ColumnType::Int => value.is_i64(),

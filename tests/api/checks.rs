@@ -195,7 +195,8 @@ fn honeypot_refuses_and_locks() {
 fn user_locks_apply_to_every_token_of_the_owner() {
     let app = TestApp::start();
     let t = app.token(&["clients:r"]);
-    let lock = AdminRequest::Lock { kind: LockKind::User, subject: "tester".into(), secs: 60, reason: None };
+    let lock =
+        AdminRequest::Lock { kind: LockKind::User, subject: "tester".into(), secs: 60, reason: None, force: false };
     execute(&app.state, lock).unwrap();
     assert_eq!(app.get("/api/v1/clients/1", &t).code(), "locked");
     let other = app.token_with(|s| {
@@ -220,6 +221,7 @@ fn the_data_dir_never_holds_a_legible_ip() {
         subject: "192.0.2.55".into(),
         secs: 60,
         reason: Some("manual".into()),
+        force: false,
     };
     execute(&app.state, lock).unwrap();
     assert_eq!(app.state.locks.list(palisade::clock::Clock::now_ms(&palisade::clock::SystemClock)).len(), 4);

@@ -145,3 +145,86 @@ fn serve_prints_its_address_takes_live_tokens_and_stops_cleanly() {
     assert!(records.iter().any(|r| r["method"] == "LOCK") && records.iter().any(|r| r["method"] == "UNLOCK"));
     assert!(!stdout(&out).contains(&token[20..]));
 }
+
+/// Runs the binary with `input` on stdin; returns its output.
+fn palisade_with_stdin(dir: &std::path::Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn output_survives_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        assert!(palisade(dir.path(), &["lock", "ip", ip]).status.success());
+    }
+    // `palisade locks list | head -0`: the reader is gone before the first line.
+    let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["locks", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked"), "{:?} {err}", out.status);
+    // And mid-stream: a long batch whose reader stops after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["check-injection"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all("hello world\n".repeat(200_000).as_bytes());
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("clean"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn check_injection_judges_each_stdin_line_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        palisade_with_stdin(dir.path(), &["check-injection", "--json"], b"1' OR 1=1--\n\xff\xfe\r\nhello there\n");
+    assert_eq!(out.status.code(), Some(1), "one line could not be judged");
+    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{}", stdout(&out));
+    assert_eq!(lines[0]["verdict"], "attack");
+    assert_eq!((lines[1]["line"].as_u64(), lines[1]["verdict"].is_null()), (Some(2), true));
+    assert_eq!(lines[2]["verdict"], "clean");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+}
+
+#[test]
+fn locking_an_unknown_user_says_so_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = palisade(dir.path(), &["lock", "user", "nosuchuser"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(palisade(dir.path(), &["lock", "user", "nosuchuser", "--force"]).status.success());
+    assert!(palisade(dir.path(), &["token", "create", "--name", "ada", "--scope", "clients:r"]).status.success());
+    assert!(palisade(dir.path(), &["lock", "user", "ada"]).status.success());
+}

@@ -62,7 +62,8 @@ fn forwarded_for_entries_with_ports_parse_and_garbage_is_refused() {
         assert_eq!((r.status, r.code().as_str()), (400, "bad_forwarded_for"), "{bad}");
         r.assert_security_headers();
     }
-    let lock = AdminRequest::Lock { kind: LockKind::Ip, subject: "203.0.113.7".into(), secs: 60, reason: None };
+    let lock =
+        AdminRequest::Lock { kind: LockKind::Ip, subject: "203.0.113.7".into(), secs: 60, reason: None, force: false };
     execute(&app.state, lock).unwrap();
     assert_eq!(get("203.0.113.7:5678").code(), "locked");
     assert_eq!(get("203.0.113.7").code(), "locked");
@@ -139,7 +140,13 @@ fn ipv6_locks_and_throttles_cover_the_prefix() {
     let app = TestApp::builder().config(|c| c.shield.ip_requests = 3).start();
     let t = app.token(&["clients:r"]);
     let from = |ip: &str| app.req("GET", "/api/v1/clients/1").bearer(&t).client_ip(ip).send();
-    let lock = AdminRequest::Lock { kind: LockKind::Ip, subject: "2001:db8:1::1".into(), secs: 60, reason: None };
+    let lock = AdminRequest::Lock {
+        kind: LockKind::Ip,
+        subject: "2001:db8:1::1".into(),
+        secs: 60,
+        reason: None,
+        force: false,
+    };
     execute(&app.state, lock).unwrap();
     assert_eq!(from("2001:db8:1::2").code(), "locked");
     assert_eq!(from("[2001:db8:1:0:ffff::9]:443").code(), "locked");

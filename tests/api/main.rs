@@ -20,6 +20,7 @@ mod observability;
 mod openapi;
 mod rate_limit;
 mod rest;
+mod review;
 mod sandbox;
 mod scope;
 mod shield;

@@ -38,6 +38,10 @@ fn metrics_are_scraped_on_their_own_listener() {
     assert_eq!(app.get("/api/v1/clients/1", &limited.token).status, 429);
     let attack = app.req("GET", "/api/v1/clients?status=%27%20OR%201%3D1--").bearer(&reader).client_ip("203.0.113.4");
     assert_eq!(attack.send().status, 403);
+    // Client mistakes the handler refuses are counted under their own codes, not as
+    // internal errors an alert would page on.
+    assert_eq!(app.get("/api/v1/clients/99999", &reader).status, 404);
+    assert_eq!(app.get("/api/v1/clients?nosuchcolumn=1", &reader).status, 400);
     std::thread::sleep(Duration::from_millis(200));
 
     let r = Req::to(metrics, "GET", "/metrics").send();
@@ -56,6 +60,9 @@ fn metrics_are_scraped_on_their_own_listener() {
     at_least(r#"palisade_rejections_total{stage="auth",reason="missing_token"}"#, 1.0);
     at_least(r#"palisade_rejections_total{stage="rate_limit",reason="rate_limited"}"#, 1.0);
     at_least(r#"palisade_rejections_total{stage="checks",reason="injection_detected"}"#, 1.0);
+    at_least(r#"palisade_rejections_total{stage="handler",reason="not_found"}"#, 1.0);
+    at_least(r#"palisade_rejections_total{stage="handler",reason="bad_request"}"#, 1.0);
+    assert!(!m.contains_key(r#"palisade_rejections_total{stage="handler",reason="internal_error"}"#), "{text}");
     at_least("palisade_rate_limited_total", 1.0);
     at_least("palisade_locks_active", 1.0);
     at_least("palisade_locks_created_total", 1.0);

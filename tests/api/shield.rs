@@ -120,6 +120,8 @@ fn per_ip_throttle_limits_each_client_address() {
     assert_eq!(r.status, 429);
     assert_eq!(r.code(), "ip_rate_limited");
     assert!(r.header("retry-after").is_some());
+    // The headers the OpenAPI document promises on every 429.
+    assert_eq!((r.header("x-ratelimit-limit"), r.header("x-ratelimit-remaining")), (Some("3"), Some("0")));
     r.assert_security_headers();
     assert_eq!(app.req("GET", "/health").client_ip("203.0.113.6").send().status, 200);
     app.manual_clock().advance_ms(60_000);

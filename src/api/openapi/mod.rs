@@ -124,6 +124,12 @@ impl Doc<'_> {
             "200": ok_json(json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}), false),
             "503": {"$ref": "#/components/responses/error"},
         });
+        // /health passes the shield and the checks like any request: a bad client address,
+        // an oversized query, a locked client (403 `locked`) or the per-IP throttle (429).
+        let shield = with_errors(json!({}));
+        for status in ["400", "403", "408", "413", "429", "431"] {
+            health["responses"][status] = shield[status].clone();
+        }
         self.paths.insert("/health".into(), json!({"get": health}));
 
         let mut openapi = operation("openapi", "This document, for the token that asks (none: public views)", false);
