@@ -10,7 +10,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::rows::{as_stored, present};
+use super::rows::{as_stored, list, present};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
 use crate::http::query::query_params;
@@ -94,9 +94,8 @@ pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
     let mut q = list_query(table, &params, Some(&view.columns), cx.principal.record.sandbox)?;
     q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
     q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
-    let page = cx.state.store.list_rows(&table.name, &q)?;
-    let rows = page.rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, Some(&view.columns))).collect();
-    Ok(page_envelope(rows, page.total, &q))
+    let page = list(cx.state, table, &q, cx.principal, Some(&view.columns))?;
+    Ok(page_envelope(page.rows, page.total, &q))
 }
 
 /// `/api/v1/{table}[/{id}]`, every method.
@@ -111,9 +110,8 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
     match (method, id) {
         (Method::GET, None) => {
             let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;
-            let page = store.list_rows(name, &q)?;
-            let rows = page.rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, None)).collect();
-            Ok(page_envelope(rows, page.total, &q))
+            let page = list(cx.state, table, &q, cx.principal, None)?;
+            Ok(page_envelope(page.rows, page.total, &q))
         }
         (Method::GET, Some(id)) if as_stored(table, cx.principal, None) => {
             let raw = store.get_row_bytes(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;

@@ -2,6 +2,10 @@
 //! [`present`]: `secret` columns are dropped (sensitive-table layer 5, in every mode), views
 //! keep only their columns, and sandbox tokens get PII replaced by fakes (`sandbox`). This is
 //! the one place where result rows are post-processed, for REST and GraphQL alike.
+//! [`list`] is the one way a page of rows is read for a client: a filter on a value the
+//! token is shown differently from what is stored (a redacted key/value secret, anything a
+//! sandbox token sees faked) is judged on the shown value, so `?name=smtp_password&value=
+//! <guess>` can no longer confirm a guess through `total`.
 //! A token that may not read the table (a write-only scope such as `clients:u`) is shown
 //! the row's `id` and nothing else: otherwise a `PATCH` with `{}` would read any row.
 //! [`as_stored`] says when presenting would change nothing, so a row can leave as the
@@ -9,9 +13,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::ApiError;
 use crate::sandbox;
-use crate::schema::Table;
+use crate::schema::{ColumnType, Table};
 use crate::state::AppState;
+use crate::store::{filters_match, ListQuery};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
@@ -68,4 +74,55 @@ pub fn present(
         sandbox::fake_row(&state.store.keys, &state.real_values, principal.id(), table, &mut out);
     }
     Value::Object(out)
+}
+
+/// Whether the token is shown `column` of `table` as something other than what is stored.
+fn shown_differently(table: &Table, principal: &Principal, column: &str) -> bool {
+    if table.key_value().is_some_and(|(_, value)| value == column) {
+        return true;
+    }
+    // A sandbox token sees PII columns faked, and PII-shaped spans faked in any text.
+    principal.record.sandbox
+        && table
+            .column(column)
+            .is_some_and(|c| c.pii().is_some() || matches!(c.ty, ColumnType::String | ColumnType::Json))
+}
+
+/// One page of presented rows and the number of rows that match.
+pub struct Listed {
+    pub rows: Vec<Value>,
+    pub total: usize,
+}
+
+/// A page of `table` as the token sees it. Filters on stored values run in the store (its
+/// indexes included); filters on values the token is shown differently run on the
+/// presented rows, over every row the other filters let through.
+pub fn list(
+    state: &AppState,
+    table: &Table,
+    q: &ListQuery,
+    principal: &Principal,
+    columns: Option<&[String]>,
+) -> Result<Listed, ApiError> {
+    let (shown, stored): (Vec<_>, Vec<_>) =
+        q.filters.iter().cloned().partition(|(column, _)| shown_differently(table, principal, column));
+    if shown.is_empty() {
+        let page = state.store.list_rows(&table.name, q)?;
+        let rows = page.rows.into_iter().map(|r| present(state, table, r, principal, columns)).collect();
+        return Ok(Listed { rows, total: page.total });
+    }
+    let every = ListQuery { filters: stored, offset: 0, limit: usize::MAX, order: q.order.clone() };
+    let candidates = state.store.list_rows(&table.name, &every)?;
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for row in candidates.rows {
+        let presented = present(state, table, row, principal, columns);
+        if presented.as_object().is_some_and(|r| filters_match(r, &shown)) {
+            if total >= q.offset && rows.len() < q.limit {
+                rows.push(presented);
+            }
+            total += 1;
+        }
+    }
+    Ok(Listed { rows, total })
 }

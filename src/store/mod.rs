@@ -27,7 +27,7 @@ use std::sync::Arc;
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{ListQuery, Page, Row};
+pub use rows::{filters_match, ListQuery, Page, Row};
 pub use writer::{Done, Op, RowRef, SysTree};
 
 use crate::config::StateConfig;

@@ -54,7 +54,8 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
     }
 }
 
-fn matches(row: &Row, filters: &[(String, Value)]) -> bool {
+/// Whether a row passes every equality filter (numbers compared as numbers).
+pub fn filters_match(row: &Row, filters: &[(String, Value)]) -> bool {
     filters.iter().all(|(col, want)| match (row.get(col), want) {
         (Some(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (Some(v), w) => v == w,
@@ -180,7 +181,7 @@ impl Store {
         for id in ids {
             let Some(bytes) = rows.get(key(id?))? else { continue };
             let row = decode(&bytes)?;
-            if matches(&row, &rest) {
+            if filters_match(&row, &rest) {
                 out.push(row);
             }
         }
@@ -217,7 +218,7 @@ impl Store {
                 continue;
             }
             let row = decode(&bytes)?;
-            if matches(&row, &q.filters) {
+            if filters_match(&row, &q.filters) {
                 out.push(row);
             }
         }

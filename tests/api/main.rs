@@ -18,6 +18,7 @@ mod headers;
 mod injection_corpus;
 mod observability;
 mod openapi;
+mod oracle;
 mod rate_limit;
 mod rest;
 mod review;

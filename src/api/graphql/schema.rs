@@ -239,10 +239,9 @@ impl GraphQLValue<S> for Node {
             } else {
                 q
             };
-            let page = cx.state.store.list_rows(&table.name, q).map_err(|e| field_error(e.into()))?;
+            let page = crate::api::rows::list(&cx.state, table, q, &cx.principal, columns).map_err(field_error)?;
             cx.budget.take(page.rows.len() as u64).map_err(field_error)?;
-            let nodes: Vec<Node> =
-                page.rows.into_iter().map(|r| node(&cx.state, table, r, &cx.principal, columns)).collect();
+            let nodes: Vec<Node> = page.rows.into_iter().map(Node::from_presented).collect();
             ex.resolve(&info.of(&table.name), &Some(nodes))
         };
         match kind {
@@ -305,6 +304,16 @@ impl GraphQLValue<S> for Node {
     }
 }
 
+impl Node {
+    /// A row `present` already made.
+    fn from_presented(row: Value) -> Node {
+        match row {
+            Value::Object(row) => Node { row },
+            _ => Node { row: Map::new() },
+        }
+    }
+}
+
 /// A stored row as a GraphQL node (presented: secrets stripped, sandbox faked).
 pub fn node(
     state: &AppState,
@@ -313,10 +322,7 @@ pub fn node(
     p: &Principal,
     columns: Option<&[String]>,
 ) -> Node {
-    match present(state, table, row, p, columns) {
-        Value::Object(row) => Node { row },
-        _ => Node { row: Map::new() },
-    }
+    Node::from_presented(present(state, table, row, p, columns))
 }
 
 /// Builds the root node for the model.

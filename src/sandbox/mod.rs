@@ -8,6 +8,10 @@
 //! always maps to the same fake for a token — joins, repeated reads and pagination stay
 //! consistent — while nothing maps a fake back (no mapping is stored, and the key never
 //! leaves the data dir). Ids, amounts, dates and statuses are not PII and pass unchanged.
+//! Free text and `json` values are searched for PII-shaped spans (see [`spans`]); key/value
+//! rows whose key names the install's identity are faked by the kind the key names.
+
+pub mod spans;
 
 use dashmap::DashSet;
 use fake::faker::address::en::{BuildingNumber, CityName, StreetName};
@@ -111,9 +115,15 @@ impl RealValues {
 }
 
 /// Replaces every PII value of a row (already stripped of secret columns) with its fake:
-/// by the column's kind, and, in any other text column, every value shaped like an e-mail
-/// address, a phone number or an IBAN (a `contact_email` option, a phone in a note field).
+/// by the column's kind; in a key/value table, the value of a key that names identity or
+/// contact data (`company_address`, `smtp_host`, …) by the kind the key names; and in any
+/// other text or `json` value, every span shaped like an e-mail address, a phone number or
+/// an IBAN (`spans`), whether it is the whole value or a few words of it.
 pub fn fake_row(keys: &KeyRing, real: &RealValues, token_id: &str, table: &Table, row: &mut Map<String, Value>) {
+    let keyed = table.key_value().and_then(|(key, value_column)| {
+        let kind = row.get(key).and_then(Value::as_str).and_then(spans::key_kind)?;
+        Some((value_column.to_string(), kind))
+    });
     for (name, value) in row.iter_mut() {
         if value.is_null() {
             continue;
@@ -121,9 +131,53 @@ pub fn fake_row(keys: &KeyRing, real: &RealValues, token_id: &str, table: &Table
         let Some(column) = table.column(name) else { continue };
         if let Some((kind, _)) = column.pii() {
             *value = fake_value(keys, real, token_id, kind, column.ty, value);
-        } else if let Some(kind) = value.as_str().and_then(shaped_like) {
-            *value = fake_value(keys, real, token_id, kind, ColumnType::String, value);
+        } else if let Some((_, kind)) = keyed.as_ref().filter(|(c, _)| c == name) {
+            *value = fake_keyed(keys, real, token_id, *kind, value);
+        } else {
+            fake_text(keys, real, token_id, value);
         }
+    }
+}
+
+/// A key/value row's value faked as the kind its key names; a host name (no scheme) stays
+/// a host name.
+fn fake_keyed(keys: &KeyRing, real: &RealValues, token_id: &str, kind: PiiKind, value: &Value) -> Value {
+    let fake = fake_value(keys, real, token_id, kind, ColumnType::String, value);
+    match (kind, value.as_str(), fake.as_str()) {
+        (PiiKind::Url, Some(r), Some(f)) if !r.contains("://") => {
+            Value::from(f.split_once("://").map_or(f, |(_, host)| host))
+        }
+        _ => fake,
+    }
+}
+
+/// Fakes PII-shaped text wherever it sits in a value: a whole string, spans inside it, and
+/// every string inside a `json` document.
+fn fake_text(keys: &KeyRing, real: &RealValues, token_id: &str, value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Some(kind) = shaped_like(s) {
+                *value = fake_value(keys, real, token_id, kind, ColumnType::String, value);
+                return;
+            }
+            let found = spans::find(s);
+            if found.is_empty() {
+                return;
+            }
+            let mut out = String::with_capacity(s.len());
+            let mut at = 0;
+            for (start, end, kind) in found {
+                out.push_str(&s[at..start]);
+                let fake = fake_value(keys, real, token_id, kind, ColumnType::String, &Value::from(&s[start..end]));
+                out.push_str(fake.as_str().unwrap_or_default());
+                at = end;
+            }
+            out.push_str(&s[at..]);
+            *s = out;
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fake_text(keys, real, token_id, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| fake_text(keys, real, token_id, v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
