@@ -35,10 +35,24 @@ pub struct AppState {
 }
 
 /// `limit`, `offset`, `id` and every visible column without personal data (see `Parts`).
-fn plain_query_names(schema: &Schema) -> std::collections::HashSet<String> {
-    let tables = schema.tables.values().filter(|t| !t.sensitive);
-    let columns = tables.flat_map(|t| t.visible_columns()).filter(|c| c.pii().is_none());
-    ["limit", "offset", "id"].into_iter().map(String::from).chain(columns.map(|c| c.name.clone())).collect()
+/// What an audit record may keep in clear: the schema's own names, and per non-sensitive
+/// table the query values of columns that hold no personal data.
+fn audit_names(schema: &Schema) -> crate::redact::AuditNames {
+    let mut names = crate::redact::AuditNames::default();
+    for table in schema.tables.values() {
+        names.known.insert(table.name.clone());
+        names.known.extend(table.columns.keys().cloned());
+        if !table.sensitive {
+            let plain = table.visible_columns().filter(|c| c.pii().is_none()).map(|c| c.name.clone());
+            let paging = ["limit", "offset", "id"].into_iter().map(String::from);
+            names.plain.insert(table.name.clone(), paging.chain(plain).collect());
+        }
+    }
+    for view in schema.views.values() {
+        names.known.insert(view.name.clone());
+        names.views.insert(view.name.clone(), view.table.clone());
+    }
+    names
 }
 
 impl AppState {
@@ -107,7 +121,7 @@ impl AppState {
             stages,
             audit: audit.clone(),
             metrics: metrics.clone(),
-            plain_query_names: Arc::new(plain_query_names(&catalog.schema)),
+            audit_names: Arc::new(audit_names(&catalog.schema)),
             public: Arc::new(Principal::public(catalog.public_views())),
         });
         Ok(Self {

@@ -54,6 +54,9 @@ pub struct CheckRequest<'a> {
     pub path: &'a str,
     /// Decoded query parameters.
     pub query: &'a [(String, String)],
+    /// Decoded path segments, when the path holds anything but names and numbers (an
+    /// injection in a path is one too: `/api/v1/clients/1%20OR%201=1`).
+    pub path_segments: &'a [String],
     /// The JSON body, if the request sent one.
     pub json: Option<&'a Value>,
     /// Decoded `application/x-www-form-urlencoded` body fields.
@@ -82,7 +85,7 @@ impl CheckRequest<'_> {
     /// resolver, while scanning the text whole would read one literal's closing quote and a
     /// `#` in the next as an injection (`create_leads(name: "#hashtags")`).
     pub fn strings(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
+        let mut out: Vec<&str> = self.path_segments.iter().map(String::as_str).collect();
         for (k, v) in self.query.iter().chain(self.form.iter()) {
             out.push(k);
             out.push(v);
@@ -350,7 +353,7 @@ impl ChecksState {
         let locks = !self.locks.is_empty();
         self.chain.iter().map(|c| c.reads()).any(|r| {
             r.anything
-                || (r.query && !query.is_empty())
+                || (r.query && (!query.is_empty() || path_needs_scan(path)))
                 || (r.body && has_body)
                 || (r.locks && locks)
                 || (r.headers && has_headers)
@@ -395,6 +398,20 @@ impl ChecksState {
     }
 }
 
+/// Whether a path holds more than route names and ids (letters, digits, `_`, `.`, `/`):
+/// only such a path can carry an injection, so only it is scanned.
+pub fn path_needs_scan(path: &str) -> bool {
+    !path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.'))
+}
+
+/// A path's non-empty segments, percent-decoded.
+fn decode_segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect()
+}
+
 /// The facts the chain looks at, borrowed from the request.
 pub struct Inspect<'a> {
     pub method: &'a str,
@@ -436,6 +453,7 @@ impl ChecksState {
         let now = self.clock.now_ms();
         let policy = self.policies.iter().find(|p| p.matches(msg.method, msg.path)).unwrap_or(&policy::DEFAULT);
         let query = decode_pairs(msg.query);
+        let path_segments = if path_needs_scan(msg.path) { decode_segments(msg.path) } else { Vec::new() };
         let form = msg.form_body.map(|b| decode_pairs(&String::from_utf8_lossy(b))).unwrap_or_default();
         let user = msg.authorization.and_then(|a| self.tokens.owner_of(a));
         let graphql_strings = msg.graphql_strings();
@@ -443,6 +461,7 @@ impl ChecksState {
             method: msg.method,
             path: msg.path,
             query: &query,
+            path_segments: &path_segments,
             json: msg.json,
             form: &form,
             graphql_strings: &graphql_strings,

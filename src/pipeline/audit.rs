@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +24,7 @@ use actix_web::http::{Method, Uri};
 use super::headers::RequestId;
 use super::stage::StageName;
 use crate::digits::Hex;
-use crate::redact::{self, truncate};
+use crate::redact::{truncate, AuditNames};
 use crate::store::audit::{AuditLog, Entry, Line};
 use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
@@ -71,25 +70,26 @@ pub struct AuditEntry {
 }
 
 impl Entry for AuditEntry {
-    /// The query names whose values are kept (see `pipeline::Parts::plain_query_names`).
-    type Context = HashSet<String>;
+    /// The names kept in clear (see `redact::AuditNames`).
+    type Context = AuditNames;
 
     fn time_ms(&self) -> u64 {
         self.draft.time_ms
     }
 
-    fn write_line(&self, plain: &HashSet<String>, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_line(&self, names: &AuditNames, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
         let d = &self.draft;
+        let path = truncate(d.uri.path(), 512);
         let query = d.uri.query().filter(|q| !q.is_empty());
-        let query = query.map(|q| redact::redact_query(truncate(q, 1024), |k| plain.contains(k)));
-        let reason = self.reason.as_deref().map(redact::redact_text);
+        let query = query.map(|q| names.query(path, truncate(q, 1024)));
+        let reason = self.reason.as_deref().map(|r| names.reason(r));
         let (request_id, ip_hash) = (d.request_id.hex(), Hex::<32>::of(&d.ip_key.0));
         let stamp = crate::clock::Stamp::of(d.time_ms);
         let line = Line {
             time: stamp.as_str(),
             request_id: request_id.as_str(),
             method: d.method.as_str(),
-            path: &redact::redact_text(truncate(d.uri.path(), 512)),
+            path: &names.path(path),
             query: query.as_deref(),
             status: self.status,
             duration_us: self.duration_us,
@@ -164,19 +164,15 @@ pub struct Shutdown;
 /// logged.
 pub struct AuditWriter {
     log: Option<Arc<AuditLog>>,
-    /// The query names whose values are kept in clear.
-    plain: Arc<HashSet<String>>,
+    /// The names kept in clear.
+    names: Arc<AuditNames>,
     backlog: Vec<AuditEntry>,
 }
 
 impl AuditWriter {
     /// Starts the writer thread; call inside an actix `System`.
-    pub fn start(log: Arc<AuditLog>, plain_query_names: Arc<HashSet<String>>) -> Addr<AuditWriter> {
-        SyncArbiter::start(1, move || AuditWriter {
-            log: Some(log.clone()),
-            plain: plain_query_names.clone(),
-            backlog: Vec::new(),
-        })
+    pub fn start(log: Arc<AuditLog>, names: Arc<AuditNames>) -> Addr<AuditWriter> {
+        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()), names: names.clone(), backlog: Vec::new() })
     }
 
     fn store(&mut self) {
@@ -185,7 +181,7 @@ impl AuditWriter {
         if self.backlog.is_empty() {
             return;
         }
-        match log.append(&self.backlog, &self.plain) {
+        match log.append(&self.backlog, &self.names) {
             Ok(()) => log.settled(std::mem::take(&mut self.backlog).len(), 0),
             Err(StoreError::Unavailable(_)) => log.bound_held(&mut self.backlog, "storage unavailable"),
             Err(e) => {

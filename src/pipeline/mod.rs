@@ -117,7 +117,7 @@ pub struct Parts {
     pub metrics: Arc<Metrics>,
     /// Query names whose values the audit record keeps: `limit`, `offset`, `id` and the
     /// filter columns that hold no personal data; every other value is redacted.
-    pub plain_query_names: Arc<std::collections::HashSet<String>>,
+    pub audit_names: Arc<crate::redact::AuditNames>,
     /// Who an anonymous request to a public view (or the anonymous OpenAPI document) is; its
     /// `views` are the public views.
     pub public: Arc<crate::tokens::Principal>,
@@ -378,11 +378,7 @@ where
     }
 
     let route = route::resolve(req.method(), req.path()).map_err(|e| {
-        Refusal::new(
-            StageName::Router,
-            e,
-            format!("no route for {} {}", req.method(), crate::redact::truncate(req.path(), 200)),
-        )
+        Refusal::new(StageName::Router, e, format!("no route for {} (path in the record's shape)", req.method()))
     })?;
 
     let authorization = authorization_header.as_deref();

@@ -4,6 +4,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod audit_privacy;
 mod auth;
 mod checks;
 mod cli;
