@@ -4,6 +4,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod audit_seal;
 mod auth;
 mod checks;
 mod cli;
