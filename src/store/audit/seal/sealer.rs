@@ -62,6 +62,13 @@ fn owner_only() -> OpenOptions {
     options
 }
 
+/// Overwrites a copy of key material before it is freed (best effort, like [`SealKey`]'s
+/// `Drop`).
+fn wipe(mut bytes: Vec<u8>) {
+    bytes.fill(0);
+    std::hint::black_box(&bytes);
+}
+
 /// Lines of a file in `dir`; a missing file has none.
 fn lines_of(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     match segments::read_lines(path) {
@@ -84,8 +91,12 @@ impl Sealer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let file: KeyFile = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
-        let key = SealKey::from_hex(&file.key).ok_or(SealError::BadKey("the key file's key is not 64 hex digits"))?;
+        let parsed = serde_json::from_slice::<KeyFile>(&bytes);
+        wipe(bytes);
+        let mut file = parsed.map_err(std::io::Error::other)?;
+        let key = SealKey::from_hex(&file.key);
+        wipe(std::mem::take(&mut file.key).into_bytes());
+        let key = key.ok_or(SealError::BadKey("the key file's key is not 64 hex digits"))?;
         if file.epoch_secs == 0 {
             return Err(SealError::BadKey("the key file's epoch length is 0"));
         }
@@ -207,11 +218,14 @@ impl Sealer {
             epoch: self.epoch,
             key: self.key.expose_hex(),
         };
-        let bytes = serde_json::to_vec(&text).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(&text).map_err(std::io::Error::other);
+        wipe(text.key.into_bytes());
+        let bytes = bytes?;
         let tmp = self.dir.join(format!("{KEY_FILE}.tmp"));
         let mut file = owner_only().write(true).truncate(true).open(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
+        let written = file.write_all(&bytes).and_then(|()| file.sync_all());
+        wipe(bytes);
+        written?;
         drop(file);
         std::fs::rename(&tmp, self.dir.join(KEY_FILE))?;
         File::open(&self.dir)?.sync_all()?;
