@@ -252,11 +252,21 @@ pub struct AuditConfig {
     /// Records a worker's batcher, or the writer, holds while they cannot be stored (writer
     /// behind, storage unavailable); beyond it records are dropped and counted.
     pub max_pending: usize,
+    /// Length of a sealing epoch: the trail is sealed and the sealing key evolved this often
+    /// (once `audit setup-keys` ran; the length is fixed then, in the verification key).
+    pub seal_epoch_secs: u64,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { keep_days: 90, max_bytes: 1 << 30, segment_bytes: 16 << 20, flush_interval_ms: 50, max_pending: 100_000 }
+        Self {
+            keep_days: 90,
+            max_bytes: 1 << 30,
+            segment_bytes: 16 << 20,
+            flush_interval_ms: 50,
+            max_pending: 100_000,
+            seal_epoch_secs: 900,
+        }
     }
 }
 
@@ -512,6 +522,9 @@ impl Config {
         if self.audit.max_bytes == 0 || self.audit.segment_bytes == 0 || self.audit.flush_interval_ms == 0 {
             return invalid("audit.max_bytes", "max_bytes, segment_bytes and flush_interval_ms must be positive");
         }
+        if self.audit.seal_epoch_secs == 0 {
+            return invalid("audit.seal_epoch_secs", "must be positive");
+        }
         if self.checks.lock_secs == 0
             || self.checks.brute_force.window_secs == 0
             || self.checks.brute_force.lock_secs == 0
@@ -573,7 +586,11 @@ mod tests {
         assert_eq!(c.rate_limit.requests, 60);
         assert_eq!(c.auth.replay_window_secs, 300);
         assert_eq!(c.graphql.max_depth, 5);
+        assert_eq!(c.audit.seal_epoch_secs, 900);
         assert!(c.validate().is_ok());
+        let mut zero = Config::default();
+        zero.audit.seal_epoch_secs = 0;
+        assert!(zero.validate().unwrap_err().to_string().contains("audit.seal_epoch_secs"));
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!  1  http        route table, bodies (JSON depth, parsed body), query pairs, GraphQL literals
 //!  2  limits      counting engines: fixed windows, replay cache (no HTTP)
 //!  3  store       sled, read anywhere, written only by store::writer (group commit); indexes;
-//!                 audit/ segment files with a hash chain; key file, locks, counter snapshots
+//!                 audit/ segment files with a hash chain and forward-secure seals; key
+//!                 file, locks, counter snapshots
 //!  4  schema      the tables, columns, relations, views and index plan of data/schema.toml
 //!  5  tokens catalog sandbox tables seed   domain rules; `tables` is the one write path
 //!  6  checks      the ordered security checks (locks, injection, honeypot, endpoint limits)

@@ -65,7 +65,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let state = Arc::new(AppState::with_checks(l.config.clone(), l.schema, store, l.clock, l.checks)?);
     state.store.restore_counters(&state.counters(), state.clock.now_ms())?;
     let listen = l.config.server.listen.clone();
-    let audit_writer = AuditWriter::start(state.audit.clone(), state.pipeline.audit_names.clone());
+    let audit_writer = AuditWriter::start(state.audit.clone(), state.pipeline.audit_names.clone(), state.clock.clone());
     state.stages().start_actors(&state.clock);
     let graphql = web::Data::new(GraphqlApi::new(state.catalog.clone()));
     let factory_state = state.clone();

@@ -1,10 +1,10 @@
 //! Admin commands and the admin unix socket (`DATA_DIR/admin.sock`, mode 0600).
 //!
-//! The CLI's admin commands (`token …`, `audit tail`, locks) are one [`AdminRequest`] enum
-//! executed by one function, [`execute`], against an `AppState`. While the server runs the
-//! CLI sends the request over the socket, one JSON line each way, so changes take effect at
-//! once in the live caches; without a server it opens the store itself and calls the same
-//! function. Only the data dir's owner can reach the socket (dir 0700, socket 0600).
+//! The CLI's admin commands (`token …`, `audit tail`, `audit setup-keys`, locks) are one
+//! [`AdminRequest`] enum executed by one function, [`execute`], against an `AppState`. While
+//! the server runs the CLI sends the request over the socket, one JSON line each way, so
+//! changes take effect at once in the live caches (and the live audit writer); without a
+//! server it opens the store itself and calls the same function. Only the data dir's owner can reach the socket (dir 0700, socket 0600).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -34,6 +34,9 @@ pub enum AdminRequest {
     },
     AuditTail {
         n: usize,
+    },
+    AuditSetupKeys {
+        force: bool,
     },
     Lock {
         kind: LockKind,
@@ -99,6 +102,12 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
         AdminRequest::AuditTail { n } => {
             let records = state.audit.tail(n).map_err(|e| e.to_string())?;
             serde_json::to_value(records).map_err(|e| e.to_string())
+        }
+        AdminRequest::AuditSetupKeys { force } => {
+            // Through the live server, its writer seals from now on; the key is answered once.
+            let epoch_secs = state.config.get().audit.seal_epoch_secs;
+            let key = state.audit.setup_keys(now, epoch_secs, force).map_err(|e| e.to_string())?;
+            Ok(json!({"verification_key": key.expose()}))
         }
         AdminRequest::Lock { kind, subject, secs, reason, force } => {
             if secs == 0 {

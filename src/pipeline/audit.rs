@@ -8,7 +8,9 @@
 //! [`AuditBatch`] (no message per request); the worker's [`AuditActor`] owns that batch's
 //! time and every `flush_interval_ms` (and when a batch is full, and at shutdown) hands it
 //! to the one [`AuditWriter`], which formats, redacts, chains and stores it on its own
-//! thread. Disk work stays off the hot path. Nothing secret reaches a record: headers are
+//! thread. Disk work stays off the hot path. Between batches (and on the housekeeper's
+//! retry tick, and at shutdown) the writer also seals the trail when an epoch has ended
+//! (see `store::audit::seal`): one clock read and one comparison per batch otherwise. Nothing secret reaches a record: headers are
 //! never copied, and paths, query strings and reasons pass through `redact` on the writer.
 
 use std::borrow::Cow;
@@ -23,6 +25,7 @@ use actix_web::http::{Method, Uri};
 
 use super::headers::RequestId;
 use super::stage::StageName;
+use crate::clock::SharedClock;
 use crate::digits::Hex;
 use crate::redact::{truncate, AuditNames};
 use crate::store::audit::{AuditLog, Entry, Line};
@@ -167,16 +170,25 @@ pub struct AuditWriter {
     /// The names kept in clear.
     names: Arc<AuditNames>,
     backlog: Vec<AuditEntry>,
+    /// Tells when a sealing epoch ends.
+    clock: SharedClock,
 }
 
 impl AuditWriter {
     /// Starts the writer thread; call inside an actix `System`.
-    pub fn start(log: Arc<AuditLog>, names: Arc<AuditNames>) -> Addr<AuditWriter> {
-        SyncArbiter::start(1, move || AuditWriter { log: Some(log.clone()), names: names.clone(), backlog: Vec::new() })
+    pub fn start(log: Arc<AuditLog>, names: Arc<AuditNames>, clock: SharedClock) -> Addr<AuditWriter> {
+        SyncArbiter::start(1, move || AuditWriter {
+            log: Some(log.clone()),
+            names: names.clone(),
+            backlog: Vec::new(),
+            clock: clock.clone(),
+        })
     }
 
     fn store(&mut self) {
         let Some(log) = &self.log else { return };
+        // Before the batch: what was stored before the epoch ended is that epoch's.
+        log.seal_if_due(self.clock.now_ms());
         log.retry_deferred();
         if self.backlog.is_empty() {
             return;
@@ -217,6 +229,8 @@ impl Handler<Shutdown> for AuditWriter {
     fn handle(&mut self, _: Shutdown, ctx: &mut SyncContext<Self>) {
         self.store();
         if let Some(log) = self.log.take() {
+            // Like journald closing a file: what was stored is sealed with this epoch's key.
+            log.seal_now(self.clock.now_ms());
             if !self.backlog.is_empty() {
                 log.settled(0, self.backlog.len());
                 tracing::error!(dropped = self.backlog.len(), "storage unavailable at shutdown; audit records dropped");

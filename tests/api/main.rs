@@ -5,6 +5,7 @@ mod support;
 mod architecture;
 mod audit;
 mod audit_privacy;
+mod audit_seal;
 mod auth;
 mod checks;
 mod cli;

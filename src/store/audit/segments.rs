@@ -87,11 +87,16 @@ pub fn line_hash(line: &[u8]) -> crate::digits::Hex<64> {
 /// The complete lines of a segment (a torn last line, from a power cut, is left out).
 pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     let bytes = std::fs::read(path)?;
+    // A damaged compressed file is named: the decoder's own message names nothing.
+    let named = |e: std::io::Error| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::io::Error::new(e.kind(), format!("{name}: {e}"))
+    };
     let bytes = match path.extension().and_then(|e| e.to_str()) {
-        Some("zst") => zstd::stream::decode_all(&bytes[..])?,
+        Some("zst") => zstd::stream::decode_all(&bytes[..]).map_err(named)?,
         Some("gz") => {
             let mut plain = Vec::with_capacity(bytes.len() * 8);
-            flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain)?;
+            flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain).map_err(named)?;
             plain
         }
         _ => bytes,
@@ -109,6 +114,8 @@ pub struct Appender {
     next_number: u64,
     /// Hash of the last stored line.
     pub prev: String,
+    /// Segment number and line (1-based) of the last stored line; (0, 0) when none.
+    position: (u64, usize),
     segment_bytes: u64,
 }
 
@@ -148,10 +155,12 @@ impl Appender {
             lines = bytes[..complete].iter().filter(|&&b| b == b'\n').count();
             current = Some((last.clone(), file, complete as u64));
         }
-        let mut prev = None;
+        let (mut prev, mut position) = (None, (0, 0));
         for seg in list(dir)?.iter().rev() {
-            if let Some(last) = read_lines(&seg.path)?.pop() {
+            let mut lines = read_lines(&seg.path)?;
+            if let Some(last) = lines.pop() {
                 prev = Some(line_hash(&last).as_str().to_owned());
+                position = (seg.number, lines.len() + 1);
                 break;
             }
         }
@@ -161,6 +170,7 @@ impl Appender {
             lines,
             next_number,
             prev: prev.unwrap_or_else(|| GENESIS.into()),
+            position,
             segment_bytes,
         })
     }
@@ -193,6 +203,9 @@ impl Appender {
         }
         *size += lines.len() as u64;
         self.lines += count;
+        if let Some((seg, _, _)) = &self.current {
+            self.position = (seg.number, self.lines);
+        }
         Ok(closed)
     }
 
@@ -204,6 +217,11 @@ impl Appender {
     /// Complete lines in the current segment.
     pub fn lines(&self) -> usize {
         self.lines
+    }
+
+    /// Segment number and line of the last stored line; (0, 0) while the trail is empty.
+    pub fn position(&self) -> (u64, usize) {
+        self.position
     }
 }
 
