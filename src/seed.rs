@@ -1,10 +1,12 @@
 //! Seeding a fresh data dir with the demo CRM shipped in `data/demo/` (embedded in the
-//! binary, so `palisade serve` serves real-looking data anywhere). Every demo row is checked
-//! against the schema in use before anything is written.
+//! binary, so `palisade serve` serves real-looking data anywhere), when the schema in use is
+//! the demo's own: an edited schema starts empty rather than failing on a demo row it no
+//! longer fits. Every demo row is checked against the schema before anything is written.
 
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::schema::applied::Applied;
 use crate::schema::Schema;
 use crate::store::{Op, Row, Store, SysTree};
 
@@ -20,6 +22,13 @@ pub const DEMO_TABLES: &[(&str, &str)] = &[
     ("staff", include_str!("../data/demo/staff.json")),
     ("options", include_str!("../data/demo/options.json")),
 ];
+
+/// Whether `schema` declares exactly the demo's tables and columns (the demo rows are
+/// seeded only into the schema they were written for).
+pub fn is_demo_schema(schema: &Schema) -> bool {
+    let demo = Schema::parse(crate::schema::EMBEDDED_SCHEMA).map(|s| Applied::of(&s).tables);
+    demo.is_ok_and(|demo| demo == Applied::of(schema).tables)
+}
 
 /// Parses the demo rows of one table and checks them against the schema.
 pub fn demo_rows(schema: &Schema, table: &str) -> Result<Vec<Row>, ApiError> {

@@ -38,13 +38,24 @@ pub struct Launch {
     pub checks: Vec<Arc<dyn SecurityCheck>>,
 }
 
+/// What happened to a fresh data dir's demo rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    /// Not a fresh data dir, or seeding was turned off.
+    No,
+    /// This many demo rows were written.
+    Seeded(usize),
+    /// The schema is not the demo's own: the data dir starts empty.
+    NotDemoSchema,
+}
+
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
     pub server: actix_web::dev::Server,
-    /// Rows written when a fresh data dir was seeded.
-    pub seeded: Option<usize>,
+    /// Whether a fresh data dir was seeded with the demo rows.
+    pub seeded: Seeding,
     pub audit_writer: Addr<AuditWriter>,
     /// Where `GET /metrics` is served, when `[metrics] listen` is set.
     pub metrics_addr: Option<SocketAddr>,
@@ -57,12 +68,18 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let data_dir = l.config.server.data_dir.clone();
     let store = Store::open(&data_dir, &l.config.state, l.schema.index_plan())
         .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
-    let seeded = if l.seed && store.is_empty() {
-        Some(seed::seed_demo(&store, &l.schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?)
-    } else {
-        None
+    let fresh = store.is_empty();
+    let mut schema = l.schema;
+    // The data follows the schema file before anything is served (see `schema::migrate`).
+    crate::schema::migrate::apply(&store, &mut schema)?;
+    let seeded = match (l.seed && fresh, seed::is_demo_schema(&schema)) {
+        (true, true) => Seeding::Seeded(
+            seed::seed_demo(&store, &schema).map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))?,
+        ),
+        (true, false) => Seeding::NotDemoSchema,
+        (false, _) => Seeding::No,
     };
-    let state = Arc::new(AppState::with_checks(l.config.clone(), l.schema, store, l.clock, l.checks)?);
+    let state = Arc::new(AppState::with_checks(l.config.clone(), schema, store, l.clock, l.checks)?);
     state.store.restore_counters(&state.counters(), state.clock.now_ms())?;
     let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone(), state.pipeline.audit_names.clone(), state.clock.clone());

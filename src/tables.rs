@@ -80,17 +80,20 @@ pub fn update(
     let refs = references(table, &body);
     let def = table.clone();
     let change = Box::new(move |current: Row| {
+        // Keys the schema no longer declares (a dropped column kept until `schema prune`)
+        // are not the client's: they are neither validated nor lost.
+        let (declared, hidden): (Row, Row) = current.into_iter().partition(|(k, _)| def.column(k).is_some());
         let mut next: Row = match how {
-            Update::Merge => current,
+            Update::Merge => declared,
             // What the client cannot write (secret, server-managed) is kept.
             Update::Replace => {
-                current.into_iter().filter(|(k, _)| def.column(k).is_some_and(|c| !c.client_writable())).collect()
+                declared.into_iter().filter(|(k, _)| def.column(k).is_some_and(|c| !c.client_writable())).collect()
             }
         };
-        next.remove("id");
         next.extend(body);
         next.retain(|_, v| !v.is_null());
         def.validate_row(&next)?;
+        next.extend(hidden.into_iter().filter(|(k, _)| k != "id"));
         Ok(next)
     });
     Ok(Op::Update { table: table.name.clone(), id, refs, change })

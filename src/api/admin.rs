@@ -38,6 +38,14 @@ pub enum AdminRequest {
     AuditSetupKeys {
         force: bool,
     },
+    /// What the next start would do with this schema file (`None`: the embedded schema).
+    SchemaCheck {
+        schema_file: Option<std::path::PathBuf>,
+    },
+    /// Deletes the kept data of dropped columns and tables.
+    SchemaPrune {
+        dry_run: bool,
+    },
     Lock {
         kind: LockKind,
         subject: String,
@@ -102,6 +110,20 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
         AdminRequest::AuditTail { n } => {
             let records = state.audit.tail(n).map_err(|e| e.to_string())?;
             serde_json::to_value(records).map_err(|e| e.to_string())
+        }
+        AdminRequest::SchemaCheck { schema_file } => {
+            let schema = crate::schema::Schema::load(schema_file.as_deref()).map_err(|e| e.to_string())?;
+            let report = crate::schema::migrate::check(&state.store, &schema).map_err(|e| e.to_string())?;
+            serde_json::to_value(report).map_err(|e| e.to_string())
+        }
+        AdminRequest::SchemaPrune { dry_run } => {
+            let pruned =
+                crate::schema::migrate::prune(&state.store, state.schema(), dry_run).map_err(|e| e.to_string())?;
+            let pruned: Vec<Value> = pruned
+                .into_iter()
+                .map(|(table, column, rows)| json!({"table": table, "column": column, "rows": rows}))
+                .collect();
+            Ok(json!({"dry_run": dry_run, "pruned": pruned}))
         }
         AdminRequest::AuditSetupKeys { force } => {
             // Through the live server, its writer seals from now on; the key is answered once.

@@ -21,9 +21,12 @@ use crate::store::{filters_match, ListQuery};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
-/// (no secret column, no column subset) and nothing to fake (not a sandbox token).
+/// (no secret column, no column subset, no dropped column whose values are still stored —
+/// every stored row then holds only declared columns, of their declared types, which the
+/// schema migration guarantees) and nothing to fake (not a sandbox token).
 pub fn as_stored(table: &Table, principal: &Principal, columns: Option<&[String]>) -> bool {
     columns.is_none()
+        && !table.hidden_data
         && may_read(table, principal)
         && !principal.record.sandbox
         && !table.columns.values().any(|c| c.secret)

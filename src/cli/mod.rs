@@ -84,6 +84,8 @@ pub struct Context {
     pub schema: Schema,
     /// How the config was found, so `serve` can read it again on SIGHUP.
     pub config_file: Option<PathBuf>,
+    /// The schema file in use (`None`: the schema embedded in the binary).
+    pub schema_file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
 }
 
@@ -111,7 +113,13 @@ impl Cli {
             default.exists().then_some(default)
         });
         let schema = Schema::load(schema_path.as_deref())?;
-        Ok(Context { config, schema, config_file: self.config.clone(), data_dir: self.data_dir.clone() })
+        Ok(Context {
+            config,
+            schema,
+            config_file: self.config.clone(),
+            schema_file: schema_path,
+            data_dir: self.data_dir.clone(),
+        })
     }
 }
 

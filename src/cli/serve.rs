@@ -18,7 +18,7 @@ use super::Context;
 use crate::clock::SystemClock;
 use crate::config::LiveConfig;
 use crate::notify::{notify, reloading};
-use crate::server::{launch, run_until_stopped, Launch};
+use crate::server::{launch, run_until_stopped, Launch, Seeding};
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -51,8 +51,23 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         })?;
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         println!("listening on http://{}", running.addr);
-        if let Some(rows) = running.seeded {
-            println!("seeded {rows} demo rows into {}", data_dir.display());
+        let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let config_file = cx.config_file.clone().or_else(|| {
+            let default = std::path::PathBuf::from(crate::config::DEFAULT_CONFIG_PATH);
+            default.exists().then_some(default)
+        });
+        let shown = |p: Option<&std::path::Path>, none: &str| p.map_or(none.to_string(), |p| absolute(p).display().to_string());
+        let (config_shown, schema_shown) =
+            (shown(config_file.as_deref(), "built-in defaults"), shown(cx.schema_file.as_deref(), "built-in demo schema"));
+        let data_shown = absolute(&data_dir).display().to_string();
+        println!("config {config_shown}; schema {schema_shown}; data dir {data_shown}");
+        tracing::info!(config = %config_shown, schema = %schema_shown, data_dir = %data_shown, "files in use");
+        match running.seeded {
+            Seeding::Seeded(rows) => println!("seeded {rows} demo rows into {}", data_dir.display()),
+            Seeding::NotDemoSchema => {
+                println!("the schema is not the demo's own: the new data dir starts empty (nothing seeded)")
+            }
+            Seeding::No => {}
         }
         if running.state.tokens.is_empty() {
             println!(

@@ -4,6 +4,9 @@
 //! so adding a column in the TOML file is all it takes to serve it. A schema that does not
 //! make sense refuses to load, and the error names the table, column or view.
 
+pub mod applied;
+pub mod migrate;
+mod parse;
 mod pii;
 mod validate;
 
@@ -23,7 +26,7 @@ pub const EMBEDDED_SCHEMA: &str = include_str!("../../data/schema.toml");
 /// sensitive-table defence: the token store is never a table, whatever the config says).
 const RESERVED_TABLES: &[&str] = &["api_tokens", "tokens", "views", "graphql", "health"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     String,
@@ -60,6 +63,10 @@ pub struct Column {
     pub references: Option<String>,
     /// Equality filters on it go through an index (every reference column has one too).
     pub index: bool,
+    /// Its name before a rename (`renamed_from = "old"`).
+    pub renamed_from: Option<String>,
+    /// Written into stored rows that lack it (`default = …`), when the column is added.
+    pub default: Option<Value>,
 }
 
 /// The column the server stamps with the creation time of a row.
@@ -101,6 +108,12 @@ pub struct Table {
     pub plain_values: bool,
     /// Columns by name (sorted), `id` excluded.
     pub columns: BTreeMap<String, Column>,
+    /// Its name before a rename (`renamed_from = "old"`).
+    pub renamed_from: Option<String>,
+    /// Stored rows may hold keys the schema no longer declares (a dropped column whose data
+    /// is kept until `palisade schema prune`): rows must then be presented, never sent as
+    /// stored. Set at start by `schema::migrate`.
+    pub hidden_data: bool,
 }
 
 impl Table {
@@ -151,6 +164,10 @@ pub struct View {
 pub struct Schema {
     pub tables: BTreeMap<String, Table>,
     pub views: BTreeMap<String, View>,
+    /// (table, column, target) references held by data the schema no longer declares (a
+    /// dropped table or column): deleting a target row they name is still refused. Set at
+    /// start by `schema::migrate`.
+    pub hidden_referrers: Vec<(String, String, String)>,
 }
 
 /// Why a schema was refused.
@@ -168,63 +185,6 @@ pub enum SchemaError {
     View { view: String, message: String },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSchema {
-    #[serde(default)]
-    tables: BTreeMap<String, RawTable>,
-    #[serde(default)]
-    views: BTreeMap<String, RawView>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTable {
-    #[serde(default)]
-    sensitive: bool,
-    #[serde(default)]
-    plain_values: bool,
-    #[serde(default)]
-    columns: BTreeMap<String, RawColumn>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawColumn {
-    #[serde(rename = "type")]
-    ty: ColumnType,
-    #[serde(default)]
-    required: bool,
-    pii: Option<String>,
-    #[serde(default)]
-    secret: bool,
-    references: Option<String>,
-    #[serde(default)]
-    index: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawView {
-    table: String,
-    columns: Option<Vec<String>>,
-    #[serde(default)]
-    filter: BTreeMap<String, Value>,
-    order: Option<String>,
-    #[serde(default)]
-    public: bool,
-    /// A public view may show personal-data columns only when it says so.
-    #[serde(default)]
-    public_pii: bool,
-}
-
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && name.len() <= 63
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
-}
-
 impl Schema {
     /// Loads the schema file, or the embedded one when `path` is `None`.
     pub fn load(path: Option<&Path>) -> Result<Self, SchemaError> {
@@ -239,131 +199,7 @@ impl Schema {
     }
 
     pub fn parse(text: &str) -> Result<Self, SchemaError> {
-        let raw: RawSchema =
-            toml::from_str(text).map_err(|e| SchemaError::Parse(e.to_string().trim().replace('\n', " ")))?;
-        let mut tables = BTreeMap::new();
-        for (name, raw_table) in &raw.tables {
-            let table_err = |message: &str| SchemaError::Table { table: name.clone(), message: message.into() };
-            if !valid_name(name) {
-                return Err(table_err("names are lower-case letters, digits and _ (starting with a letter)"));
-            }
-            if RESERVED_TABLES.contains(&name.as_str()) {
-                return Err(table_err("this name is reserved"));
-            }
-            if raw_table.columns.is_empty() {
-                return Err(table_err("a table needs at least one column"));
-            }
-            let mut columns = BTreeMap::new();
-            for (col, rc) in &raw_table.columns {
-                let col_err =
-                    |message: String| SchemaError::Column { table: name.clone(), column: col.clone(), message };
-                if !valid_name(col) {
-                    return Err(col_err("names are lower-case letters, digits and _".into()));
-                }
-                if col == "id" {
-                    return Err(col_err("`id` is implicit and assigned by the server".into()));
-                }
-                let declared_pii = match &rc.pii {
-                    Some(kind) => {
-                        Some(PiiKind::parse(kind).ok_or_else(|| col_err(format!("unknown pii kind {kind:?}")))?)
-                    }
-                    None => None,
-                };
-                if rc.index && rc.ty == ColumnType::Json {
-                    return Err(col_err("json columns cannot be indexed".into()));
-                }
-                if let Some(target) = &rc.references {
-                    if !raw.tables.contains_key(target) {
-                        return Err(col_err(format!("references unknown table {target:?}")));
-                    }
-                    if rc.ty != ColumnType::Int {
-                        return Err(col_err("a reference column must have type int".into()));
-                    }
-                }
-                columns.insert(
-                    col.clone(),
-                    Column {
-                        name: col.clone(),
-                        ty: rc.ty,
-                        required: rc.required,
-                        declared_pii,
-                        secret: rc.secret,
-                        references: rc.references.clone(),
-                        index: rc.index || rc.references.is_some(),
-                    },
-                );
-            }
-            tables.insert(
-                name.clone(),
-                Table {
-                    name: name.clone(),
-                    sensitive: raw_table.sensitive,
-                    plain_values: raw_table.plain_values,
-                    columns,
-                },
-            );
-        }
-        let mut views = BTreeMap::new();
-        for (name, rv) in raw.views {
-            let view_err = |message: String| SchemaError::View { view: name.clone(), message };
-            if !valid_name(&name) {
-                return Err(view_err("names are lower-case letters, digits and _".into()));
-            }
-            let table = tables.get(&rv.table).ok_or_else(|| view_err(format!("unknown table {:?}", rv.table)))?;
-            let known = |c: &str| c == "id" || table.column(c).is_some_and(|col| !col.secret);
-            let mut columns = match rv.columns {
-                Some(cols) => cols,
-                None => table.visible_columns().map(|c| c.name.clone()).collect(),
-            };
-            if let Some(bad) = columns.iter().find(|c| !known(c)) {
-                return Err(view_err(format!("unknown column {bad:?}")));
-            }
-            if !columns.iter().any(|c| c == "id") {
-                columns.insert(0, "id".into());
-            }
-            for (col, value) in &rv.filter {
-                if !known(col) {
-                    return Err(view_err(format!("filter on unknown column {col:?}")));
-                }
-                if col != "id" {
-                    let column = &table.columns[col];
-                    validate::check_value(column, value)
-                        .map_err(|e| view_err(format!("filter {col}: {}", e.message)))?;
-                }
-            }
-            if rv.public_pii && !rv.public {
-                return Err(view_err("public_pii = true needs public = true".into()));
-            }
-            if rv.public {
-                if table.sensitive {
-                    return Err(view_err(format!("a public view cannot show the sensitive table {:?}", table.name)));
-                }
-                let pii = columns.iter().find(|c| table.column(c).is_some_and(|col| col.pii().is_some()));
-                if let (Some(col), false) = (pii, rv.public_pii) {
-                    return Err(view_err(format!(
-                        "public view shows the personal-data column {col:?}; remove it or set public_pii = true"
-                    )));
-                }
-            }
-            let order = match rv.order {
-                Some(spec) => {
-                    let (column, descending) = match spec.strip_prefix('-') {
-                        Some(c) => (c.to_string(), true),
-                        None => (spec.clone(), false),
-                    };
-                    if !known(&column) {
-                        return Err(view_err(format!("order by unknown column {column:?}")));
-                    }
-                    Some(Order { column, descending })
-                }
-                None => None,
-            };
-            views.insert(
-                name.clone(),
-                View { name, table: rv.table, columns, filter: rv.filter, order, public: rv.public },
-            );
-        }
-        Ok(Schema { tables, views })
+        parse::parse(text)
     }
 
     pub fn table(&self, name: &str) -> Option<&Table> {
@@ -392,17 +228,16 @@ impl Schema {
         crate::store::IndexPlan(plan)
     }
 
-    /// Every (table, column) whose column references `table`.
+    /// Every (table, column) whose column references `table`, hidden data included.
     pub fn referrers(&self, table: &str) -> Vec<(String, String)> {
-        self.tables
-            .values()
-            .flat_map(|t| {
-                t.columns
-                    .values()
-                    .filter(|c| c.references.as_deref() == Some(table))
-                    .map(|c| (t.name.clone(), c.name.clone()))
-            })
-            .collect()
+        let declared = self.tables.values().flat_map(|t| {
+            t.columns
+                .values()
+                .filter(|c| c.references.as_deref() == Some(table))
+                .map(|c| (t.name.clone(), c.name.clone()))
+        });
+        let hidden = self.hidden_referrers.iter().filter(|(_, _, target)| target == table);
+        declared.chain(hidden.map(|(t, c, _)| (t.clone(), c.clone()))).collect()
     }
 }
 

@@ -12,6 +12,7 @@
 //! uses sled transactions or `flush_async`, which deadlock under concurrent load.
 
 pub mod audit;
+mod bulk;
 pub mod health;
 pub mod index;
 mod keys;
@@ -28,7 +29,7 @@ pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
 pub use rows::{filters_match, ListQuery, Page, Row};
-pub use writer::{Done, Op, RowRef, SysTree};
+pub use writer::{Done, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};

@@ -226,6 +226,20 @@ impl Store {
     }
 
     /// Calls `f` with every row of a table.
+    /// Every table that has rows in the database, whether the schema declares it or not.
+    pub fn row_tables(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for name in self.db.tree_names() {
+            if let Some(table) = name.strip_prefix(b"rows:") {
+                let table = String::from_utf8_lossy(table).into_owned();
+                if !self.rows_tree(&table)?.is_empty() {
+                    out.push(table);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
         for item in self.rows_tree(table)?.iter() {
             let (_, bytes) = item?;

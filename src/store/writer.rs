@@ -72,9 +72,22 @@ pub enum Op {
     Put { tree: SysTree, entries: Vec<(Vec<u8>, Vec<u8>)> },
     /// Removes a key of a system tree.
     Remove { tree: SysTree, key: Vec<u8> },
+    /// Rewrites up to `limit` rows of `table` with ids above `after`, in id order, through
+    /// `change` (`None`: the row stays as it is); answers `Done::Progress` with the last id
+    /// read, `None` past the end. Run in the writer's order, so a concurrent write is never
+    /// overwritten with a stale copy (schema migrations and prune).
+    Transform { table: String, after: u64, limit: usize, change: RowMap },
+    /// Moves up to `limit` rows from table `from` into `to` (a table rename); answers
+    /// `Done::Progress(Some(n))` with how many moved, `None` when none were left.
+    MoveRows { from: String, to: String, limit: usize },
+    /// Deletes every row and index entry of a table (`schema prune` of a dropped table).
+    DropTable { table: String },
     /// Does nothing: proves the writer answers (the watchdog's probe).
     Ping,
 }
+
+/// A row rewrite for [`Op::Transform`].
+pub type RowMap = Arc<dyn Fn(&Row) -> Option<Row> + Send + Sync>;
 
 /// What an op did.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +97,8 @@ pub enum Done {
     Missing,
     /// Delete of a row; `Remove`: whether the key was there.
     Removed(bool),
+    /// A bulk op's position (see [`Op::Transform`], [`Op::MoveRows`]).
+    Progress(Option<u64>),
     Ok,
 }
 
@@ -232,11 +247,11 @@ impl Engine {
         Ok(t)
     }
 
-    fn rows(&mut self, table: &str) -> Result<sled::Tree, StoreError> {
+    pub(super) fn rows(&mut self, table: &str) -> Result<sled::Tree, StoreError> {
         self.tree(&format!("rows:{table}"))
     }
 
-    fn index(&mut self, table: &str) -> Result<sled::Tree, StoreError> {
+    pub(super) fn index(&mut self, table: &str) -> Result<sled::Tree, StoreError> {
         self.tree(&format!("idx:{table}"))
     }
 
@@ -259,11 +274,14 @@ impl Engine {
                 let t = self.tree(tree.name())?;
                 Ok(Done::Removed(self.observe(t.remove(key))?.is_some()))
             }
+            Op::Transform { table, after, limit, change } => self.transform(&table, after, limit, &change),
+            Op::MoveRows { from, to, limit } => self.move_rows(&from, &to, limit),
+            Op::DropTable { table } => self.drop_table(&table),
             Op::Ping => Ok(Done::Ok),
         }
     }
 
-    fn observe<T>(&self, r: Result<T, sled::Error>) -> Result<T, ApiError> {
+    pub(super) fn observe<T>(&self, r: Result<T, sled::Error>) -> Result<T, ApiError> {
         Ok(self.health.observe(r)?)
     }
 
@@ -280,7 +298,7 @@ impl Engine {
     }
 
     /// The table's next id: one past the larger of the stored sequence and the last row.
-    fn next_id(&mut self, table: &str) -> Result<u64, ApiError> {
+    pub(super) fn next_id(&mut self, table: &str) -> Result<u64, ApiError> {
         if let Some(last) = self.seqs.get(table) {
             return Ok(last + 1);
         }
@@ -293,7 +311,7 @@ impl Engine {
         Ok(last + 1)
     }
 
-    fn set_seq(&mut self, table: &str, last: u64) -> Result<(), ApiError> {
+    pub(super) fn set_seq(&mut self, table: &str, last: u64) -> Result<(), ApiError> {
         // The sequence is stored before the row it covers: a crash between the two leaves a
         // gap in ids, never a reused one.
         let meta = self.tree(SysTree::Meta.name())?;
@@ -324,7 +342,7 @@ impl Engine {
     }
 
     /// Writes a row and moves its index entries (new ones after the row, stale ones removed).
-    fn put_row(&mut self, table: &str, id: u64, old: Option<&Row>, row: &Row) -> Result<(), ApiError> {
+    pub(super) fn put_row(&mut self, table: &str, id: u64, old: Option<&Row>, row: &Row) -> Result<(), ApiError> {
         let rows = self.rows(table)?;
         self.observe(rows.insert(key(id), encode(row)))?;
         let indexes = self.indexes.clone();
@@ -347,7 +365,7 @@ impl Engine {
         Ok(())
     }
 
-    fn remove_entry(&self, idx: &sled::Tree, entry: &[u8]) -> Result<(), ApiError> {
+    pub(super) fn remove_entry(&self, idx: &sled::Tree, entry: &[u8]) -> Result<(), ApiError> {
         if self.observe(idx.remove(entry))?.is_some() {
             self.add_to_count(idx, index::count_key(entry), -1)?;
         }

@@ -82,9 +82,17 @@ fn serve_prints_its_address_takes_live_tokens_and_stops_cleanly() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let addr = first.strip_prefix("listening on http://").expect(&first).to_string();
-    let rest: Vec<String> = lines.by_ref().take(2).map(Result::unwrap).collect();
-    assert!(rest[0].contains("seeded"), "{rest:?}");
-    assert!(rest[1].contains("token create"), "{rest:?}");
+    let rest: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
+    // The files in use, as absolute paths.
+    let data_dir = std::fs::canonicalize(dir.path()).unwrap();
+    assert!(rest[0].starts_with("config ") && rest[0].contains("schema "), "{rest:?}");
+    assert!(
+        rest[0].contains(&format!("data dir {}", dir.path().display()))
+            || rest[0].contains(&data_dir.display().to_string()),
+        "{rest:?}"
+    );
+    assert!(rest[1].contains("seeded"), "{rest:?}");
+    assert!(rest[2].contains("token create"), "{rest:?}");
 
     // Through the admin socket while the server runs; usable at once.
     let out = palisade(dir.path(), &["token", "create", "--name", "live", "--scope", "clients:r"]);

@@ -25,6 +25,7 @@ mod rate_limit;
 mod rest;
 mod review;
 mod sandbox;
+mod schema_changes;
 mod scope;
 mod shield;
 mod soak;

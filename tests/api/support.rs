@@ -145,6 +145,11 @@ impl Builder {
     }
 
     pub fn start(self) -> TestApp {
+        self.try_start().map_err(|(e, _)| e).expect("server starts")
+    }
+
+    /// Starts, or hands back why not and the data dir (a refused start changes nothing).
+    pub fn try_start(self) -> Result<TestApp, (String, tempfile::TempDir)> {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         let mut config = self.config;
         config.server.data_dir = dir.path().to_path_buf();
@@ -197,8 +202,14 @@ impl Builder {
                 }
             })
         });
-        let (addr, metrics_addr, state, handle) = rx.recv().unwrap().expect("server starts");
-        TestApp { addr, state, clock: manual, dir, metrics_addr, handle, thread: Some(thread) }
+        let (addr, metrics_addr, state, handle) = match rx.recv().unwrap() {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = thread.join();
+                return Err((e, dir));
+            }
+        };
+        Ok(TestApp { addr, state, clock: manual, dir, metrics_addr, handle, thread: Some(thread) })
     }
 }
 
