@@ -296,3 +296,42 @@ fn schema_check_says_what_the_next_start_would_do() {
     let (_, report) = check(THINGS_AFTER);
     assert_eq!(report["changes"].as_array().unwrap().len(), 2, "still planned: check wrote nothing");
 }
+
+#[test]
+fn a_table_rename_moves_its_rows_and_ids() {
+    let app = TestApp::builder().schema(ITEMS).no_seed().start();
+    let t = app.token(&["items:rc"]);
+    for code in ["a", "b"] {
+        assert_eq!(app.req("POST", "/api/v1/items").bearer(&t).json(&json!({"code": code})).send().status, 201);
+    }
+    let renamed = "[tables.goods]\nrenamed_from = \"items\"\n[tables.goods.columns]\ncode = { type = \"string\" }\n";
+    let app = restart(app, renamed);
+    let t = app.token(&["goods:rc"]);
+    let rows = app.get("/api/v1/goods", &t).json()["data"].clone();
+    assert_eq!(rows, json!([{"id": 1, "code": "a"}, {"id": 2, "code": "b"}]));
+    let r = app.req("POST", "/api/v1/goods").bearer(&t).json(&json!({"code": "c"})).send();
+    assert_eq!(r.json()["data"]["id"], 3, "ids are never reused");
+    assert_eq!(app.get("/api/v1/items", &t).status, 404);
+}
+
+#[test]
+fn an_edited_demo_schema_starts_empty_instead_of_failing() {
+    let app = TestApp::builder().schema(&without_address()).start();
+    let r = app.get("/api/v1/clients", &app.token(&["clients:r"]));
+    assert_eq!((r.status, r.json()["total"].clone()), (200, json!(0)));
+}
+
+#[test]
+fn a_store_from_before_schema_records_hides_undeclared_keys() {
+    use palisade::store::{Op, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let schema = palisade::schema::Schema::parse(ITEMS).unwrap();
+    let store = Store::open(dir.path(), &Default::default(), schema.index_plan()).unwrap();
+    let rows = vec![json!({"id": 1, "code": "a", "legacy": "secret stuff"}).as_object().unwrap().clone()];
+    store.write_blocking(Op::Load { table: "items".into(), rows }).unwrap();
+    drop(store);
+    let app = TestApp::builder().schema(ITEMS).no_seed().dir(dir).start();
+    let r = app.get("/api/v1/items/1", &app.token(&["items:r"]));
+    assert_eq!(r.json()["data"], json!({"id": 1, "code": "a"}), "the stored bytes are not sent as they are");
+    assert!(app.state.schema().table("items").unwrap().hidden_data);
+}
