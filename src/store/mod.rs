@@ -14,7 +14,7 @@
 pub mod audit;
 pub mod health;
 pub mod index;
-mod keys;
+pub mod keys;
 pub mod locks;
 mod rows;
 mod snapshot;
