@@ -12,7 +12,8 @@
 //!   removed, and any address inside the network matches the new lock (its subject is the
 //!   network's keyed hash, never the prefix in clear). An automatic lock inside a locked
 //!   network is not made at all.
-//! - At `max_locks`, expired records go first, then automatic locks closest to expiry — a
+//! - At `max_locks`, expired records go first, then automatic locks closest to expiry —
+//!   single-address locks before network locks (one record standing for many attacks), a
 //!   hundredth of the table at once, so a full table is scanned once per many new locks,
 //!   not on each. Locks an administrator made are never evicted: with nothing else left, a
 //!   new automatic lock is dropped (its request was refused anyway) and a manual one is
@@ -146,18 +147,24 @@ impl LockStore {
         if self.len() < max {
             return true;
         }
-        let mut automatic: Vec<(u64, String)> = self
-            .mirror
-            .iter()
-            .filter(|e| e.source == LockSource::Automatic)
-            .map(|e| (e.expires_at_ms, e.key().clone()))
-            .collect();
-        let n = (self.len() + 1 - max).max(max / 100).min(automatic.len());
-        if n > 0 {
-            automatic.select_nth_unstable(n - 1);
+        // Single-address locks before network locks (one record standing for many attacks),
+        // then by expiry. One pass finds the n-th smallest rank without copying a key, a
+        // second takes the keys up to it.
+        let rank = |r: &LockRecord| (r.prefix_len.is_some(), r.expires_at_ms);
+        let automatic = |r: &LockRecord| r.source == LockSource::Automatic;
+        let mut ranks: Vec<(bool, u64)> = self.mirror.iter().filter(|e| automatic(e)).map(|e| rank(&e)).collect();
+        let n = (self.len() + 1 - max).max(max / 100).min(ranks.len());
+        if n == 0 {
+            return false;
         }
-        for (_, key) in &automatic[..n] {
-            if self.remove_if(book, key, |r| r.source == LockSource::Automatic).is_some() {
+        let (_, last, _) = ranks.select_nth_unstable(n - 1);
+        let last = *last;
+        let mut victims: Vec<String> =
+            self.mirror.iter().filter(|e| automatic(e) && rank(e) < last).map(|e| e.key().clone()).collect();
+        let ties = self.mirror.iter().filter(|e| automatic(e) && rank(e) == last).map(|e| e.key().clone());
+        victims.extend(ties.take(n.saturating_sub(victims.len())));
+        for key in &victims {
+            if self.remove_if(book, key, automatic).is_some() {
                 self.forget(key);
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }

@@ -11,7 +11,7 @@
 //! holder has millions of addresses (see [`book`]): at most `[checks] max_locks` records;
 //! `prefix_lock_after` automatic locks inside one network (an IPv6 /48, an IPv4 /24) become
 //! one lock on the network, which every address inside it matches; past the cap, automatic
-//! locks are evicted, the one closest to expiry first. A lock an administrator made
+//! locks are evicted, single-address ones closest to expiry first. A lock an administrator made
 //! (`palisade lock ip`) is never evicted, folded or replaced by an automatic one.
 
 mod book;

@@ -119,3 +119,22 @@ fn a_full_table_evicts_automatic_locks_closest_to_expiry_never_manual_ones() {
     assert_eq!(locks.lock(later), LockOutcome::Locked);
     assert_eq!(locks.len(), 1);
 }
+
+#[test]
+fn network_locks_are_evicted_after_single_address_ones() {
+    let policy = LockPolicy { max_locks: 5, prefix_lock_after: 2, ipv6_network_prefix: 48 };
+    let (_dir, store, locks) = open(policy);
+    for i in 0..2u16 {
+        let addr = ip(&format!("2001:db8:1:{i}::1"));
+        locks.lock_client(&addr, record(&locks.ip_subject(&addr), LockSource::Automatic, 1_000));
+    }
+    assert_eq!(locks.len(), 1, "escalated");
+    // Later single locks, each in its own network, fill the table and keep coming.
+    for i in 0..10u16 {
+        let addr = ip(&format!("2001:db8:{}::1", 100 + i));
+        locks.lock_client(&addr, record(&locks.ip_subject(&addr), LockSource::Automatic, 2_000 + i as u64));
+        assert!(locks.len() <= 5);
+    }
+    let inside = ip("2001:db8:1:77::1");
+    assert!(locks.active_client(&inside, store.keys.ip_key(&inside), 1).is_some(), "the network lock stays");
+}
