@@ -8,7 +8,8 @@
 //!
 //! Bounded: the stage's actor sweeps it every few seconds, and an insert that finds it above
 //! a high-water mark (nine tenths of its capacity) sweeps expired entries on the spot, at
-//! most once a second across all callers ([`SweepGate`]). When it is still full the caller is
+//! most once a second across all callers unless the last such sweep freed a good share
+//! ([`SweepGate`]). When it is still full the caller is
 //! told so and must fail closed. The pipeline records a signature only once the request has
 //! passed the rate limit and scope, so requests refused there cannot fill it.
 
@@ -48,7 +49,8 @@ impl ReplayCache {
     pub fn remember(&self, sig: [u8; 32], now_ms: u64, expires_ms: u64) -> Result<(), ReplayRefusal> {
         let len = self.seen.len();
         if len >= self.capacity - self.capacity / 10 && self.sweeps.claim(now_ms) {
-            self.sweep(now_ms);
+            let freed = self.sweep(now_ms);
+            self.sweeps.swept(freed, self.capacity);
         }
         if len >= self.capacity && self.seen.len() >= self.capacity {
             return Err(ReplayRefusal::Full);

@@ -11,11 +11,12 @@
 //! single hit: a flood of one-shot keys (a million spoofed IPs)
 //! cannot crowd out the keys that matter, the ones that hit repeatedly. Forgetting a one-hit
 //! window costs at most one extra request for that key. Token windows are never shed: their
-//! counts stay exact. Sweeps run at most once a second;
-//! between them a full map tells the caller so, and the caller must fail closed.
+//! counts stay exact. Sweeps of a full map run at most once a second, or at once after a sweep
+//! that freed a tenth of it ([`SweepGate`]); between them a full map tells the caller so, and
+//! the caller must fail closed.
 
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
@@ -68,18 +69,31 @@ fn count(slot: &mut Slot, fresh: Slot, now_ms: u64, limit: u32) -> WindowDecisio
 
 /// Lets one caller in per second to sweep a full table (the others go on without waiting).
 /// A claim that loses the race leaves the mark alone, so callers arriving more often than
-/// once a second cannot keep pushing the next sweep away.
+/// once a second cannot keep pushing the next sweep away. A sweep that freed at least a
+/// tenth of the table lets the next caller sweep at once: under a flood of one-shot keys each
+/// sweep pays for itself (at most ten entries visited per entry freed), and waiting out the
+/// second would refuse new clients for no reason. A sweep that freed little waits.
 #[derive(Debug, Default)]
 pub struct SweepGate {
     last_ms: AtomicU64,
+    productive: AtomicBool,
 }
 
 impl SweepGate {
-    /// Whether this caller may sweep now (one sweep per second across all callers).
+    /// Whether this caller may sweep now.
     pub fn claim(&self, now_ms: u64) -> bool {
+        if self.productive.swap(false, Ordering::AcqRel) {
+            self.last_ms.store(now_ms.max(1), Ordering::Relaxed);
+            return true;
+        }
         let last = self.last_ms.load(Ordering::Relaxed);
         (last == 0 || now_ms >= last.saturating_add(1000))
             && self.last_ms.compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Reports what the claimed sweep freed out of a table of `capacity`.
+    pub fn swept(&self, freed: usize, capacity: usize) {
+        self.productive.store(freed > 0 && freed >= capacity / 10, Ordering::Release);
     }
 }
 
@@ -189,10 +203,12 @@ impl<K: Hash + Eq + Clone> FixedWindows<K> {
         if !self.sweeps.claim(now_ms) {
             return;
         }
+        let before = self.slots.len();
         self.slots.retain(|_, slot| slot.end_ms > now_ms);
         if self.shed_one_hit && self.slots.len() >= self.capacity - self.capacity / 10 {
             self.slots.retain(|_, slot| slot.count > 1);
         }
+        self.sweeps.swept(before.saturating_sub(self.slots.len()), self.capacity);
     }
 
     /// Current live slots (for snapshots).
@@ -314,5 +330,23 @@ mod tests {
         assert_eq!(w.hit_within(1, outer, 0, 2, 60_000).unwrap().remaining, 0);
         // Without an outer key it is a plain hit.
         assert_eq!(w.hit_within(7, None, 0, 2, 60_000).unwrap().remaining, 1);
+    }
+
+    #[test]
+    fn a_flood_faster_than_a_sweep_a_second_is_still_shed_as_it_comes() {
+        let w = FixedWindows::sheddable(100);
+        // A thousand one-shot keys within one millisecond: each sweep frees the table, so
+        // the next may run at once and no key is refused.
+        for k in 0..1_000u32 {
+            assert!(w.hit(k, 5_000, 10, 60_000).is_ok(), "key {k}");
+        }
+        // A table of repeated keys frees nothing: then sweeps wait their second.
+        let w = FixedWindows::sheddable(10);
+        for k in 0..10u32 {
+            w.hit(k, 5_000, 10, 60_000).unwrap();
+            w.hit(k, 5_000, 10, 60_000).unwrap();
+        }
+        assert_eq!(w.hit(100, 6_000, 10, 60_000), Err(WindowsFull));
+        assert_eq!(w.hit(101, 6_001, 10, 60_000), Err(WindowsFull));
     }
 }
