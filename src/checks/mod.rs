@@ -243,7 +243,7 @@ impl BruteForceGuard {
 /// Stores a lock and writes the event to the audit log.
 pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
     let event = lock_event("LOCK", &record, now_ms);
-    tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
+    log_lock(&record);
     let outcome = locks.lock(record);
     record_outcome(audit, event, outcome, now_ms);
 }
@@ -253,8 +253,13 @@ pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, 
 /// log.
 pub fn lock_client_and_record(locks: &LockStore, audit: &AuditLog, ip: &IpAddr, record: LockRecord, now_ms: u64) {
     let event = lock_event("LOCK", &record, now_ms);
+    log_lock(&record);
     let outcome = locks.lock_client(ip, record);
     record_outcome(audit, event, outcome, now_ms);
+}
+
+fn log_lock(record: &LockRecord) {
+    tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
 }
 
 fn record_outcome(audit: &AuditLog, event: AuditRecord, outcome: LockOutcome, now_ms: u64) {
