@@ -149,3 +149,71 @@ fn over_http_a_v6_flood_is_throttled_by_its_48_and_new_clients_are_served() {
     assert_eq!(conn.get(VIEW, &xff(v6(7, 5_000))), Some(429), "the flooding /48 stays throttled");
     eprintln!("http v6 flood: {full} of 1500 spread requests refused while the table was full");
 }
+
+/// The million-client run (see the module docs): a million /64s spread over all of
+/// 2001:db8::/32 and a million IPv4 addresses, each one request through the shield and a
+/// public window, one in five also an injection attempt through the checks (a lock each,
+/// folded by network, the table held at `max_locks`). Prints the figures the README quotes.
+#[test]
+#[ignore = "two million direct calls and ~400 000 lock attempts: minutes (see the module docs)"]
+fn flood_of_a_million_v6_clients_and_a_million_v4_addresses_stays_bounded() {
+    const CLIENTS: u32 = 1_000_000;
+    let _one = one_at_a_time();
+    let app = TestApp::builder().manual_clock().start();
+    let config = app.state.config.get();
+    at_window_start(&app, 3_600);
+    let clock = app.manual_clock();
+    let db = app.dir.path().join("db");
+    let (rss_before, disk_before) = (rss(), crate::measure::disk_bytes(&db));
+    let started = std::time::Instant::now();
+    let mut full = 0u32;
+    let mut one = |ip: IpAddr, i: u32| {
+        if public_request(&app.state, ip).is_err() {
+            full += 1;
+        }
+        if i % 5 == 0 {
+            crate::flood_locks::attack_directly(&app.state, ip);
+        }
+        if i % 100 == 99 {
+            clock.advance_ms(1);
+        }
+    };
+    for i in 0..CLIENTS {
+        one(v6(i as u16, (i >> 16) as u16), i);
+    }
+    let v6_done = started.elapsed();
+    for i in 0..CLIENTS {
+        one(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)), i);
+    }
+    let stages = app.state.stages();
+    let (public, throttle) = (stages.rate_limit.public.len(), stages.shield.throttle.len());
+    let locks = &app.state.locks;
+    app.state.store.write_blocking(palisade::store::Op::Ping).unwrap();
+    let (rss_after, disk_after) = (rss(), crate::measure::disk_bytes(&db));
+    eprintln!(
+        "million flood: {CLIENTS} /64s of one /32 in {:.0} s, then {CLIENTS} IPv4 addresses ({:.0} s in all); \
+         {full} refused while a table was full; windows: {public} public (max {}), {throttle} throttle (max {}); \
+         locks: {} held (max {}), {} created, {} evicted, {} networks folded; \
+         RSS {:.1} → {:.1} MiB; sled {:.1} → {:.1} MiB",
+        v6_done.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        config.public.max_tracked_clients,
+        config.shield.max_tracked_ips,
+        locks.len(),
+        config.checks.max_locks,
+        locks.created(),
+        locks.evicted(),
+        locks.escalated(),
+        mib(rss_before),
+        mib(rss_after),
+        mib(disk_before),
+        mib(disk_after),
+    );
+    assert!(public <= config.public.max_tracked_clients && throttle <= config.shield.max_tracked_ips);
+    assert!(locks.len() <= config.checks.max_locks);
+    assert!(rss_after.saturating_sub(rss_before) < 256 * 1024 * 1024);
+    clock.advance_ms(1_000);
+    let mut conn = KeepAlive::connect(app.addr);
+    assert_eq!(conn.get(VIEW, "X-Forwarded-For: 192.0.2.10\r\n"), Some(200));
+    assert_eq!(conn.get(VIEW, "X-Forwarded-For: 2001:db9:1:2::3\r\n"), Some(200));
+}

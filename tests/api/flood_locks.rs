@@ -97,7 +97,7 @@ fn a_lock_flood_from_rotating_64s_stays_within_max_locks_and_escalates_by_networ
 }
 
 /// One injection attempt through the checks stage, as the pipeline makes it.
-fn attack_directly(state: &AppState, ip: IpAddr) {
+pub fn attack_directly(state: &AppState, ip: IpAddr) {
     let config = state.config.get();
     let client = ClientKeys::of(ip, &state.pipeline.keys, &config.checks);
     let facts = Inspect {
