@@ -159,3 +159,27 @@ fn a_flood_of_100k_attacks_from_rotating_64s_keeps_the_default_cap_and_serves_ot
     assert_eq!(conn.get(VIEW, "X-Forwarded-For: 192.0.2.10\r\n"), Some(200));
     assert_eq!(conn.get(VIEW, &xff(v6(0xfffe, 0xffff))), Some(403), "the folded /48 is locked");
 }
+
+#[test]
+fn a_network_locked_by_hand_refuses_every_address_inside_it_and_is_listed_by_prefix() {
+    let app = TestApp::builder().start();
+    let lock = |subject: &str| {
+        let request = AdminRequest::Lock {
+            kind: LockKind::Ip,
+            subject: subject.into(),
+            secs: 600,
+            reason: Some("by hand".into()),
+        };
+        execute(&app.state, request)
+    };
+    lock("2001:db8:5::/48").unwrap();
+    let refused = lock("2001:db8:5::/56").unwrap_err();
+    assert!(refused.contains("/48"), "{refused}");
+    assert_eq!(app.req("GET", VIEW).client_ip("2001:db8:5:abcd::1").send().code(), "locked");
+    assert_eq!(app.req("GET", VIEW).client_ip("2001:db8:6::1").send().status, 200);
+    let list = execute(&app.state, AdminRequest::LocksList).unwrap();
+    let network = &list.as_array().unwrap()[0];
+    assert_eq!((network["kind"].as_str(), network["prefix"].as_str()), (Some("ip"), Some("/48")));
+    assert_eq!(network["source"], "manual");
+    assert!(!list.to_string().contains("2001:db8"));
+}
