@@ -222,13 +222,15 @@ impl Default for RateLimitConfig {
 }
 
 /// Views marked `public = true` in the schema, served without a token: each client address
-/// (IPv6 by its `[checks] ipv6_prefix`) gets `requests` per `window_secs`, shared across them.
+/// (IPv6 by its `[checks] ipv6_prefix`) gets `requests` per `window_secs`, shared across them;
+/// an IPv6 client's `ipv6_wide_prefix` network gets `ipv6_wide_multiple` times that.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicConfig {
     pub requests: u32,
     pub window_secs: u64,
-    /// How many client windows are tracked at most; past that public views fail closed (503).
+    /// How many client windows are tracked at most. When full, one-hit windows are shed
+    /// (like the throttle's); with none to shed, public views fail closed (503).
     pub max_tracked_clients: usize,
 }
 
