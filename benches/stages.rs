@@ -19,7 +19,7 @@ use palisade::limits::window::FixedWindows;
 use palisade::pipeline::auth::{canonical, sign};
 use palisade::sandbox::{fake_row, RealValues};
 use palisade::schema::Schema;
-use palisade::store::locks::{LockKind, LockRecord, LockStore};
+use palisade::store::locks::{LockKind, LockRecord, LockSource, LockStore};
 use palisade::store::KeyRing;
 use serde_json::Value;
 
@@ -188,18 +188,12 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = palisade::store::Store::open(dir.path(), &Default::default(), Default::default()).unwrap();
-    let locks = LockStore::load(store).unwrap();
+    let locks = LockStore::load(store, Default::default()).unwrap();
     let keys = KeyRing::from_master(&[9; 32]);
     for i in 0..10_000u32 {
         let ip: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 + i).into();
-        let record = LockRecord {
-            kind: LockKind::Ip,
-            subject: locks.ip_subject(&ip),
-            created_at_ms: 0,
-            expires_at_ms: u64::MAX,
-            reason: "bench".into(),
-            sample: None,
-        };
+        let record =
+            LockRecord::new(LockKind::Ip, locks.ip_subject(&ip), LockSource::Manual, 0, u64::MAX, "bench".into());
         locks.lock(record);
     }
     show(

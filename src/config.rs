@@ -222,13 +222,15 @@ impl Default for RateLimitConfig {
 }
 
 /// Views marked `public = true` in the schema, served without a token: each client address
-/// (IPv6 by its `[checks] ipv6_prefix`) gets `requests` per `window_secs`, shared across them.
+/// (IPv6 by its `[checks] ipv6_prefix`) gets `requests` per `window_secs`, shared across them;
+/// an IPv6 client's `ipv6_wide_prefix` network gets `ipv6_wide_multiple` times that.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicConfig {
     pub requests: u32,
     pub window_secs: u64,
-    /// How many client windows are tracked at most; past that public views fail closed (503).
+    /// How many client windows are tracked at most. When full, one-hit windows are shed
+    /// (like the throttle's); with none to shed, public views fail closed (503).
     pub max_tracked_clients: usize,
 }
 
@@ -318,6 +320,19 @@ pub struct ChecksConfig {
     /// This many `attack` verdicts from one token owner within an hour lock the owner (all
     /// their tokens) for `lock_secs`, whatever addresses they came from; 0 turns it off.
     pub user_lock_after: u32,
+    /// IPv6 clients are also counted by this wider prefix (one site's allocation), so a
+    /// holder of many /64s cannot pose as that many clients: the shield's throttle and the
+    /// public views' windows give the whole network `ipv6_wide_multiple` times one client's
+    /// allowance. It is also the network many automatic locks escalate into.
+    pub ipv6_wide_prefix: u8,
+    /// The wide network's allowance, as a multiple of one client's.
+    pub ipv6_wide_multiple: u32,
+    /// Lock records held at most. Past it, automatic locks are evicted (the one closest to
+    /// expiry first); a lock made by an administrator never is.
+    pub max_locks: usize,
+    /// This many automatic locks inside one network (IPv6: `ipv6_wide_prefix`; IPv4: /24)
+    /// become one lock on the network, and the single ones are removed; 0 turns it off.
+    pub prefix_lock_after: u32,
 }
 
 impl Default for ChecksConfig {
@@ -331,6 +346,10 @@ impl Default for ChecksConfig {
             max_tracked_keys: 250_000,
             ipv6_prefix: 64,
             user_lock_after: 20,
+            ipv6_wide_prefix: 48,
+            ipv6_wide_multiple: 16,
+            max_locks: 10_000,
+            prefix_lock_after: 16,
         }
     }
 }
@@ -470,6 +489,18 @@ impl Config {
         if !(16..=128).contains(&self.checks.ipv6_prefix) {
             return invalid("checks.ipv6_prefix", "must be between 16 and 128");
         }
+        if self.checks.ipv6_wide_prefix == 0 || self.checks.ipv6_wide_prefix > self.checks.ipv6_prefix {
+            return invalid("checks.ipv6_wide_prefix", "must be positive and at most checks.ipv6_prefix");
+        }
+        if self.checks.ipv6_wide_multiple == 0 {
+            return invalid("checks.ipv6_wide_multiple", "must be at least 1");
+        }
+        if self.checks.max_locks == 0 {
+            return invalid("checks.max_locks", "must be positive");
+        }
+        if self.checks.prefix_lock_after == 1 {
+            return invalid("checks.prefix_lock_after", "must be 0 (off) or at least 2");
+        }
         let url = self.server.public_url.trim();
         let authority = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
         if !url.is_empty()
@@ -606,6 +637,21 @@ mod tests {
         let shipped = Config::parse(include_str!("../data/palisade.toml")).unwrap();
         assert!(shipped.validate().is_ok());
         assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn the_wide_prefix_must_hold_the_tracking_prefix() {
+        for (text, key) in [
+            ("[checks]\nipv6_wide_prefix = 0\n", "checks.ipv6_wide_prefix"),
+            ("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 64\n", "checks.ipv6_wide_prefix"),
+            ("[checks]\nipv6_wide_multiple = 0\n", "checks.ipv6_wide_multiple"),
+            ("[checks]\nmax_locks = 0\n", "checks.max_locks"),
+            ("[checks]\nprefix_lock_after = 1\n", "checks.prefix_lock_after"),
+        ] {
+            let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        assert!(Config::parse("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 56\n").unwrap().validate().is_ok());
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //! A request: `connection` (HTTP/1 over a TCP stream whose protocol-level error answers get
 //! the same headers and JSON body as the rest) → `pipeline::headers` (outermost: security headers, request id, panics → 500)
 //! → `pipeline::run` (shield ▸ checks ▸ CORS preflight ▸ route ▸ auth ▸ CORS origin ▸ rate
-//! limit ▸ scope) → `api::dispatch` → REST or GraphQL → `tables` → `store::writer`; the audit
+//! limit ▸ scope ▸ replay record) → `api::dispatch` → REST or GraphQL → `tables` → `store::writer`; the audit
 //! record is finished after the handler and written by `pipeline::audit`'s writer thread.
 //!
 //! Errors reach clients only through `error::ApiError`; secrets only through the types in

@@ -14,7 +14,7 @@ use crate::pipeline::{auth, cors, rate_limit, scope, shield, Parts, Stages};
 use crate::sandbox::RealValues;
 use crate::schema::Schema;
 use crate::store::audit::AuditLog;
-use crate::store::locks::LockStore;
+use crate::store::locks::{LockPolicy, LockStore};
 use crate::store::Store;
 use crate::tokens::{Principal, TokenError, TokenRegistry};
 
@@ -89,7 +89,7 @@ impl AppState {
         let catalog = Arc::new(Catalog::new(Arc::new(schema), &config.sensitive.expose));
         let tokens = Arc::new(TokenRegistry::load(store.clone()).map_err(|e: TokenError| anyhow::anyhow!(e))?);
         let audit = Arc::new(AuditLog::open(&store.data_dir, config.audit.clone(), store.health.clone())?);
-        let locks = Arc::new(LockStore::load(store.clone())?);
+        let locks = Arc::new(LockStore::load(store.clone(), LockPolicy::from_config(&config.checks))?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
         let checks =
             ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())

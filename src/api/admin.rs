@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -18,7 +19,7 @@ use crate::checks::{lock_and_record, lock_event};
 use crate::clock::rfc3339;
 use crate::pipeline::client_ip::{normalise, tracking_address};
 use crate::state::AppState;
-use crate::store::locks::{LockKind, LockRecord};
+use crate::store::locks::{LockKind, LockRecord, LockSource};
 use crate::tokens::{TokenRecord, TokenSpec};
 
 /// The longest request line the socket accepts.
@@ -143,28 +144,24 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                     ));
                 }
             }
-            let record = LockRecord {
+            let (subject, prefix_len) = lock_subject(state, kind, &subject)?;
+            let mut record = LockRecord::new(
                 kind,
-                subject: lock_subject(state, kind, &subject)?,
-                created_at_ms: now,
-                expires_at_ms: now.saturating_add(secs.saturating_mul(1000)),
-                reason: reason.unwrap_or_else(|| "locked by an administrator".into()),
-                sample: None,
-            };
+                subject,
+                LockSource::Manual,
+                now,
+                now.saturating_add(secs.saturating_mul(1000)),
+                reason.unwrap_or_else(|| "locked by an administrator".into()),
+            );
+            record.prefix_len = prefix_len;
             let shown = lock_summary(&record);
             lock_and_record(&state.locks, &state.audit, record, now);
             Ok(shown)
         }
         AdminRequest::Unlock { kind, subject } => {
-            let subject = lock_subject(state, kind, &subject)?;
-            let record = LockRecord {
-                kind,
-                subject: subject.clone(),
-                created_at_ms: now,
-                expires_at_ms: now,
-                reason: "unlocked by an administrator".into(),
-                sample: None,
-            };
+            let (subject, _) = lock_subject(state, kind, &subject)?;
+            let reason = "unlocked by an administrator".to_string();
+            let record = LockRecord::new(kind, subject.clone(), LockSource::Manual, now, now, reason);
             let existed = state.locks.unlock(kind, &subject).map_err(|e| e.to_string())?;
             state.audit.append_or_defer(lock_event("UNLOCK", &record, now));
             Ok(json!({"unlocked": existed, "key": record.key()}))
@@ -173,23 +170,40 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
     }
 }
 
-/// IPs are locked under their keyed hash (normalised first); users by name.
-fn lock_subject(state: &AppState, kind: LockKind, subject: &str) -> Result<String, String> {
+/// IPs are locked under their keyed hash (normalised first), networks (the ones automatic
+/// locks escalate into: an IPv6 `ipv6_wide_prefix`, an IPv4 /24) under theirs with their
+/// prefix length; users by name.
+fn lock_subject(state: &AppState, kind: LockKind, subject: &str) -> Result<(String, Option<u8>), String> {
+    let subject = subject.trim();
     match kind {
-        LockKind::Ip => {
-            let ip: IpAddr = subject.trim().parse().map_err(|_| format!("{subject:?} is not an IP address"))?;
-            Ok(state.locks.ip_subject(&tracking_address(normalise(ip), state.config.get().checks.ipv6_prefix)))
+        LockKind::Ip if subject.contains('/') => {
+            let net: IpNet = subject.parse().map_err(|_| format!("{subject:?} is not an IP network"))?;
+            let (hashed, len) = state.locks.network_subject(&net.network());
+            if len != net.prefix_len() {
+                return Err(format!(
+                    "only whole /{len} networks can be locked for {subject}: automatic locks escalate into those"
+                ));
+            }
+            Ok((hashed, Some(len)))
         }
-        _ if subject.trim().is_empty() => Err("a name is required".into()),
-        _ => Ok(subject.to_string()),
+        LockKind::Ip => {
+            let ip: IpAddr = subject.parse().map_err(|_| format!("{subject:?} is not an IP address"))?;
+            Ok((state.locks.ip_subject(&tracking_address(normalise(ip), state.config.get().checks.ipv6_prefix)), None))
+        }
+        _ if subject.is_empty() => Err("a name is required".into()),
+        _ => Ok((subject.to_string(), None)),
     }
 }
 
 /// A lock as listings show it (IPs only hashed).
+/// A network lock shows its prefix length (`"prefix": "/48"`) beside its hashed subject; an
+/// address lock shows `null` there.
 pub fn lock_summary(r: &LockRecord) -> Value {
     json!({
         "kind": r.kind,
         "subject": r.subject,
+        "prefix": r.prefix_len.map(|len| format!("/{len}")),
+        "source": r.source,
         "created_at": rfc3339(r.created_at_ms),
         "expires_at": rfc3339(r.expires_at_ms),
         "reason": r.reason,

@@ -71,6 +71,20 @@ pub fn render(state: &AppState) -> String {
     );
     gauge(
         &mut out,
+        c,
+        "palisade_locks_evicted_total",
+        "Automatic locks evicted to keep the table within [checks] max_locks.",
+        state.locks.evicted(),
+    );
+    gauge(
+        &mut out,
+        c,
+        "palisade_locks_escalated_total",
+        "Network locks made from prefix_lock_after automatic locks in one network.",
+        state.locks.escalated(),
+    );
+    gauge(
+        &mut out,
         g,
         "palisade_audit_queue_depth",
         "Audit records finished but not yet stored.",

@@ -1,5 +1,6 @@
 //! The `locked` check: the client IP, or the owner of the presented token, is on the lock
-//! list → 403 `locked`. One DashMap probe per request (see `store::locks`).
+//! list → 403 `locked`: a lock on the address, or on the network it belongs to (see
+//! `store::locks`). One DashMap probe per request, a second while a network lock is held.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ impl SecurityCheck for Locked {
         if self.locks.is_empty() {
             return Ok(());
         }
-        if let Some(lock) = self.locks.active(LockKind::Ip, &req.ip_key.to_string(), req.now_ms) {
+        if let Some(lock) = self.locks.active_client(&req.ip, req.ip_key, req.now_ms) {
             return Err(refuse(format!("ip locked: {}", lock.reason)));
         }
         if let Some(user) = req.user {

@@ -41,7 +41,7 @@ use crate::http::route::GRAPHQL_PATH;
 use crate::limits::window::FixedWindows;
 use crate::redact;
 use crate::store::audit::{AuditLog, AuditRecord};
-use crate::store::locks::{LockKind, LockRecord, LockStore};
+use crate::store::locks::{LockKind, LockOutcome, LockRecord, LockSource, LockStore};
 use crate::store::IpKey;
 use crate::tokens::TokenRegistry;
 
@@ -217,22 +217,23 @@ impl BruteForceGuard {
         Self { failures: FixedWindows::sheddable(capacity), config, locks, audit }
     }
 
-    /// Counts one failed authentication from the address keyed `ip_key`.
-    pub fn failed(&self, ip_key: IpKey, now_ms: u64, reason: &str) {
+    /// Counts one failed authentication from `ip` (keyed `ip_key`).
+    pub fn failed(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str) {
         let c = &self.config;
         match self.failures.hit(ip_key, now_ms, c.max_failures, c.window_secs * 1000) {
             Ok(d) if d.allowed => {}
             // Over the limit, or unable to count: lock (fail closed).
             _ => {
-                let record = LockRecord {
-                    kind: LockKind::Ip,
-                    subject: ip_key.to_string(),
-                    created_at_ms: now_ms,
-                    expires_at_ms: now_ms + c.lock_secs * 1000,
-                    reason: format!("brute force: more than {} failed authentications", c.max_failures),
-                    sample: Some(reason.to_string()),
-                };
-                lock_and_record(&self.locks, &self.audit, record, now_ms);
+                let mut record = LockRecord::new(
+                    LockKind::Ip,
+                    ip_key.to_string(),
+                    LockSource::Automatic,
+                    now_ms,
+                    now_ms + c.lock_secs * 1000,
+                    format!("brute force: more than {} failed authentications", c.max_failures),
+                );
+                record.sample = Some(reason.to_string());
+                lock_client_and_record(&self.locks, &self.audit, ip, record, now_ms);
             }
         }
     }
@@ -245,9 +246,36 @@ impl BruteForceGuard {
 /// Stores a lock and writes the event to the audit log.
 pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
     let event = lock_event("LOCK", &record, now_ms);
+    log_lock(&record);
+    let outcome = locks.lock(record);
+    record_outcome(audit, event, outcome, now_ms);
+}
+
+/// Stores an automatic lock on the client at `ip` (it counts towards its network's
+/// escalation) and writes the event, and the network lock it may have become, to the audit
+/// log.
+pub fn lock_client_and_record(locks: &LockStore, audit: &AuditLog, ip: &IpAddr, record: LockRecord, now_ms: u64) {
+    let event = lock_event("LOCK", &record, now_ms);
+    log_lock(&record);
+    let outcome = locks.lock_client(ip, record);
+    record_outcome(audit, event, outcome, now_ms);
+}
+
+fn log_lock(record: &LockRecord) {
     tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
-    locks.lock(record);
-    audit.append_or_defer(event);
+}
+
+fn record_outcome(audit: &AuditLog, event: AuditRecord, outcome: LockOutcome, now_ms: u64) {
+    match outcome {
+        LockOutcome::Locked => audit.append_or_defer(event),
+        LockOutcome::Escalated(network) => {
+            tracing::warn!(subject = %network.subject, reason = %network.reason, until_ms = network.expires_at_ms, "network locked");
+            audit.append_or_defer(event);
+            audit.append_or_defer(lock_event("LOCK", &network, now_ms));
+        }
+        // Nothing changed (covered), or nothing could be kept (logged by the store).
+        LockOutcome::Covered | LockOutcome::Dropped => {}
+    }
 }
 
 /// The audit record of a lock or unlock.
@@ -385,14 +413,14 @@ impl ChecksState {
             Err(_) => true,
         };
         if over && self.locks.active(LockKind::User, &owner, now).is_none() {
-            let record = LockRecord {
-                kind: LockKind::User,
-                subject: owner,
-                created_at_ms: now,
-                expires_at_ms: now + self.lock_secs * 1000,
-                reason: format!("{} attack verdicts within an hour", self.user_lock_after),
-                sample: None,
-            };
+            let record = LockRecord::new(
+                LockKind::User,
+                owner,
+                LockSource::Automatic,
+                now,
+                now + self.lock_secs * 1000,
+                format!("{} attack verdicts within an hour", self.user_lock_after),
+            );
             lock_and_record(&self.locks, &self.audit, record, now);
         }
     }
@@ -476,18 +504,17 @@ impl ChecksState {
         for check in policy.checks.as_deref().unwrap_or(&self.chain) {
             if let Err(refusal) = check.check(&request, policy) {
                 if refusal.lock_ip && policy.auto_lock {
-                    let record = LockRecord {
-                        kind: LockKind::Ip,
-                        subject: msg.ip_key.to_string(),
-                        created_at_ms: now,
-                        expires_at_ms: now + self.lock_secs * 1000,
-                        reason: format!("{}: {}", check.name(), refusal.reason),
-                        sample: refusal
-                            .sample
-                            .as_deref()
-                            .map(|s| redact::redact_text(redact::truncate(s, 200)).into_owned()),
-                    };
-                    lock_and_record(&self.locks, &self.audit, record, now);
+                    let mut record = LockRecord::new(
+                        LockKind::Ip,
+                        msg.ip_key.to_string(),
+                        LockSource::Automatic,
+                        now,
+                        now + self.lock_secs * 1000,
+                        format!("{}: {}", check.name(), refusal.reason),
+                    );
+                    record.sample =
+                        refusal.sample.as_deref().map(|s| redact::redact_text(redact::truncate(s, 200)).into_owned());
+                    lock_client_and_record(&self.locks, &self.audit, &msg.ip, record, now);
                 }
                 if refusal.lock_ip {
                     self.count_against_owner(msg.authorization, now);

@@ -9,7 +9,8 @@ use crate::store::locks::LockKind;
 
 #[derive(Debug, Subcommand)]
 pub enum LockCommand {
-    /// Lock a client address.
+    /// Lock a client address, or a whole network automatic locks escalate into (an IPv6
+    /// `[checks] ipv6_wide_prefix`, e.g. 2001:db8:7::/48, or an IPv4 /24).
     Ip(LockOpts),
     /// Lock a token owner (the token's --name).
     User(LockOpts),
@@ -81,7 +82,9 @@ pub fn list(cx: &Context, command: &LocksCommand) -> anyhow::Result<()> {
             say!("{l}");
         } else {
             let s = |k: &str| l[k].as_str().unwrap_or("-").to_string();
-            say!("{:<6} {}  until {}  {}", s("kind"), s("subject"), s("expires_at"), s("reason"));
+            // A network lock shows its prefix length beside its kind: `ip/48`.
+            let kind = format!("{}{}", s("kind"), l["prefix"].as_str().unwrap_or(""));
+            say!("{:<7} {}  until {}  {}", kind, s("subject"), s("expires_at"), s("reason"));
         }
     }
     Ok(())

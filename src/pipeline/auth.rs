@@ -6,9 +6,17 @@
 //! the audit record gets the real cause. Signed requests: `X-Timestamp` must be within
 //! `replay_window_secs` of server time (`stale_request`), `X-Signature` must be
 //! `hex(HMAC-SHA256(secret, canonical))` (`bad_signature`, checked in constant time), and the
-//! same signature is accepted once (`replayed_request`); the replay cache is bounded and
-//! entries expire with the window.
+//! same signature is accepted once (`replayed_request`).
+//!
+//! The replay cache is bounded, and only requests that are otherwise admitted fill it:
+//! authentication refuses a signature already recorded, but records a new one only when the
+//! pipeline hands it back after the rate limit and scope have passed the request
+//! ([`AuthState::record_signature`]) — before, a few hundred addresses sending signed
+//! requests past their token's rate could fill it, and every signed token then got 503.
+//! An entry lives until its timestamp leaves the window (`ts + replay_window_secs`, to the
+//! end of that second), which is exactly as long as the request could be sent again.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -20,7 +28,7 @@ use crate::checks::BruteForceGuard;
 use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
-use crate::limits::replay::ReplayCache;
+use crate::limits::replay::{ReplayCache, ReplayRefusal};
 
 /// The signing headers (named once: a name given as text is parsed on every lookup).
 pub const X_TIMESTAMP: header::HeaderName = header::HeaderName::from_static("x-timestamp");
@@ -71,6 +79,30 @@ impl AuthState {
     }
 }
 
+/// Who authenticated, and the signature to record once the request is admitted.
+#[derive(Debug)]
+pub struct Authenticated {
+    pub principal: Arc<Principal>,
+    pub signature: Option<PendingSignature>,
+}
+
+/// A verified signature not recorded yet (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a signature never recorded can be replayed"]
+pub struct PendingSignature {
+    digest: [u8; 32],
+    /// The first instant its timestamp is refused as stale.
+    expires_ms: u64,
+}
+
+/// The first instant (ms) a request stamped `ts_secs` is refused: the skew check accepts
+/// it while `now_secs - ts_secs <= window_secs`, `now_secs` being whole seconds.
+pub fn replay_expiry_ms(ts_secs: i64, window_secs: u64) -> u64 {
+    let window = i64::try_from(window_secs).unwrap_or(i64::MAX);
+    let refused_from = ts_secs.saturating_add(window).saturating_add(1);
+    u64::try_from(refused_from).unwrap_or(0).saturating_mul(1000)
+}
+
 /// What authentication looks at, borrowed from the request.
 pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
@@ -80,6 +112,7 @@ pub struct Presented<'a> {
     pub path: &'a str,
     pub query: &'a str,
     pub body: &'a [u8],
+    pub ip: IpAddr,
     pub ip_key: IpKey,
 }
 
@@ -91,7 +124,7 @@ fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 impl AuthState {
     /// Who is calling. A wrong credential (not a missing one) counts towards the IP's
     /// brute-force lock.
-    pub fn authenticate(&self, a: &Presented<'_>) -> Result<Arc<Principal>, Refusal> {
+    pub fn authenticate(&self, a: &Presented<'_>) -> Result<Authenticated, Refusal> {
         let now_ms = self.clock.now_ms();
         let verdict = self.verify(a, now_ms);
         if let Err(refusal) = &verdict {
@@ -102,13 +135,28 @@ impl AuthState {
                     | ErrorKind::ReplayedRequest
                     | ErrorKind::StaleRequest
             ) {
-                self.brute_force.failed(a.ip_key, now_ms, &refusal.reason);
+                self.brute_force.failed(&a.ip, a.ip_key, now_ms, &refusal.reason);
             }
         }
         verdict
     }
 
-    fn verify(&self, a: &Presented<'_>, now_ms: u64) -> Result<Arc<Principal>, Refusal> {
+    /// Records an admitted request's signature; a second request with the same signature
+    /// that got this far concurrently is refused here, counted like any replay.
+    pub fn record_signature(&self, pending: PendingSignature, ip: &IpAddr, ip_key: IpKey) -> Result<(), Refusal> {
+        let now_ms = self.clock.now_ms();
+        match self.replay.remember(pending.digest, now_ms, pending.expires_ms) {
+            Ok(()) => Ok(()),
+            Err(ReplayRefusal::Replayed) => {
+                let refusal = refuse(ErrorKind::ReplayedRequest, "signature already used");
+                self.brute_force.failed(ip, ip_key, now_ms, &refusal.reason);
+                Err(refusal)
+            }
+            Err(ReplayRefusal::Full) => Err(Refusal::full(StageName::Auth, "replay cache")),
+        }
+    }
+
+    fn verify(&self, a: &Presented<'_>, now_ms: u64) -> Result<Authenticated, Refusal> {
         let Some(value) = a.authorization.map(str::trim).filter(|v| !v.is_empty()) else {
             return Err(refuse(ErrorKind::MissingToken, "no Authorization header"));
         };
@@ -136,14 +184,16 @@ impl AuthState {
                 HmacSha256::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes keys of any length");
             mac.update(canonical.as_bytes());
             mac.verify_slice(&presented).map_err(|_| refuse(ErrorKind::BadSignature, "signature mismatch"))?;
-            let expires = now_ms + self.config.replay_window_secs * 2000;
-            match self.replay.remember(presented, now_ms, expires) {
-                Ok(()) => {}
-                Err(true) => return Err(refuse(ErrorKind::ReplayedRequest, "signature already used")),
-                Err(false) => return Err(Refusal::full(StageName::Auth, "replay cache")),
+            if self.replay.seen(&presented, now_ms) {
+                return Err(refuse(ErrorKind::ReplayedRequest, "signature already used"));
             }
+            let expires_ms = replay_expiry_ms(ts_secs, self.config.replay_window_secs);
+            return Ok(Authenticated {
+                principal,
+                signature: Some(PendingSignature { digest: presented, expires_ms }),
+            });
         }
-        Ok(principal)
+        Ok(Authenticated { principal, signature: None })
     }
 }
 
@@ -167,5 +217,13 @@ mod tests {
             "POST\n/api/v1/clients\na=1&b=2\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n1700000000"
         );
         assert_eq!(sign("k", "x").len(), 64);
+    }
+
+    #[test]
+    fn a_signature_is_remembered_until_its_timestamp_is_refused() {
+        // Stamped T, window 300: accepted through second T + 300, refused from T + 301.
+        let t = 1_800_000_000;
+        assert_eq!(replay_expiry_ms(t, 300), (t as u64 + 301) * 1000);
+        assert_eq!(replay_expiry_ms(-5_000, 300), 0);
     }
 }

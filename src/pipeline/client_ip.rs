@@ -11,10 +11,39 @@
 //! (skipping it made the proxy the client: CIDR lists passed, the proxy got locked).
 //! IPv4-mapped IPv6 addresses are normalised to IPv4 so CIDR lists and
 //! locks see one form.
+//!
+//! A client is then known by keyed hashes only ([`ClientKeys`]): its address (IPv6: its
+//! `[checks] ipv6_prefix` network, a /64 — one holder has at least that), and for IPv6 also
+//! its `ipv6_wide_prefix` network (a /48), counted beside it so that one allocation's
+//! 65 536 /64s share one wider allowance instead of posing as 65 536 clients.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+
+use crate::config::ChecksConfig;
+use crate::store::keys::network_of;
+use crate::store::{IpKey, KeyRing};
+
+/// The keys one client is counted and locked under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientKeys {
+    /// The address's (IPv6: its `ipv6_prefix` network's).
+    pub ip: IpKey,
+    /// IPv6 only: its `ipv6_wide_prefix` network's, counted too.
+    pub wide: Option<IpKey>,
+}
+
+impl ClientKeys {
+    /// Hashes `ip` as every per-client table and lock sees it.
+    pub fn of(ip: IpAddr, keys: &KeyRing, c: &ChecksConfig) -> Self {
+        let wide = match ip {
+            IpAddr::V6(_) => Some(keys.net_key(&network_of(ip, c.ipv6_wide_prefix))),
+            IpAddr::V4(_) => None,
+        };
+        Self { ip: keys.ip_key(&tracking_address(ip, c.ipv6_prefix)), wide }
+    }
+}
 
 /// `::ffff:a.b.c.d` → `a.b.c.d`; anything else unchanged.
 pub fn normalise(ip: IpAddr) -> IpAddr {

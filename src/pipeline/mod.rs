@@ -11,9 +11,12 @@
 //!         ─▶ 2 CORS preflight  OPTIONS answered from server policy, without auth
 //!         ─▶   route           path shape → 404, method → 405 (+ Allow)
 //!         ─▶ 3 Auth            bearer token (SHA-256, constant time), signature, replay
+//!                              (a signature already recorded is refused here)
 //!         ─▶ 2 CORS origin     the token's own origin list
 //!         ─▶ 4 Rate limit      per-token fixed window; fails closed (503)
 //!         ─▶ 5 Scope           table × action matrix, views, CIDR list, sensitive tables
+//!         ─▶ 3 Auth, replay    the admitted request's signature is recorded (only now, so
+//!                              requests refused above cannot fill the replay cache)
 //!         ─▶   handler         REST / GraphQL
 //!         ─▶ 6 Audit           record opened at entry, finished with status and duration,
 //!                              written off the hot path by the audit actor
@@ -178,6 +181,8 @@ pub struct Exchange {
     pub ip: IpAddr,
     /// The keyed hash every per-IP counter and lock uses.
     pub ip_key: crate::store::IpKey,
+    /// The client's keys (its address's and, for IPv6, its wide network's).
+    pub client: client_ip::ClientKeys,
     /// Headers every response to this request carries (rate limit, CORS).
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     pub principal: Option<Arc<crate::tokens::Principal>>,
@@ -216,11 +221,13 @@ where
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
             let request_id = req.extensions().get::<RequestId>().copied().unwrap_or(RequestId(0));
-            let ip_key = parts.keys.ip_key(&client_ip::tracking_address(ip, config.checks.ipv6_prefix));
+            let client = client_ip::ClientKeys::of(ip, &parts.keys, &config.checks);
+            let ip_key = client.ip;
             let draft = audit::AuditDraft::open(parts.clock.now_ms(), request_id, &req, ip_key);
             let mut cx = Exchange {
                 ip,
                 ip_key,
+                client,
                 extra_headers: Vec::new(),
                 principal: None,
                 note: None,
@@ -321,7 +328,8 @@ where
         return Err(Refusal::new(StageName::Shield, ErrorKind::BadForwardedFor, "unparseable X-Forwarded-For entry"));
     }
     let content_length = text(&req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
-    stages.shield.screen(cx.ip_key, req.query_string().len(), content_length, &config.shield)?;
+    let wide_multiple = config.checks.ipv6_wide_multiple;
+    stages.shield.screen(cx.client, wide_multiple, req.query_string().len(), content_length, &config.shield)?;
     let body = if has_body(&req) {
         shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?
     } else {
@@ -386,7 +394,7 @@ where
     if anonymous {
         // A public view (or the anonymous OpenAPI document): no token, a window per client
         // address instead of per token, and the scope stage as for any token.
-        cx.extra_headers.extend(stages.rate_limit.count_public(cx.ip_key, &config.public)?);
+        cx.extra_headers.extend(stages.rate_limit.count_public(cx.client, wide_multiple, &config.public)?);
         if text(&req, header::ORIGIN).is_some() {
             cx.extra_headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*")));
         }
@@ -403,9 +411,10 @@ where
             path: req.uri().path(),
             query: req.query_string(),
             body: &body,
+            ip: cx.ip,
             ip_key: cx.ip_key,
         };
-        let principal = stages.auth.authenticate(&presented)?;
+        let auth::Authenticated { principal, signature } = stages.auth.authenticate(&presented)?;
         cx.principal = Some(principal.clone());
 
         // 2. CORS, second half: the token's own origin list (nothing to decide without
@@ -420,6 +429,11 @@ where
 
         // 5. Scope.
         stages.scope.authorize(&principal, &route, req.method(), cx.ip)?;
+
+        // 3. Auth, last part: the admitted request's signature is recorded against replay.
+        if let Some(signature) = signature {
+            stages.auth.record_signature(signature, &cx.ip, cx.ip_key)?;
+        }
         req.extensions_mut().insert(principal);
     }
 

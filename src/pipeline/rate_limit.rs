@@ -9,15 +9,20 @@
 //! `rate_limiter_unavailable` with `Retry-After`, never a pass.
 //!
 //! Anonymous requests to public views are counted the same way, per client address
-//! (`[public]`), under the policy name "public".
+//! (`[public]`), under the policy name "public"; an IPv6 client also against its /48
+//! (`[checks] ipv6_wide_prefix`, `ipv6_wide_multiple` times the allowance). That table is
+//! per address, so a flood of one-shot addresses must not fill it: like the shield's
+//! throttle it sheds windows that counted a single hit when full, and a new client is
+//! served through the flood. Token windows are never shed.
 
 use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 
+use super::client_ip::ClientKeys;
 use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
 use crate::config::{PublicConfig, RateLimitConfig};
 use crate::error::{ApiError, ErrorKind};
-use crate::limits::window::{FixedWindows, WindowDecision};
+use crate::limits::window::{FixedWindows, Outer, WindowDecision};
 use crate::store::IpKey;
 use crate::tokens::Principal;
 
@@ -43,15 +48,23 @@ impl RateLimitState {
     pub fn new(config: &RateLimitConfig, public: &PublicConfig, clock: SharedClock) -> Self {
         Self {
             windows: FixedWindows::new(config.max_tracked_tokens),
-            public: FixedWindows::new(public.max_tracked_clients),
+            public: FixedWindows::sheddable(public.max_tracked_clients),
             clock,
         }
     }
 
-    /// Counts one anonymous request to a public view against the client address's window.
-    pub fn count_public(&self, ip_key: IpKey, config: &PublicConfig) -> Result<RateHeaders, Refusal> {
+    /// Counts one anonymous request to a public view against the client address's window
+    /// (and an IPv6 client's network's, `wide_multiple` times as large).
+    pub fn count_public(
+        &self,
+        client: ClientKeys,
+        wide_multiple: u32,
+        config: &PublicConfig,
+    ) -> Result<RateHeaders, Refusal> {
         let now = self.clock.now_ms();
-        let decision = self.public.hit(ip_key, now, config.requests, config.window_secs.saturating_mul(1000));
+        let wide = client.wide.map(|key| Outer { key, limit: config.requests.saturating_mul(wide_multiple) });
+        let window_ms = config.window_secs.saturating_mul(1000);
+        let decision = self.public.hit_within(client.ip, wide, now, config.requests, window_ms);
         decide(decision, "public", config.window_secs, "public window exhausted", "public window table")
     }
 

@@ -1,7 +1,9 @@
 //! Stage 1, the shield: cheap refusals before any other work is spent.
 //!
 //! - per-IP throttle (`ip_requests` per `ip_window_secs`) → 429 `ip_rate_limited`, with
-//!   `Retry-After` and the rate-limit headers (policy "ip")
+//!   `Retry-After` and the rate-limit headers (policy "ip"); an IPv6 client's /48
+//!   (`[checks] ipv6_wide_prefix`) gets `ipv6_wide_multiple` times that, so rotating through
+//!   a network's /64s does not multiply the allowance
 //! - query string longer than `max_query_bytes` → 400 `query_too_long`
 //! - body larger than `max_body_bytes` → 413, from `Content-Length` at once, or counted while
 //!   a chunked body streams in, never buffering past the limit
@@ -22,12 +24,13 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use super::client_ip::ClientKeys;
 use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
 use crate::config::ShieldConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::{check_depth, ParsedBody};
-use crate::limits::window::FixedWindows;
+use crate::limits::window::{FixedWindows, Outer};
 use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
@@ -45,17 +48,19 @@ impl ShieldState {
         Self { throttle: FixedWindows::sheddable(max_tracked_ips), clock }
     }
 
-    /// The checks before the body is read: the per-IP throttle, the query's size and an
-    /// announced body's size.
+    /// The checks before the body is read: the per-IP throttle (and its IPv6 network's,
+    /// `wide_multiple` times as large), the query's size and an announced body's size.
     pub fn screen(
         &self,
-        ip_key: IpKey,
+        client: ClientKeys,
+        wide_multiple: u32,
         query_bytes: usize,
         content_length: Option<u64>,
         c: &ShieldConfig,
     ) -> Result<(), Refusal> {
         let now = self.clock.now_ms();
-        match self.throttle.hit(ip_key, now, c.ip_requests, c.ip_window_secs * 1000) {
+        let wide = client.wide.map(|key| Outer { key, limit: c.ip_requests.saturating_mul(wide_multiple) });
+        match self.throttle.hit_within(client.ip, wide, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
             Ok(d) => {
                 // The same rate-limit headers as the token limiter's 429 (policy "ip").

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
+use ipnet::IpNet;
 use rand::RngCore;
 use sha2::Sha256;
 
@@ -48,6 +49,19 @@ fn derive(master: &[u8], label: &str) -> [u8; 32] {
     let mut mac = <HmacSha256 as Mac>::new_from_slice(master).expect("HMAC takes keys of any length");
     mac.update(label.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// The IPv4 network a client belongs to for lock escalation: a /24, the smallest block
+/// commonly routed to one site.
+pub const IPV4_NETWORK_PREFIX: u8 = 24;
+
+/// The network `ip` belongs to: its `v6_wide` prefix for IPv6, its /24 for IPv4.
+pub fn network_of(ip: IpAddr, v6_wide: u8) -> IpNet {
+    let len = match ip {
+        IpAddr::V4(_) => IPV4_NETWORK_PREFIX,
+        IpAddr::V6(_) => v6_wide.min(128),
+    };
+    IpNet::new(ip, len).map_or_else(|_| IpNet::from(ip), |n| n.trunc())
 }
 
 /// A client address's keyed hash (see [`KeyRing::ip_key`]); shown and stored as hex.
@@ -150,6 +164,32 @@ impl KeyRing {
         IpKey(key)
     }
 
+    /// Keyed hash of a network (an IPv6 /48, an IPv4 /24): the key its wider window and a
+    /// lock on the whole network are held under, so no legible prefix reaches memory
+    /// snapshots or sled either. The input is the network's canonical form — a marker byte,
+    /// the prefix length, the masked address — whose length (6 or 18 bytes) no address
+    /// (4 or 16) has, so a network's key is never an address's. Cached per thread like
+    /// [`KeyRing::ip_key`].
+    pub fn net_key(&self, net: &IpNet) -> IpKey {
+        thread_local!(static LAST: std::cell::Cell<Option<(u64, IpNet, IpKey)>> = const { std::cell::Cell::new(None) });
+        let net = net.trunc();
+        if let Some((ring, last, key)) = LAST.get() {
+            if ring == self.inner.id && last == net {
+                return key;
+            }
+        }
+        let mut mac = self.inner.ip_hash.clone();
+        mac.update(&[0xff, net.prefix_len()]);
+        match net.network() {
+            IpAddr::V4(v4) => mac.update(&v4.octets()),
+            IpAddr::V6(v6) => mac.update(&v6.octets()),
+        }
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        LAST.set(Some((self.inner.id, net, IpKey(key))));
+        IpKey(key)
+    }
+
     /// The same, as the hex string stored in audit and lock records.
     pub fn hash_ip(&self, ip: &IpAddr) -> String {
         self.ip_key(ip).to_string()
@@ -217,5 +257,17 @@ mod tests {
         assert_eq!(a.ip_key(&ip), first);
         let again = KeyRing::from_master(&[1; 32]);
         assert_eq!(again.ip_key(&ip), first);
+    }
+
+    #[test]
+    fn a_network_key_covers_the_network_and_is_never_an_address_key() {
+        let k = KeyRing::from_master(&[1; 32]);
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        assert_eq!(k.net_key(&net("2001:db8:1::/48")), k.net_key(&net("2001:db8:1:ffff::7/48")));
+        assert_ne!(k.net_key(&net("2001:db8:1::/48")), k.net_key(&net("2001:db8:2::/48")));
+        assert_ne!(k.net_key(&net("2001:db8:1::/48")), k.net_key(&net("2001:db8:1::/47")));
+        // The /48's network address is also the first /64's: their keys still differ.
+        assert_ne!(k.net_key(&net("2001:db8:1::/48")), k.ip_key(&"2001:db8:1::".parse().unwrap()));
+        assert_ne!(k.net_key(&net("192.0.2.0/24")), k.ip_key(&"192.0.2.0".parse().unwrap()));
     }
 }

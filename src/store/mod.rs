@@ -15,7 +15,7 @@ pub mod audit;
 mod bulk;
 pub mod health;
 pub mod index;
-mod keys;
+pub mod keys;
 pub mod locks;
 mod rows;
 mod snapshot;

@@ -174,3 +174,75 @@ pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Finding L-4: the replay cache was filled before the rate limit ran, so signed requests
+/// the rate limit refused (or any signer past its rate) could fill it, and every signed
+/// token then got 503. Only admitted requests are recorded now.
+#[test]
+fn requests_refused_by_the_rate_limit_do_not_fill_the_replay_cache() {
+    let app = TestApp::builder().manual_clock().start();
+    let created = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.sign = true;
+        s.rate = Some(3);
+        s.window = Some(60);
+    });
+    let signed = Signed { app: &app, token: created.token.clone(), secret: created.signing_secret.clone().unwrap() };
+    let now = app.manual_clock().now_secs_for_test();
+    let statuses: Vec<u16> = (0..20)
+        .map(|i| signed.send("GET", &format!("/api/v1/clients?limit={}", i + 1), b"", now, false).status)
+        .collect();
+    assert_eq!(statuses[..3], [200; 3]);
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(app.state.stages().auth.replay.len(), 3, "only the admitted requests are remembered");
+    // A request refused by scope is not remembered either; an admitted one still is, once.
+    let out_of_scope = signed.send("GET", "/api/v1/invoices", b"", now, false);
+    assert_eq!(out_of_scope.status, 429, "the window is spent: refused before scope");
+    app.manual_clock().advance_ms(60_000);
+    let now = app.manual_clock().now_secs_for_test();
+    assert_eq!(signed.send("GET", "/api/v1/invoices", b"", now, false).status, 403);
+    assert_eq!(app.state.stages().auth.replay.len(), 3);
+    let first = signed.send("GET", "/api/v1/clients?limit=99", b"", now, false);
+    assert_eq!(first.status, 200);
+    let again = signed.send("GET", "/api/v1/clients?limit=99", b"", now, false);
+    assert_eq!((again.status, again.code().as_str()), (401, "replayed_request"));
+    assert_eq!(app.state.stages().auth.replay.len(), 4);
+}
+
+/// Finding L-4: an entry expired `2 × window` after it was stored, which can be up to a
+/// second before its timestamp stops being accepted; a replay in that second went through.
+#[test]
+fn a_replay_is_refused_for_as_long_as_its_timestamp_is_accepted() {
+    let app = TestApp::builder().manual_clock().start();
+    let created = app.token_with(|s| {
+        s.scopes = vec!["clients:r".into()];
+        s.sign = true;
+    });
+    let signed = Signed { app: &app, token: created.token.clone(), secret: created.signing_secret.clone().unwrap() };
+    let clock = app.manual_clock();
+    // At the last millisecond of second T, a request stamped T + 300 (the future edge).
+    let t = clock.now_secs_for_test();
+    clock.set_ms(t * 1000 + 999);
+    let ts = t + 300;
+    assert_eq!(signed.send("GET", "/api/v1/clients?limit=1", b"", ts, false).status, 200);
+    // Its timestamp is accepted through second ts + 300 = T + 600, to its last millisecond.
+    clock.set_ms((t + 600) * 1000 + 999);
+    let replay = signed.send("GET", "/api/v1/clients?limit=1", b"", ts, false);
+    assert_eq!((replay.status, replay.code().as_str()), (401, "replayed_request"));
+    // One millisecond later it is stale, and the entry is gone with it.
+    clock.advance_ms(1);
+    let stale = signed.send("GET", "/api/v1/clients?limit=1", b"", ts, false);
+    assert_eq!(stale.code(), "stale_request");
+    app.state.stages().auth.replay.sweep(clock.now_ms_for_test());
+    assert!(app.state.stages().auth.replay.is_empty());
+}
+
+trait NowMs {
+    fn now_ms_for_test(&self) -> u64;
+}
+
+impl NowMs for palisade::clock::ManualClock {
+    fn now_ms_for_test(&self) -> u64 {
+        palisade::clock::Clock::now_ms(self)
+    }
+}
