@@ -60,6 +60,10 @@ pub enum AdminRequest {
         kind: LockKind,
         subject: String,
     },
+    /// Lifts the lock with this id (as `locks list` shows it).
+    UnlockId {
+        id: String,
+    },
     LocksList,
 }
 
@@ -154,6 +158,7 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 reason.unwrap_or_else(|| "locked by an administrator".into()),
             );
             record.prefix_len = prefix_len;
+            record.rule = Some("manual".into());
             let shown = lock_summary(&record);
             lock_and_record(&state.locks, &state.audit, record, now);
             Ok(shown)
@@ -165,6 +170,18 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             let existed = state.locks.unlock(kind, &subject).map_err(|e| e.to_string())?;
             state.audit.append_or_defer(lock_event("UNLOCK", &record, now));
             Ok(json!({"unlocked": existed, "key": record.key()}))
+        }
+        AdminRequest::UnlockId { id } => {
+            let id = id.trim().to_ascii_lowercase();
+            let found = state.locks.list(now).into_iter().find(|r| r.id() == id);
+            let Some(record) = found else {
+                return Err(format!("no lock has the id {id:?} (see palisade locks list)"));
+            };
+            let existed = state.locks.unlock(record.kind, &record.subject).map_err(|e| e.to_string())?;
+            let mut event = record.clone();
+            event.reason = "unlocked by an administrator".into();
+            state.audit.append_or_defer(lock_event("UNLOCK", &event, now));
+            Ok(json!({"unlocked": existed, "id": id, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
     }
@@ -200,10 +217,16 @@ fn lock_subject(state: &AppState, kind: LockKind, subject: &str) -> Result<(Stri
 /// address lock shows `null` there.
 pub fn lock_summary(r: &LockRecord) -> Value {
     json!({
+        "id": r.id(),
         "kind": r.kind,
         "subject": r.subject,
         "prefix": r.prefix_len.map(|len| format!("/{len}")),
         "source": r.source,
+        "rule": r.rule,
+        "route": r.route,
+        "owner": r.owner,
+        "created": rfc3339(r.created_at_ms),
+        "expires": rfc3339(r.expires_at_ms),
         "created_at": rfc3339(r.created_at_ms),
         "expires_at": rfc3339(r.expires_at_ms),
         "reason": r.reason,

@@ -218,7 +218,7 @@ impl BruteForceGuard {
     }
 
     /// Counts one failed authentication from `ip` (keyed `ip_key`).
-    pub fn failed(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str) {
+    pub fn failed(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str, route: String) {
         let c = &self.config;
         match self.failures.hit(ip_key, now_ms, c.max_failures, c.window_secs * 1000) {
             Ok(d) if d.allowed => {}
@@ -233,6 +233,8 @@ impl BruteForceGuard {
                     format!("brute force: more than {} failed authentications", c.max_failures),
                 );
                 record.sample = Some(reason.to_string());
+                record.rule = Some("brute_force".into());
+                record.route = Some(route);
                 lock_client_and_record(&self.locks, &self.audit, ip, record, now_ms);
             }
         }
@@ -413,14 +415,16 @@ impl ChecksState {
             Err(_) => true,
         };
         if over && self.locks.active(LockKind::User, &owner, now).is_none() {
-            let record = LockRecord::new(
+            let mut record = LockRecord::new(
                 LockKind::User,
-                owner,
+                owner.clone(),
                 LockSource::Automatic,
                 now,
                 now + self.lock_secs * 1000,
                 format!("{} attack verdicts within an hour", self.user_lock_after),
             );
+            record.rule = Some("user_lock_after".into());
+            record.owner = Some(owner);
             lock_and_record(&self.locks, &self.audit, record, now);
         }
     }
@@ -514,6 +518,9 @@ impl ChecksState {
                     );
                     record.sample =
                         refusal.sample.as_deref().map(|s| redact::redact_text(redact::truncate(s, 200)).into_owned());
+                    record.rule = Some(format!("{}: {}", check.name(), refusal.reason));
+                    record.route = Some(crate::http::route::Route::describe(msg.method, msg.path));
+                    record.owner = msg.authorization.and_then(|a| self.tokens.verified_owner(a, now));
                     lock_client_and_record(&self.locks, &self.audit, &msg.ip, record, now);
                 }
                 if refusal.lock_ip {

@@ -31,6 +31,17 @@ pub struct LockOpts {
     force: bool,
 }
 
+/// `palisade unlock ID` or `palisade unlock ip ADDR` / `unlock user NAME`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct UnlockOpts {
+    #[command(subcommand)]
+    by: Option<UnlockCommand>,
+    /// The lock's id, as `palisade locks list` shows it.
+    #[arg(required = true)]
+    id: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UnlockCommand {
     /// Unlock a client address.
@@ -60,10 +71,19 @@ pub fn lock(cx: &Context, command: &LockCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn unlock(cx: &Context, command: &UnlockCommand) -> anyhow::Result<()> {
-    let (kind, subject) = match command {
-        UnlockCommand::Ip { subject } => (LockKind::Ip, subject),
-        UnlockCommand::User { subject } => (LockKind::User, subject),
+pub fn unlock(cx: &Context, opts: &UnlockOpts) -> anyhow::Result<()> {
+    let (kind, subject) = match (&opts.by, &opts.id) {
+        (Some(UnlockCommand::Ip { subject }), _) => (LockKind::Ip, subject),
+        (Some(UnlockCommand::User { subject }), _) => (LockKind::User, subject),
+        (None, Some(id)) => {
+            let answer = call(cx, AdminRequest::UnlockId { id: id.clone() })?;
+            match answer["unlocked"] == true {
+                true => say!("unlocked {id}"),
+                false => say!("{id} was already lifted"),
+            }
+            return Ok(());
+        }
+        (None, None) => anyhow::bail!("name a lock id (see palisade locks list), or ip ADDR / user NAME"),
     };
     let answer = call(cx, AdminRequest::Unlock { kind, subject: subject.clone() })?;
     if answer["unlocked"] == true {
@@ -84,7 +104,16 @@ pub fn list(cx: &Context, command: &LocksCommand) -> anyhow::Result<()> {
             let s = |k: &str| l[k].as_str().unwrap_or("-").to_string();
             // A network lock shows its prefix length beside its kind: `ip/48`.
             let kind = format!("{}{}", s("kind"), l["prefix"].as_str().unwrap_or(""));
-            say!("{:<7} {}  until {}  {}", kind, s("subject"), s("expires_at"), s("reason"));
+            say!(
+                "{}  {:<7} {:<24} until {}  rule={}  route={}  owner={}",
+                s("id"),
+                kind,
+                crate::redact::truncate(&s("subject"), 24),
+                s("expires"),
+                s("rule"),
+                s("route"),
+                s("owner")
+            );
         }
     }
     Ok(())

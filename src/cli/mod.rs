@@ -57,9 +57,8 @@ enum Command {
     /// Lock a client address or a token owner.
     #[command(subcommand)]
     Lock(lock::LockCommand),
-    /// Lift a lock.
-    #[command(subcommand)]
-    Unlock(lock::UnlockCommand),
+    /// Lift a lock: by the id `locks list` shows, or by address or user name.
+    Unlock(lock::UnlockOpts),
     /// List lock records.
     #[command(subcommand)]
     Locks(lock::LocksCommand),

@@ -43,6 +43,29 @@ impl Route {
         }
     }
 
+    /// The path pattern (no client text: lock records and logs name routes by it).
+    pub fn pattern(&self) -> &'static str {
+        match self {
+            Route::Health => "/health",
+            Route::Index => "/api/v1",
+            Route::Table { id: None, .. } => "/api/v1/{table}",
+            Route::Table { id: Some(_), .. } => "/api/v1/{table}/{id}",
+            Route::View { .. } => "/api/v1/views/{view}",
+            Route::GraphQl => "/graphql",
+            Route::OpenApi => "/api/v1/openapi.json",
+            Route::Explorer { .. } => "/explorer",
+        }
+    }
+
+    /// `METHOD pattern` of a request, or `METHOD (no route)`.
+    pub fn describe(method: &str, path: &str) -> String {
+        let pattern = Method::from_bytes(method.as_bytes())
+            .ok()
+            .and_then(|m| resolve(&m, path).or_else(|_| resolve(&Method::GET, path)).ok())
+            .map_or("(no route)", |r| r.pattern());
+        format!("{method} {pattern}")
+    }
+
     /// Everything but `/health` and the explorer needs a token, unless the pipeline serves it
     /// anonymously (public views, the OpenAPI document).
     pub fn needs_auth(&self) -> bool {

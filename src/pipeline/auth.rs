@@ -122,6 +122,16 @@ fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
 }
 
 impl AuthState {
+    /// The principal of a valid bearer token, without counting anything (a refused request's
+    /// audit record names whose token it carried).
+    pub fn identify(&self, authorization: Option<&str>) -> Option<Arc<Principal>> {
+        let (scheme, token) = authorization?.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.tokens.authenticate(BearerToken::new(token.trim()), self.clock.now_ms()).ok()
+    }
+
     /// Who is calling. A wrong credential (not a missing one) counts towards the IP's
     /// brute-force lock.
     pub fn authenticate(&self, a: &Presented<'_>) -> Result<Authenticated, Refusal> {
@@ -135,7 +145,8 @@ impl AuthState {
                     | ErrorKind::ReplayedRequest
                     | ErrorKind::StaleRequest
             ) {
-                self.brute_force.failed(&a.ip, a.ip_key, now_ms, &refusal.reason);
+                let route = crate::http::route::Route::describe(a.method, a.path);
+                self.brute_force.failed(&a.ip, a.ip_key, now_ms, &refusal.reason, route);
             }
         }
         verdict
@@ -149,7 +160,7 @@ impl AuthState {
             Ok(()) => Ok(()),
             Err(ReplayRefusal::Replayed) => {
                 let refusal = refuse(ErrorKind::ReplayedRequest, "signature already used");
-                self.brute_force.failed(ip, ip_key, now_ms, &refusal.reason);
+                self.brute_force.failed(ip, ip_key, now_ms, &refusal.reason, "(a replayed signed request)".into());
                 Err(refusal)
             }
             Err(ReplayRefusal::Full) => Err(Refusal::full(StageName::Auth, "replay cache")),

@@ -20,6 +20,7 @@ mod graphql_guard;
 mod hardening;
 mod headers;
 mod injection_corpus;
+mod locks_manage;
 mod measure;
 mod observability;
 mod openapi;

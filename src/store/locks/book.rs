@@ -189,6 +189,7 @@ impl LockStore {
         let reason = format!("{} automatic locks in one /{prefix_len}", members.len());
         let mut record = LockRecord::new(LockKind::Ip, network, LockSource::Automatic, now, expires, reason);
         record.prefix_len = Some(prefix_len);
+        record.rule = Some("network".into());
         self.escalated.fetch_add(1, Ordering::Relaxed);
         self.persist(record.key(), &record);
         self.insert(book, record.key(), record.clone());

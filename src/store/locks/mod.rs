@@ -70,6 +70,16 @@ pub struct LockRecord {
     /// A lock on a whole network: its prefix length (`subject` is the network's keyed hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_len: Option<u8>,
+    /// What made it: the check and its rule (`injection: SQL injection (…)`), `brute_force`,
+    /// `manual`, … — never the payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The route of the request that made it (`GET /api/v1/{table}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// The owner of the valid token that request presented, if any (whose customer this is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl LockRecord {
@@ -92,11 +102,21 @@ impl LockRecord {
             source,
             network: None,
             prefix_len: None,
+            rule: None,
+            route: None,
+            owner: None,
         }
     }
 
     pub fn key(&self) -> String {
         lock_key(self.kind, &self.subject)
+    }
+
+    /// A short id naming the lock to an operator (`palisade unlock ID`): 12 hex digits of
+    /// the SHA-256 of its key, so it shows nothing of a hashed address.
+    pub fn id(&self) -> String {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(self.key().as_bytes())[..6])
     }
 }
 
