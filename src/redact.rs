@@ -19,8 +19,16 @@ use serde_json::Value;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Headers whose values are never stored (lower-case).
-pub const SENSITIVE_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-signature", "x-api-key", "x-auth-token"];
+pub const SENSITIVE_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-signature",
+    "x-api-key",
+    "x-auth-token",
+    "x-palisade-probe",
+];
 
 /// Whether a query or JSON key names a secret.
 pub fn is_secret_key(key: &str) -> bool {

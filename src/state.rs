@@ -122,6 +122,8 @@ impl AppState {
             audit: audit.clone(),
             metrics: metrics.clone(),
             audit_names: Arc::new(audit_names(&catalog.schema)),
+            probe: crate::pipeline::probe::ProbeKey::random(),
+            proxy_warned_ms: Default::default(),
             public: Arc::new(Principal::public(catalog.public_views())),
         });
         Ok(Self {

@@ -86,7 +86,8 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         notify(&format!("READY=1\nSTATUS=listening on {}", running.addr));
         if let Some(interval) = crate::watchdog::interval_from_env() {
             tracing::info!(interval_ms = interval.as_millis() as u64, "systemd watchdog on: beats follow /health");
-            crate::watchdog::start(running.addr, interval, || {
+            let key = running.state.pipeline.probe.expose().to_string();
+            crate::watchdog::start(running.addr, interval, key, || {
                 notify("WATCHDOG=1");
             });
         }

@@ -36,6 +36,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod cors;
 pub mod headers;
+pub mod probe;
 pub mod rate_limit;
 pub mod scope;
 pub mod shield;
@@ -124,6 +125,38 @@ pub struct Parts {
     /// Who an anonymous request to a public view (or the anonymous OpenAPI document) is; its
     /// `views` are the public views.
     pub public: Arc<crate::tokens::Principal>,
+    /// The key of the server's own `/health` probe (see `probe`).
+    pub probe: probe::ProbeKey,
+    /// When the last "X-Forwarded-For from a proxy that is not trusted" warning was logged.
+    pub proxy_warned_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Parts {
+    /// Logs, at most once an hour, that a loopback or private peer sends `X-Forwarded-For`
+    /// while `[server] trusted_proxies` is empty: a reverse proxy whose clients all look like
+    /// the proxy (one throttle, one lock for everyone behind it).
+    fn warn_untrusted_proxy(&self, peer: IpAddr, now_ms: u64) {
+        let private = match client_ip::normalise(peer) {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+        };
+        let last = self.proxy_warned_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if private && (last == 0 || now_ms.saturating_sub(last) >= 3_600_000) {
+            let swapped = self.proxy_warned_ms.compare_exchange(
+                last,
+                now_ms.max(1),
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            if swapped.is_ok() {
+                tracing::warn!(
+                    peer = %peer,
+                    "requests from a proxy carry X-Forwarded-For but [server] trusted_proxies is empty: every client behind it \
+                     is treated as the proxy itself (one throttle, one lock); list the proxy in trusted_proxies"
+                );
+            }
+        }
+    }
 }
 
 impl Parts {
@@ -218,6 +251,9 @@ where
             let forwarded = req.headers().get_all(header::X_FORWARDED_FOR).map(|v| v.to_str().ok());
             // One config snapshot per request: a reload never splits a request.
             let config = parts.config.get();
+            if config.server.trusted_proxies.is_empty() && req.headers().contains_key(header::X_FORWARDED_FOR) {
+                parts.warn_untrusted_proxy(peer, parts.clock.now_ms());
+            }
             let resolved = client_ip::resolve(peer, forwarded, &config.server.trusted_proxies);
             let ip = resolved.unwrap_or_else(|_| client_ip::normalise(peer));
             let request_id = req.extensions().get::<RequestId>().copied().unwrap_or(RequestId(0));
@@ -332,12 +368,17 @@ where
     // 1. Shield: who the client is (a proxy that names none is refused: no fallback to the
     //    proxy's own address), throttle and sizes before the body is read, then the body
     //    itself (counted while it streams) and its JSON depth.
-    if cx.bad_forwarded_for {
+    //    The server's own probe of `/health` (its per-process key) skips the client checks.
+    let own_probe = req.path() == "/health"
+        && req.headers().get(probe::PROBE_HEADER).is_some_and(|v| parts.probe.matches(v.as_bytes()));
+    if cx.bad_forwarded_for && !own_probe {
         return Err(Refusal::new(StageName::Shield, ErrorKind::BadForwardedFor, "unparseable X-Forwarded-For entry"));
     }
     let content_length = text(&req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     let wide_multiple = config.checks.ipv6_wide_multiple;
-    stages.shield.screen(cx.client, wide_multiple, req.query_string().len(), content_length, &config.shield)?;
+    if !own_probe {
+        stages.shield.screen(cx.client, wide_multiple, req.query_string().len(), content_length, &config.shield)?;
+    }
     let body = if has_body(&req) {
         shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?
     } else {
@@ -349,7 +390,9 @@ where
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
     let (user_agent, referer) = (text(&req, header::USER_AGENT), text(&req, header::REFERER));
     let has_headers = user_agent.is_some() || referer.is_some();
-    if stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty(), has_headers) {
+    if !own_probe
+        && stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty(), has_headers)
+    {
         let is_form = text(&req, header::CONTENT_TYPE)
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         let facts = crate::checks::Inspect {

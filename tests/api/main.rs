@@ -25,6 +25,7 @@ mod measure;
 mod observability;
 mod openapi;
 mod oracle;
+mod probe;
 mod rate_limit;
 mod rest;
 mod review;
