@@ -29,7 +29,16 @@ const MAX_LINE: usize = 1 << 20;
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum AdminRequest {
     TokenCreate(TokenSpec),
-    TokenList,
+    TokenList {
+        /// Revoked tokens too.
+        #[serde(default)]
+        all: bool,
+    },
+    /// Changes a live token (audited).
+    TokenUpdate {
+        id: String,
+        change: crate::tokens::TokenUpdate,
+    },
     TokenRevoke {
         id: String,
     },
@@ -76,7 +85,7 @@ pub enum AdminResponse {
 }
 
 /// A token as listings show it: no hash, no secrets.
-pub fn token_summary(r: &TokenRecord) -> Value {
+pub fn token_summary(r: &TokenRecord, last_used_hour: Option<u64>) -> Value {
     json!({
         "id": r.id,
         "name": r.name,
@@ -92,6 +101,7 @@ pub fn token_summary(r: &TokenRecord) -> Value {
         "allow_sensitive": r.allow_sensitive,
         "created_at": rfc3339(r.created_at_ms),
         "expires_at": r.expires_at_ms.map(rfc3339),
+        "last_used": last_used_hour.map(rfc3339),
         "revoked": r.revoked,
     })
 }
@@ -104,9 +114,43 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             let created = state.tokens.create(&spec, state.schema(), now).map_err(|e| e.to_string())?;
             serde_json::to_value(created).map_err(|e| e.to_string())
         }
-        AdminRequest::TokenList => {
+        AdminRequest::TokenList { all } => {
             let tokens = state.tokens.list().map_err(|e| e.to_string())?;
-            Ok(Value::Array(tokens.iter().map(token_summary).collect()))
+            let shown = tokens.iter().filter(|t| all || !t.revoked);
+            Ok(Value::Array(shown.map(|t| token_summary(t, state.tokens.last_used_hour(&t.id))).collect()))
+        }
+        AdminRequest::TokenUpdate { id, change } => {
+            let record = state.tokens.update(&id, &change, state.schema(), now).map_err(|e| e.to_string())?;
+            let mut changed = Vec::new();
+            for (name, given) in [
+                ("rate", change.rate.is_some()),
+                ("window", change.window.is_some()),
+                ("expires", change.expires.is_some()),
+                ("origins", change.origins.is_some()),
+                ("cidrs", change.cidrs.is_some()),
+            ] {
+                if given {
+                    changed.push(name);
+                }
+            }
+            let event = crate::store::audit::AuditRecord {
+                time: String::new(),
+                time_ms: now,
+                request_id: String::new(),
+                method: "TOKEN_UPDATE".into(),
+                path: format!("token:{id}"),
+                query: None,
+                status: 0,
+                duration_us: 0,
+                token_id: Some(id.clone()),
+                user: Some(record.name.clone()),
+                ip_hash: String::new(),
+                stage: None,
+                reason: Some(format!("changed by an administrator: {}", changed.join(", "))),
+                prev: String::new(),
+            };
+            state.audit.append_or_defer(event);
+            Ok(token_summary(&record, state.tokens.last_used_hour(&id)))
         }
         AdminRequest::TokenRevoke { id } => {
             state.tokens.revoke(&id).map_err(|e| e.to_string())?;

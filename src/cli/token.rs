@@ -1,4 +1,4 @@
-//! `palisade token create|list|revoke`.
+//! `palisade token create|list|update|revoke`.
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -6,17 +6,22 @@ use serde_json::Value;
 use super::admin_client::call;
 use super::Context;
 use crate::api::admin::AdminRequest;
-use crate::tokens::TokenSpec;
+use crate::tokens::{TokenSpec, TokenUpdate};
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token; its plaintext is shown once.
     Create(CreateOpts),
-    /// List tokens (never shows secrets).
+    /// List live tokens (never shows secrets): scopes, views, expiry, last use (to the hour).
     List {
+        /// Revoked tokens too.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Change a live token: rate, window, expiry, origins, CIDRs (audited, at once).
+    Update(UpdateOpts),
     /// Revoke a token by id.
     Revoke { id: String },
 }
@@ -64,6 +69,29 @@ pub struct CreateOpts {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct UpdateOpts {
+    /// The token's id (from `token list`).
+    id: String,
+    /// Requests per window.
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Window length in seconds.
+    #[arg(long, value_name = "SECS")]
+    window: Option<u64>,
+    /// Expire the token this many seconds from now.
+    #[arg(long, value_name = "SECS")]
+    expires: Option<u64>,
+    /// Browser origins allowed (replaces the list). Repeatable.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    origins: Vec<String>,
+    /// Client addresses allowed (CIDR; replaces the list). Repeatable.
+    #[arg(long = "cidr", value_name = "CIDR")]
+    cidrs: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
 pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create(o) => {
@@ -91,23 +119,44 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        TokenCommand::List { json } => {
-            let list = call(cx, AdminRequest::TokenList)?;
+        TokenCommand::List { all, json } => {
+            let list = call(cx, AdminRequest::TokenList { all: *all })?;
             if *json {
                 say!("{list}");
             } else {
                 for t in list.as_array().into_iter().flatten() {
-                    let scopes: Vec<&str> =
-                        t["scopes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let words = |k: &str| -> Vec<String> {
+                        t[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect()
+                    };
+                    let mut access = words("scopes");
+                    access.extend(words("views").into_iter().map(|v| format!("view:{v}")));
                     let state = if t["revoked"] == Value::Bool(true) { "revoked" } else { "active" };
+                    let date = |k: &str| t[k].as_str().unwrap_or("-").to_string();
                     say!(
-                        "{}  {:<20}  {:<8}  {}",
+                        "{}  {:<20}  {:<8}  expires {}  last used {}  {}",
                         t["id"].as_str().unwrap_or_default(),
                         t["name"].as_str().unwrap_or_default(),
                         state,
-                        scopes.join(" ")
+                        date("expires_at"),
+                        date("last_used"),
+                        access.join(" ")
                     );
                 }
+            }
+        }
+        TokenCommand::Update(o) => {
+            let change = TokenUpdate {
+                rate: o.rate,
+                window: o.window,
+                expires: o.expires,
+                origins: (!o.origins.is_empty()).then(|| o.origins.clone()),
+                cidrs: (!o.cidrs.is_empty()).then(|| o.cidrs.clone()),
+            };
+            let updated = call(cx, AdminRequest::TokenUpdate { id: o.id.clone(), change })?;
+            if o.json {
+                say!("{updated}");
+            } else {
+                say!("updated {}", o.id);
             }
         }
         TokenCommand::Revoke { id } => {

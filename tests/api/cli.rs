@@ -32,7 +32,10 @@ fn token_commands_work_without_a_server() {
     assert!(!list.to_string().contains("hash"));
     let id = created["id"].as_str().unwrap();
     assert!(palisade(dir.path(), &["token", "revoke", id]).status.success());
-    let list: Value = serde_json::from_str(&stdout(&palisade(dir.path(), &["token", "list", "--json"]))).unwrap();
+    let live: Value = serde_json::from_str(&stdout(&palisade(dir.path(), &["token", "list", "--json"]))).unwrap();
+    assert!(live.as_array().unwrap().iter().all(|t| t["id"] != id), "revoked tokens are hidden without --all");
+    let list: Value =
+        serde_json::from_str(&stdout(&palisade(dir.path(), &["token", "list", "--all", "--json"]))).unwrap();
     assert!(list.as_array().unwrap().iter().any(|t| t["id"] == id && t["revoked"] == true));
     let bad = palisade(dir.path(), &["token", "revoke", "nope"]);
     assert_eq!(bad.status.code(), Some(1));

@@ -35,3 +35,4 @@ mod scope;
 mod shield;
 mod soak;
 mod systemd;
+mod tokens_admin;

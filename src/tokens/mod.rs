@@ -180,6 +180,8 @@ pub struct Principal {
     pub signing: Option<SigningSecret>,
     /// The id (16 hex digits) as a number: the rate limiter's key, with no string to build.
     key: u64,
+    /// The hour (ms since the epoch, truncated) this token was last used in, as recorded.
+    last_used_hour: std::sync::atomic::AtomicU64,
 }
 
 impl Principal {
@@ -233,7 +235,13 @@ impl Principal {
             expires_at_ms: None,
             revoked: false,
         };
-        Self { record, digest: [0; 32], signing: None, key: token_key(id).unwrap_or_default() }
+        Self {
+            record,
+            digest: [0; 32],
+            signing: None,
+            key: token_key(id).unwrap_or_default(),
+            last_used_hour: Default::default(),
+        }
     }
 
     /// The permissions this token holds on `table`, honouring layer 2 (`*` never covers a
@@ -365,7 +373,9 @@ impl TokenRegistry {
         };
         let key =
             token_key(&record.id).ok_or_else(|| StoreError::Corrupt(format!("token {} has a bad id", record.id)))?;
-        self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing, key }));
+        let used = self.last_used_hour(&record.id);
+        let last_used_hour = std::sync::atomic::AtomicU64::new(used.unwrap_or(0));
+        self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing, key, last_used_hour }));
         Ok(())
     }
 
@@ -450,6 +460,7 @@ impl TokenRegistry {
         if principal.record.expires_at_ms.is_some_and(|t| now_ms >= t) {
             return Err(TokenRejection::Expired);
         }
+        self.note_use(&principal, now_ms);
         Ok(principal)
     }
 
@@ -489,6 +500,9 @@ fn parse_id(token: &str) -> Option<&str> {
     (hex16(id, 16) && hex16(secret, 64)).then_some(id)
 }
 
+mod update;
+pub use update::TokenUpdate;
+
 fn validate_spec(spec: &TokenSpec, schema: &Schema) -> Result<(Vec<ScopeEntry>, Vec<IpNet>), TokenError> {
     let invalid = |m: String| Err(TokenError::Invalid(m));
     if spec.name.trim().is_empty() || spec.name.len() > 128 {
@@ -520,6 +534,12 @@ fn validate_spec(spec: &TokenSpec, schema: &Schema) -> Result<(Vec<ScopeEntry>, 
         if schema.view(view).is_none() {
             return invalid(format!("--view {view:?}: unknown view"));
         }
+    }
+    if !spec.views.is_empty() && !spec.scopes.is_empty() {
+        // A view-limited token reads only its views: a scope beside them would be dropped.
+        return invalid(
+            "--scope and --view cannot be combined: a --view token reads only its views; make a second token for the tables".into(),
+        );
     }
     for origin in &spec.origins {
         let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
