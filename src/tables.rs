@@ -50,6 +50,7 @@ pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>, now
     if row.contains_key("id") {
         return Err(ApiError::validation("column 'id' is assigned by the server"));
     }
+    table.normalize_numbers(&mut row);
     table.validate_known_columns(&row)?;
     refuse_unwritable(table, &row)?;
     row.retain(|_, v| !v.is_null());
@@ -74,6 +75,7 @@ pub fn update(
         Some(v) if v.as_u64() == Some(id) => {}
         Some(_) => return Err(ApiError::validation("column 'id' does not match the URL")),
     }
+    table.normalize_numbers(&mut body);
     table.validate_known_columns(&body)?;
     refuse_unwritable(table, &body)?;
     real.remember(table, &body);

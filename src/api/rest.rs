@@ -55,7 +55,12 @@ pub fn list_query(
                 q.offset = value.parse().map_err(|_| bad_request("offset must be a whole number".into()))?;
             }
             "id" => {
-                let id: u64 = value.parse().map_err(|_| bad_request("filter 'id' must be int".into()))?;
+                // Ids are int64, as the document says.
+                let id: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|id| *id <= i64::MAX as u64)
+                    .ok_or_else(|| bad_request("filter 'id' must be int".into()))?;
                 q.filters.push(("id".into(), Value::from(id)));
             }
             column => {

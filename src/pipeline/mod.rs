@@ -430,7 +430,18 @@ where
                 let route =
                     route::resolve(&Method::GET, req.path()).or_else(|_| route::resolve(&Method::POST, req.path()));
                 let route = route.map_err(|e| Refusal::new(StageName::Router, e, "no such route"))?;
-                let allow = route::allow_header(&route);
+                // With a valid token: what that token may do here (as its own OpenAPI
+                // document says), decided by the scope stage itself.
+                let allow = match stages.auth.identify(authorization_header.as_deref()) {
+                    Some(p) => route
+                        .methods()
+                        .iter()
+                        .filter(|m| stages.scope.authorize(&p, &route, m, cx.ip).is_ok())
+                        .map(Method::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    None => route::allow_header(&route),
+                };
                 Ok(req.into_response(HttpResponse::NoContent().insert_header(("allow", allow)).finish()))
             }
         };

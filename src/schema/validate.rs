@@ -64,6 +64,19 @@ fn is_datetime(s: &str) -> bool {
 }
 
 impl Table {
+    /// JSON has one kind of number, and JSON Schema reads `574.0` as the integer 574: an int
+    /// column's integral float becomes that integer before anything checks or stores it.
+    pub fn normalize_numbers(&self, row: &mut Map<String, Value>) {
+        for (key, value) in row.iter_mut() {
+            let int_column = self.column(key).is_some_and(|c| c.ty == ColumnType::Int);
+            if int_column && value.is_f64() {
+                if let Some(f) = value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9.007_199_254_740_992e15) {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+    }
+
     /// Validates a full row body (the `id` key already removed by the caller).
     pub fn validate_row(&self, row: &Map<String, Value>) -> Result<(), ApiError> {
         if let Some(unknown) = row.keys().find(|k| !self.columns.contains_key(*k)) {
@@ -118,6 +131,10 @@ pub fn parse_filter_value(column: &Column, raw: &str) -> Result<Value, ApiError>
             _ => return Err(bad()),
         },
         ColumnType::Json => return Err(bad()),
+        // A date or datetime filter is one, as the document says (`format: date`/`date-time`):
+        // `?created_at=null` is a client mistake, not a filter that matches nothing.
+        ColumnType::Date if !is_date(raw) => return Err(bad()),
+        ColumnType::Datetime if !is_datetime(raw) => return Err(bad()),
         ColumnType::String | ColumnType::Date | ColumnType::Datetime => Value::String(raw.to_string()),
     })
 }

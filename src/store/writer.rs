@@ -288,10 +288,13 @@ impl Engine {
     fn check_refs(&mut self, refs: &[RowRef]) -> Result<(), ApiError> {
         for r in refs {
             if !self.rows(&r.table)?.contains_key(key(r.id)).map_err(StoreError::from)? {
-                return Err(ApiError::validation(format!(
-                    "column '{}': no {} row with id {}",
-                    r.column, r.table, r.id
-                )));
+                // A reference to a row that is not there conflicts with the stored data (as
+                // a foreign-key violation does: PostgREST answers 409 too); the body was
+                // well formed.
+                return Err(ApiError::with_message(
+                    ErrorKind::Conflict,
+                    format!("column '{}': no {} row with id {}", r.column, r.table, r.id),
+                ));
             }
         }
         Ok(())

@@ -9,6 +9,7 @@ mod audit_seal;
 mod auth;
 mod checks;
 mod cli;
+mod contract_drift;
 mod cors;
 mod crash;
 mod faults;

@@ -153,7 +153,7 @@ impl Doc<'_> {
         let mut graphql = operation("graphql", "GraphQL over the same tables (see the README)", false);
         graphql["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
             "type": "object",
-            "properties": {"query": {"type": "string"}, "variables": {"type": ["object", "null"]},
+            "properties": {"query": {"type": "string", "minLength": 1, "pattern": "\\S"}, "variables": {"type": ["object", "null"]},
                            "operationName": {"type": ["string", "null"]}},
             "required": ["query"],
         }}}});
@@ -278,7 +278,7 @@ impl Doc<'_> {
         let mut params =
             vec![json!({"$ref": "#/components/parameters/limit"}), json!({"$ref": "#/components/parameters/offset"})];
         params.push(json!({"name": "id", "in": "query", "required": false, "description": "rows with this id",
-                           "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": u64::MAX}}));
+                           "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX}}));
         let sandbox = self.audience.sandbox();
         for c in table.visible_columns() {
             if view.is_some_and(|v| !v.columns.contains(&c.name)) || (sandbox && c.pii().is_some()) {

@@ -27,7 +27,8 @@ pub fn column(c: &Column, nullable: bool) -> Value {
         s["readOnly"] = json!(true);
     }
     if let Some(target) = &c.references {
-        s["description"] = json!(format!("the id of a row of {target}"));
+        s["description"] = json!(format!("the id of a row of {target} (no such row: 409 conflict)"));
+        s["minimum"] = json!(1);
     }
     s
 }
