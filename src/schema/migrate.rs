@@ -21,8 +21,13 @@ use super::applied::{self, Action, Applied, AppliedColumn, Change, Verdict, APPL
 use super::{validate, ColumnType, Schema};
 use crate::store::{Done, Op, Row, RowMap, Store, StoreError, SysTree};
 
-/// Rows rewritten per writer batch.
+/// Rows rewritten per writer batch by `schema prune`, which may run while the server serves:
+/// a batch holds the writer for a few tens of milliseconds.
 pub const BATCH: usize = 10_000;
+
+/// Rows rewritten per writer batch at start, before anything is served: larger batches mean
+/// fewer durable flushes.
+pub const START_BATCH: usize = 50_000;
 
 /// Why the file's schema cannot be applied.
 #[derive(Debug, thiserror::Error)]
@@ -116,8 +121,10 @@ impl Rewrite {
     /// value does not convert.
     fn row(&self, row: &Row) -> Result<Option<Row>, (String, String)> {
         let mut next = row.clone();
+        let mut changed = false;
         for (from, to) in &self.renames {
             if let Some(v) = next.remove(from) {
+                changed = true;
                 if next.get(to).is_none_or(Value::is_null) {
                     next.insert(to.clone(), v);
                 }
@@ -125,15 +132,20 @@ impl Rewrite {
         }
         for (column, value) in &self.fills {
             if next.get(column).is_none_or(Value::is_null) {
+                changed = true;
                 next.insert(column.clone(), value.clone());
             }
         }
         for (column, ty) in &self.converts {
             if let Some(v) = next.get_mut(column).filter(|v| !v.is_null()) {
-                *v = convert(v, *ty).map_err(|problem| (column.clone(), problem))?;
+                let converted = convert(v, *ty).map_err(|problem| (column.clone(), problem))?;
+                if converted != *v {
+                    changed = true;
+                    *v = converted;
+                }
             }
         }
-        Ok((next != *row).then_some(next))
+        Ok(changed.then_some(next))
     }
 }
 
@@ -273,7 +285,9 @@ pub fn apply(store: &Store, schema: &mut Schema) -> Result<Vec<Change>, MigrateE
     check_values(store, &by_table, &moves)?;
     let write = |op: Op| store.write_blocking(op).map_err(|e| MigrateError::Write(e.message.into_owned()));
     for (from, to) in &moves {
-        while let Done::Progress(Some(_)) = write(Op::MoveRows { from: from.clone(), to: to.clone(), limit: BATCH })? {}
+        while let Done::Progress(Some(_)) =
+            write(Op::MoveRows { from: from.clone(), to: to.clone(), limit: START_BATCH })?
+        {}
     }
     for (table, rewrite) in by_table {
         let started = std::time::Instant::now();
@@ -281,7 +295,7 @@ pub fn apply(store: &Store, schema: &mut Schema) -> Result<Vec<Change>, MigrateE
         let change: RowMap = Arc::new(move |row: &Row| rewrite.row(row).ok().flatten());
         let mut after = 0;
         while let Done::Progress(Some(last)) =
-            write(Op::Transform { table: table.clone(), after, limit: BATCH, change: change.clone() })?
+            write(Op::Transform { table: table.clone(), after, limit: START_BATCH, change: change.clone() })?
         {
             after = last;
         }
