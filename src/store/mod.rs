@@ -29,7 +29,7 @@ pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
 pub use rows::{filters_match, ListQuery, Page, Row};
-pub use writer::{Done, Op, RowMap, RowRef, SysTree};
+pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};

@@ -68,6 +68,12 @@ pub enum Op {
     Delete { table: String, id: u64, referrers: Vec<(String, String)> },
     /// Stores rows with their own ids (seeding) and moves the sequence past them.
     Load { table: String, rows: Vec<Row> },
+    /// Creates rows all or none (a REST array, an import): every given id and reference is
+    /// checked before the first row is written. A row with an `id` keeps it (refused when
+    /// taken), the others get the next ids; the sequence moves past all of them. References
+    /// may name rows given in the same op. Answers `Done::Rows`; a refusal names the row's
+    /// position in `rows` (see `ApiError::at_row`).
+    InsertMany { table: String, rows: Vec<NewRow> },
     /// Sets keys of a system tree.
     Put { tree: SysTree, entries: Vec<(Vec<u8>, Vec<u8>)> },
     /// Removes a key of a system tree.
@@ -86,6 +92,13 @@ pub enum Op {
     Ping,
 }
 
+/// One row of [`Op::InsertMany`] and the references it makes.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    pub row: Row,
+    pub refs: Vec<RowRef>,
+}
+
 /// A row rewrite for [`Op::Transform`].
 pub type RowMap = Arc<dyn Fn(&Row) -> Option<Row> + Send + Sync>;
 
@@ -93,6 +106,8 @@ pub type RowMap = Arc<dyn Fn(&Row) -> Option<Row> + Send + Sync>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Done {
     Row(Row),
+    /// The rows an [`Op::InsertMany`] stored, ids included, in the order given.
+    Rows(Vec<Row>),
     /// Update or delete of a row that does not exist.
     Missing,
     /// Delete of a row; `Remove`: whether the key was there.
@@ -261,6 +276,7 @@ impl Engine {
             Op::Update { table, id, refs, change } => self.update(&table, id, &refs, change),
             Op::Delete { table, id, referrers } => self.delete(&table, id, &referrers),
             Op::Load { table, rows } => self.load(&table, rows),
+            Op::InsertMany { table, rows } => self.insert_many(&table, rows),
             Op::Put { tree, entries } => {
                 let t = self.tree(tree.name())?;
                 let mut batch = sled::Batch::default();
@@ -285,7 +301,7 @@ impl Engine {
         Ok(self.health.observe(r)?)
     }
 
-    fn check_refs(&mut self, refs: &[RowRef]) -> Result<(), ApiError> {
+    pub(super) fn check_refs(&mut self, refs: &[RowRef]) -> Result<(), ApiError> {
         for r in refs {
             if !self.rows(&r.table)?.contains_key(key(r.id)).map_err(StoreError::from)? {
                 return Err(ApiError::validation(format!(
