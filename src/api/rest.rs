@@ -94,6 +94,9 @@ pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
     let mut q = list_query(table, &params, Some(&view.columns), cx.principal.record.sandbox)?;
     q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
     q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
+    if super::csv::wanted(cx.req) {
+        return super::csv::respond(cx.req, table, q, cx.principal, Some(&view.columns));
+    }
     let page = list(cx.state, table, &q, cx.principal, Some(&view.columns))?;
     Ok(page_envelope(page.rows, page.total, &q))
 }
@@ -110,6 +113,9 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
     match (method, id) {
         (Method::GET, None) => {
             let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;
+            if super::csv::wanted(cx.req) {
+                return super::csv::respond(cx.req, table, q, cx.principal, None);
+            }
             let page = list(cx.state, table, &q, cx.principal, None)?;
             Ok(page_envelope(page.rows, page.total, &q))
         }

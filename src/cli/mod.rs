@@ -16,6 +16,7 @@ mod schema;
 mod serve;
 mod sign;
 mod token;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -63,6 +64,10 @@ enum Command {
     /// List lock records.
     #[command(subcommand)]
     Locks(lock::LocksCommand),
+    /// Write every row of a table (or of every table) as CSV or JSON lines.
+    Export(transfer::ExportOpts),
+    /// Read rows into a table from CSV (header row) or JSON lines.
+    Import(transfer::ImportOpts),
 }
 
 /// Writes one line to standard output (see `say!`).
@@ -140,6 +145,8 @@ pub fn main() {
             Command::Lock(c) => lock::lock(&cx, c),
             Command::Unlock(c) => lock::unlock(&cx, c),
             Command::Locks(c) => lock::list(&cx, c),
+            Command::Export(o) => transfer::export(&cx, o),
+            Command::Import(o) => transfer::import(&cx, o),
             Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
         }),
     };

@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{filters_match, ListQuery, Page, Row};
+pub use rows::{decode_row, filters_match, ListQuery, Page, Row};
 pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;

@@ -31,3 +31,4 @@ mod scope;
 mod shield;
 mod soak;
 mod systemd;
+mod transfer;
