@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod backup;
 pub mod catalog;
 pub mod checks;
 pub mod cli;

@@ -70,6 +70,10 @@ pub enum AdminRequest {
         format: Format,
         dir: Option<std::path::PathBuf>,
     },
+    /// A consistent archive of the store and the audit trail at `dest` (see `backup`).
+    Backup {
+        dest: std::path::PathBuf,
+    },
     /// Rows from `file` into `table`, or from every `<table>.csv|jsonl` under `dir`.
     Import {
         table: Option<String>,
@@ -87,7 +91,7 @@ impl AdminRequest {
 
     /// Whether the command may run for long (it then runs on a blocking thread).
     pub fn long(&self) -> bool {
-        matches!(self, AdminRequest::Export { .. } | AdminRequest::Import { .. })
+        matches!(self, AdminRequest::Export { .. } | AdminRequest::Import { .. } | AdminRequest::Backup { .. })
     }
 }
 
@@ -199,6 +203,10 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             Ok(json!({"unlocked": existed, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
+        AdminRequest::Backup { dest } => {
+            let created = super::admin_data::backup(state, &dest)?;
+            serde_json::to_value(created).map_err(|e| e.to_string())
+        }
         AdminRequest::Export { table, format, dir } => super::admin_data::export(state, table, format, dir),
         AdminRequest::Import { table, file, dir, skip_bad } => {
             super::admin_data::import(state, table, file, dir, skip_bad, now)

@@ -108,6 +108,36 @@ pub fn receive_stream(stream: UnixStream, out: &mut dyn Write) -> std::io::Resul
     serde_json::from_str(&line).map_err(std::io::Error::other)
 }
 
+/// Takes a backup (see `backup::create`), counts it in the metrics and records it in the
+/// audit trail (method `BACKUP`, the archive's file name, 200 or 500 and the cause).
+pub fn backup(state: &AppState, dest: &std::path::Path) -> Result<crate::backup::Created, String> {
+    let started = std::time::Instant::now();
+    let result = crate::backup::create(&state.store, state.audit.dir(), dest).map_err(|e| e.to_string());
+    let now = state.clock.now_ms();
+    state.metrics.backup(now, started.elapsed(), result.is_ok());
+    let name = match &result {
+        Ok(c) => c.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    state.audit.append_or_defer(crate::store::audit::AuditRecord {
+        time: String::new(),
+        time_ms: now,
+        request_id: String::new(),
+        method: "BACKUP".into(),
+        path: name,
+        query: None,
+        status: if result.is_ok() { 200 } else { 500 },
+        duration_us: started.elapsed().as_micros() as u64,
+        token_id: None,
+        user: None,
+        ip_hash: String::new(),
+        stage: None,
+        reason: result.as_ref().err().cloned(),
+        prev: String::new(),
+    });
+    result
+}
+
 /// `import TABLE FILE` or `import --dir DIR`, through the writer.
 pub fn import(
     state: &AppState,

@@ -10,6 +10,7 @@ macro_rules! say {
 
 mod admin_client;
 mod audit;
+mod backup;
 mod check_injection;
 mod lock;
 mod schema;
@@ -68,6 +69,10 @@ enum Command {
     Export(transfer::ExportOpts),
     /// Read rows into a table from CSV (header row) or JSON lines.
     Import(transfer::ImportOpts),
+    /// Write a consistent archive of everything (or check one with `backup verify FILE`).
+    Backup(backup::BackupOpts),
+    /// Recreate a data dir from an archive (server stopped, new or empty --data-dir).
+    Restore(backup::RestoreOpts),
 }
 
 /// Writes one line to standard output (see `say!`).
@@ -147,6 +152,8 @@ pub fn main() {
             Command::Locks(c) => lock::list(&cx, c),
             Command::Export(o) => transfer::export(&cx, o),
             Command::Import(o) => transfer::import(&cx, o),
+            Command::Backup(o) => backup::backup(&cx, o),
+            Command::Restore(o) => backup::restore(&cx, o),
             Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
         }),
     };

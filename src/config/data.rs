@@ -62,8 +62,8 @@ impl BackupConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.interval()?.as_secs() < 60 {
-            return Err(ConfigError::Invalid { key: "backup.every", message: "must be at least one minute".into() });
+        if self.interval()?.as_secs() == 0 {
+            return Err(ConfigError::Invalid { key: "backup.every", message: "must be at least one second".into() });
         }
         if self.keep == 0 {
             return Err(ConfigError::Invalid { key: "backup.keep", message: "must be at least 1".into() });
@@ -99,7 +99,7 @@ mod tests {
         for bad in ["", "h", "6", "6 h", "-1h", "6w", "1.5h"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
-        let short = BackupConfig { every: "10s".into(), ..Default::default() };
+        let short = BackupConfig { every: "0s".into(), ..Default::default() };
         assert!(short.validate().unwrap_err().to_string().contains("backup.every"));
         assert!(BackupConfig::default().validate().is_ok());
         assert!(LimitsConfig { max_batch_rows: 0 }.validate().is_err());

@@ -70,6 +70,7 @@ impl Engine {
         for (id, row) in &batch {
             let old = target.get(key(*id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
             self.put_row(to, *id, old.as_ref(), row)?;
+            self.preserve_row(&source, from, *id)?;
             self.observe(source.remove(key(*id)))?;
         }
         Ok(Done::Progress(Some(batch.len() as u64)))
@@ -78,6 +79,12 @@ impl Engine {
     pub(super) fn drop_table(&mut self, table: &str) -> Result<Done, ApiError> {
         let rows = self.rows(table)?;
         let index = self.index(table)?;
+        if self.capture.is_some() {
+            for k in rows.iter().keys() {
+                let k = k.map_err(StoreError::from)?;
+                self.preserve(&rows, &format!("rows:{table}"), &k)?;
+            }
+        }
         self.observe(rows.clear())?;
         self.observe(index.clear())?;
         Ok(Done::Ok)

@@ -17,6 +17,7 @@ pub mod health;
 pub mod index;
 mod keys;
 pub mod locks;
+pub mod point;
 mod rows;
 mod snapshot;
 pub mod writer;
@@ -125,6 +126,7 @@ impl Store {
             indexes: indexes.clone(),
             seqs: Default::default(),
             trees: Default::default(),
+            capture: None,
         };
         let writer = Arc::new(Writer::start(engine).map_err(io)?);
         Ok(Self {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::index::{self, IndexPlan};
+use super::point::PointCapture;
 use super::rows::{decode, encode, key, Row};
 use super::{Health, StoreError};
 use crate::error::{ApiError, ErrorKind};
@@ -88,6 +89,11 @@ pub enum Op {
     MoveRows { from: String, to: String, limit: usize },
     /// Deletes every row and index entry of a table (`schema prune` of a dropped table).
     DropTable { table: String },
+    /// Names a consistent point: from here on the writer preserves what it changes in
+    /// `capture` (see `point`), until [`Op::EndPoint`].
+    BeginPoint { capture: Arc<PointCapture> },
+    /// Ends the capture of [`Op::BeginPoint`].
+    EndPoint,
     /// Does nothing: proves the writer answers (the watchdog's probe).
     Ping,
 }
@@ -190,6 +196,8 @@ pub(super) struct Engine {
     /// Last id handed out, per table.
     pub seqs: HashMap<String, u64>,
     pub trees: HashMap<String, sled::Tree>,
+    /// The point being read, if any (see `point`).
+    pub capture: Option<Arc<PointCapture>>,
 }
 
 /// The meta key that is present while a process has the store open (see `Store::open`).
@@ -280,6 +288,9 @@ impl Engine {
             Op::Put { tree, entries } => {
                 let t = self.tree(tree.name())?;
                 let mut batch = sled::Batch::default();
+                for (k, _) in &entries {
+                    self.preserve(&t, tree.name(), k)?;
+                }
                 for (k, v) in entries {
                     batch.insert(k, v);
                 }
@@ -288,12 +299,38 @@ impl Engine {
             }
             Op::Remove { tree, key } => {
                 let t = self.tree(tree.name())?;
+                self.preserve(&t, tree.name(), &key)?;
                 Ok(Done::Removed(self.observe(t.remove(key))?.is_some()))
             }
             Op::Transform { table, after, limit, change } => self.transform(&table, after, limit, &change),
             Op::MoveRows { from, to, limit } => self.move_rows(&from, &to, limit),
             Op::DropTable { table } => self.drop_table(&table),
+            Op::BeginPoint { capture } => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                capture.mark(now.as_millis() as u64);
+                self.capture = Some(capture);
+                Ok(Done::Ok)
+            }
+            Op::EndPoint => {
+                self.capture = None;
+                Ok(Done::Ok)
+            }
             Op::Ping => Ok(Done::Ok),
+        }
+    }
+
+    /// Keeps `tree[key]` as it was at the point being read, if one is (see `point`).
+    pub(super) fn preserve(&self, tree: &sled::Tree, name: &str, key: &[u8]) -> Result<(), ApiError> {
+        match &self.capture {
+            Some(c) => self.observe(c.preserve(tree, name, key)),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn preserve_row(&self, rows: &sled::Tree, table: &str, id: u64) -> Result<(), ApiError> {
+        match &self.capture {
+            Some(c) => self.observe(c.preserve(rows, &format!("rows:{table}"), &key(id))),
+            None => Ok(()),
         }
     }
 
@@ -331,6 +368,7 @@ impl Engine {
         // The sequence is stored before the row it covers: a crash between the two leaves a
         // gap in ids, never a reused one.
         let meta = self.tree(SysTree::Meta.name())?;
+        self.preserve(&meta, SysTree::Meta.name(), &seq_key(table))?;
         self.observe(meta.insert(seq_key(table), &last.to_be_bytes()))?;
         self.seqs.insert(table.to_string(), last);
         Ok(())
@@ -360,6 +398,7 @@ impl Engine {
     /// Writes a row and moves its index entries (new ones after the row, stale ones removed).
     pub(super) fn put_row(&mut self, table: &str, id: u64, old: Option<&Row>, row: &Row) -> Result<(), ApiError> {
         let rows = self.rows(table)?;
+        self.preserve_row(&rows, table, id)?;
         self.observe(rows.insert(key(id), encode(row)))?;
         let indexes = self.indexes.clone();
         let columns = indexes.columns(table);
@@ -415,6 +454,7 @@ impl Engine {
         for e in index::entries(indexes.columns(table), &old, id) {
             self.remove_entry(&idx, &e)?;
         }
+        self.preserve_row(&rows, table, id)?;
         self.observe(rows.remove(key(id)))?;
         Ok(Done::Removed(true))
     }

@@ -7,6 +7,7 @@ mod audit;
 mod audit_privacy;
 mod audit_seal;
 mod auth;
+mod backup;
 mod bulk;
 mod checks;
 mod cli;
