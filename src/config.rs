@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+mod data;
+pub use data::{parse_duration, BackupConfig, LimitsConfig};
+
 /// Where `--config` points when it is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "data/palisade.toml";
 
@@ -31,6 +34,8 @@ pub struct Config {
     pub state: StateConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub limits: LimitsConfig,
+    pub backup: BackupConfig,
 }
 
 /// The running config, swapped whole by a reload (see [`Config::reloaded`]). Readers take an
@@ -462,7 +467,7 @@ impl Config {
         next.server.request_timeout_secs = new.server.request_timeout_secs;
         next.log.level = new.log.level.clone();
         let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let pending: [(&'static str, bool); 14] = [
+        let pending: [(&'static str, bool); 16] = [
             ("server", differs(&next.server, &new.server)),
             ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
             ("cors", differs(&next.cors, &new.cors)),
@@ -477,6 +482,8 @@ impl Config {
             ("metrics", differs(&next.metrics, &new.metrics)),
             ("log.format", next.log.format != new.log.format),
             ("log.level", false),
+            ("limits", differs(&next.limits, &new.limits)),
+            ("backup", differs(&next.backup, &new.backup)),
         ];
         (next, pending.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect())
     }
@@ -579,6 +586,8 @@ impl Config {
         if self.graphql.max_rows == 0 {
             return invalid("graphql.max_rows", "max_rows must be positive");
         }
+        self.limits.validate()?;
+        self.backup.validate()?;
         Ok(())
     }
 }

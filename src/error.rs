@@ -236,6 +236,13 @@ impl ApiError {
         Self::with_message(ErrorKind::Validation, message)
     }
 
+    /// The same refusal, naming which item of a batch it is about (`row 3: …`, counted
+    /// from 0 like the array it came in).
+    pub fn at_row(mut self, index: usize) -> Self {
+        self.message = Cow::Owned(format!("row {index}: {}", self.message));
+        self
+    }
+
     /// The JSON body: `{"error":{"code":…,"message":…}}`.
     pub fn body(&self) -> String {
         serde_json::json!({"error": {"code": self.kind.code(), "message": self.message}}).to_string()

@@ -17,7 +17,9 @@
 //!                 audit/ segment files with a hash chain and forward-secure seals; key
 //!                 file, locks, counter snapshots
 //!  4  schema      the tables, columns, relations, views and index plan of data/schema.toml
-//!  5  tokens catalog sandbox tables seed   domain rules; `tables` is the one write path
+//!  5  tokens catalog sandbox tables seed transfer backup   domain rules; `tables` is the one
+//!                 write path (`transfer`: import/export, `backup`: archives, both through it
+//!                 or the writer)
 //!  6  checks      the ordered security checks (locks, injection, honeypot, endpoint limits)
 //!  7  pipeline    stage.rs (Stage, Refusal, StageActor) + one file per stage; mod.rs draws
 //!                 the order once and calls each decision directly (pipeline::Parts)
@@ -38,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod backup;
 pub mod catalog;
 pub mod checks;
 pub mod cli;
@@ -62,4 +65,5 @@ pub mod state;
 pub mod store;
 pub mod tables;
 pub mod tokens;
+pub mod transfer;
 pub mod watchdog;

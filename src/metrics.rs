@@ -123,6 +123,10 @@ pub struct Metrics {
     pub latency: Histogram,
     pub snapshot: Histogram,
     pub snapshot_failures: AtomicU64,
+    /// The last backup that succeeded: when (ms since the epoch) and how long it took (ms).
+    pub backup_last_success_ms: AtomicU64,
+    pub backup_last_duration_ms: AtomicU64,
+    pub backup_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -134,6 +138,9 @@ impl Default for Metrics {
             latency: Histogram::new(&LATENCY_BUCKETS),
             snapshot: Histogram::new(&SNAPSHOT_BUCKETS),
             snapshot_failures: AtomicU64::new(0),
+            backup_last_success_ms: AtomicU64::new(0),
+            backup_last_duration_ms: AtomicU64::new(0),
+            backup_failures: AtomicU64::new(0),
         }
     }
 }
@@ -160,6 +167,16 @@ impl Metrics {
         self.snapshot.observe(elapsed);
         if !ok {
             self.snapshot_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One backup (see `housekeeper`, `palisade backup`).
+    pub fn backup(&self, finished_ms: u64, elapsed: Duration, ok: bool) {
+        if ok {
+            self.backup_last_success_ms.store(finished_ms, Ordering::Relaxed);
+            self.backup_last_duration_ms.store(elapsed.as_millis() as u64, Ordering::Relaxed);
+        } else {
+            self.backup_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 

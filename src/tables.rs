@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ErrorKind};
 use crate::sandbox::RealValues;
 use crate::schema::{Schema, Table, CREATED_AT};
-use crate::store::{Done, Op, Row, RowRef};
+use crate::store::{Done, NewRow, Op, Row, RowRef};
 
 /// How an update treats the stored row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,12 @@ fn refuse_unwritable(table: &Table, body: &Map<String, Value>) -> Result<(), Api
 }
 
 /// A new row from a client body, stamped `created_at` = `now_ms` where the table has one.
-pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>, now_ms: u64) -> Result<Op, ApiError> {
+pub fn create(table: &Table, real: &RealValues, row: Map<String, Value>, now_ms: u64) -> Result<Op, ApiError> {
+    let NewRow { row, refs } = new_row(table, real, row, now_ms)?;
+    Ok(Op::Insert { table: table.name.clone(), refs, row })
+}
+
+fn new_row(table: &Table, real: &RealValues, mut row: Map<String, Value>, now_ms: u64) -> Result<NewRow, ApiError> {
     if row.contains_key("id") {
         return Err(ApiError::validation("column 'id' is assigned by the server"));
     }
@@ -54,12 +59,61 @@ pub fn create(table: &Table, real: &RealValues, mut row: Map<String, Value>, now
     table.validate_known_columns(&row)?;
     refuse_unwritable(table, &row)?;
     row.retain(|_, v| !v.is_null());
-    if table.column(CREATED_AT).is_some_and(|c| c.server_managed()) {
-        row.insert(CREATED_AT.into(), Value::from(crate::clock::rfc3339(now_ms)));
-    }
+    stamp_created_at(table, &mut row, now_ms);
     table.validate_row(&row)?;
     real.remember(table, &row);
-    Ok(Op::Insert { table: table.name.clone(), refs: references(table, &row), row })
+    Ok(NewRow { refs: references(table, &row), row })
+}
+
+fn stamp_created_at(table: &Table, row: &mut Map<String, Value>, now_ms: u64) {
+    if table.column(CREATED_AT).is_some_and(|c| c.server_managed()) && !row.contains_key(CREATED_AT) {
+        row.insert(CREATED_AT.into(), Value::from(crate::clock::rfc3339(now_ms)));
+    }
+}
+
+/// Many new rows from a client's JSON array, created all or none by one writer op; a
+/// refusal names the array index (`row 3: column 'total' …`).
+pub fn create_many(table: &Table, real: &RealValues, items: &[Value], now_ms: u64) -> Result<Op, ApiError> {
+    let mut rows = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(map) = item else {
+            return Err(ApiError::validation("each item must be a JSON object").at_row(i));
+        };
+        rows.push(new_row(table, real, map.clone(), now_ms).map_err(|e| e.at_row(i))?);
+    }
+    Ok(Op::InsertMany { table: table.name.clone(), rows })
+}
+
+/// A row brought in by an administrator's import: the same validation as a client's
+/// create, except that `id` and `created_at` are kept when given (so references between
+/// imported tables and creation dates survive) and secret columns may be written. Rows
+/// without `created_at` are stamped `now_ms`.
+pub fn import_row(table: &Table, mut row: Map<String, Value>, now_ms: u64) -> Result<NewRow, ApiError> {
+    let id = match row.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError::validation("column 'id' must be a positive row id"))?,
+        ),
+    };
+    row.retain(|_, v| !v.is_null());
+    table.normalize_numbers(&mut row);
+    stamp_created_at(table, &mut row, now_ms);
+    table.validate_row(&row)?;
+    let refs = references(table, &row);
+    if let Some(id) = id {
+        row.insert("id".into(), Value::from(id));
+    }
+    Ok(NewRow { row, refs })
+}
+
+/// The rows an [`Op::InsertMany`] stored.
+pub fn stored_rows(done: Done) -> Result<Vec<Row>, ApiError> {
+    match done {
+        Done::Rows(rows) => Ok(rows),
+        _ => Err(ApiError::new(ErrorKind::Internal)),
+    }
 }
 
 /// A change to row `id` from a client body (which may repeat the id, but not change it).

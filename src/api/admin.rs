@@ -21,6 +21,9 @@ use crate::pipeline::client_ip::{normalise, tracking_address};
 use crate::state::AppState;
 use crate::store::locks::{LockKind, LockRecord, LockSource};
 use crate::tokens::{TokenRecord, TokenSpec};
+use crate::transfer::Format;
+
+pub use super::admin_data::execute_stream;
 
 /// The longest request line the socket accepts.
 const MAX_LINE: usize = 1 << 20;
@@ -74,6 +77,36 @@ pub enum AdminRequest {
         id: String,
     },
     LocksList,
+    /// Every row of one table, streamed to the caller (see [`execute_stream`]), or of every
+    /// table (or one) into files under `dir`.
+    Export {
+        table: Option<String>,
+        format: Format,
+        dir: Option<std::path::PathBuf>,
+    },
+    /// A consistent archive of the store and the audit trail at `dest` (see `backup`).
+    Backup {
+        dest: std::path::PathBuf,
+    },
+    /// Rows from `file` into `table`, or from every `<table>.csv|jsonl` under `dir`.
+    Import {
+        table: Option<String>,
+        file: Option<std::path::PathBuf>,
+        dir: Option<std::path::PathBuf>,
+        skip_bad: bool,
+    },
+}
+
+impl AdminRequest {
+    /// Whether the answer is a stream of bytes before the summary (see [`execute_stream`]).
+    pub fn streams(&self) -> bool {
+        matches!(self, AdminRequest::Export { dir: None, .. })
+    }
+
+    /// Whether the command may run for long (it then runs on a blocking thread).
+    pub fn long(&self) -> bool {
+        matches!(self, AdminRequest::Export { .. } | AdminRequest::Import { .. } | AdminRequest::Backup { .. })
+    }
 }
 
 /// What the socket answers: `{"ok": …}` or `{"error": "…"}`.
@@ -228,6 +261,14 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             Ok(json!({"unlocked": existed, "id": id, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
+        AdminRequest::Backup { dest } => {
+            let created = super::admin_data::backup(state, &dest)?;
+            serde_json::to_value(created).map_err(|e| e.to_string())
+        }
+        AdminRequest::Export { table, format, dir } => super::admin_data::export(state, table, format, dir),
+        AdminRequest::Import { table, file, dir, skip_bad } => {
+            super::admin_data::import(state, table, file, dir, skip_bad, now)
+        }
     }
 }
 
@@ -278,6 +319,14 @@ pub fn lock_summary(r: &LockRecord) -> Value {
     })
 }
 
+/// Writes the one-line answer and closes.
+async fn answer(stream: &mut tokio::net::UnixStream, response: AdminResponse) {
+    let mut out = serde_json::to_vec(&response).unwrap_or_default();
+    out.push(b'\n');
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}
+
 /// Listens on the admin socket until the process ends.
 pub fn listen(path: &Path, state: Arc<AppState>) -> std::io::Result<()> {
     if path.exists() {
@@ -290,23 +339,38 @@ pub fn listen(path: &Path, state: Arc<AppState>) -> std::io::Result<()> {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let state = state.clone();
             actix_rt::spawn(async move {
-                let (read, mut write) = stream.into_split();
+                let mut reader = BufReader::new(stream);
                 let mut line = String::new();
-                let mut reader = BufReader::new(read.take(MAX_LINE as u64));
-                let response = match reader.read_line(&mut line).await {
-                    Ok(_) => match serde_json::from_str::<AdminRequest>(&line) {
-                        Ok(request) => match execute(&state, request) {
-                            Ok(v) => AdminResponse::Ok(v),
-                            Err(e) => AdminResponse::Error(e),
-                        },
-                        Err(e) => AdminResponse::Error(format!("bad admin request: {e}")),
-                    },
-                    Err(e) => AdminResponse::Error(format!("cannot read admin request: {e}")),
+                let read = (&mut reader).take(MAX_LINE as u64).read_line(&mut line).await;
+                let request = match read {
+                    Ok(_) => serde_json::from_str::<AdminRequest>(&line).map_err(|e| format!("bad admin request: {e}")),
+                    Err(e) => Err(format!("cannot read admin request: {e}")),
                 };
-                let mut out = serde_json::to_vec(&response).unwrap_or_default();
-                out.push(b'\n');
-                let _ = write.write_all(&out).await;
-                let _ = write.shutdown().await;
+                let mut stream = reader.into_inner();
+                let request = match request {
+                    Ok(r) => r,
+                    Err(e) => return answer(&mut stream, AdminResponse::Error(e)).await,
+                };
+                if request.streams() {
+                    // Long and blocking (a whole table): off the async workers, on a plain socket.
+                    let Ok(std_stream) = stream.into_std() else { return };
+                    let _ = actix_rt::task::spawn_blocking(move || {
+                        super::admin_data::serve_stream(&state, request, std_stream)
+                    })
+                    .await;
+                    return;
+                }
+                // Commands that run long (an import, a backup) never hold an async worker.
+                let done = match request.long() {
+                    true => actix_rt::task::spawn_blocking(move || execute(&state, request)).await,
+                    false => Ok(execute(&state, request)),
+                };
+                let response = match done {
+                    Ok(Ok(v)) => AdminResponse::Ok(v),
+                    Ok(Err(e)) => AdminResponse::Error(e),
+                    Err(_) => AdminResponse::Error("the admin command failed".into()),
+                };
+                answer(&mut stream, response).await;
             });
         }
     });

@@ -110,6 +110,28 @@ pub fn render(state: &AppState) -> String {
         "Counter snapshots that could not be stored.",
         m.snapshot_failures.load(Ordering::Relaxed),
     );
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    gauge(
+        &mut out,
+        g,
+        "palisade_backup_last_success_timestamp_seconds",
+        "When the last backup succeeded (0: none since start).",
+        seconds(m.backup_last_success_ms.load(Ordering::Relaxed)),
+    );
+    gauge(
+        &mut out,
+        g,
+        "palisade_backup_duration_seconds",
+        "How long the last successful backup took.",
+        seconds(m.backup_last_duration_ms.load(Ordering::Relaxed)),
+    );
+    gauge(
+        &mut out,
+        c,
+        "palisade_backup_failures_total",
+        "Backups that failed.",
+        m.backup_failures.load(Ordering::Relaxed),
+    );
     let health = &state.store.health;
     gauge(&mut out, g, "palisade_storage_writable", "1 when the data dir accepts writes.", u8::from(health.writable()));
     gauge(

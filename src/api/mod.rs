@@ -3,6 +3,8 @@
 //! stripping, the sandbox seam) in [`rows`], and the admin unix socket in [`admin`].
 
 pub mod admin;
+pub mod admin_data;
+pub mod csv;
 pub mod explorer;
 pub mod graphql;
 pub mod metrics;

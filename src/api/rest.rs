@@ -99,6 +99,9 @@ pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
     let mut q = list_query(table, &params, Some(&view.columns), cx.principal.record.sandbox)?;
     q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
     q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
+    if super::csv::wanted(cx.req) {
+        return super::csv::respond(cx.req, table, q, cx.principal, Some(&view.columns));
+    }
     let page = list(cx.state, table, &q, cx.principal, Some(&view.columns))?;
     Ok(page_envelope(page.rows, page.total, &q))
 }
@@ -115,6 +118,9 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
     match (method, id) {
         (Method::GET, None) => {
             let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;
+            if super::csv::wanted(cx.req) {
+                return super::csv::respond(cx.req, table, q, cx.principal, None);
+            }
             let page = list(cx.state, table, &q, cx.principal, None)?;
             Ok(page_envelope(page.rows, page.total, &q))
         }
@@ -130,6 +136,7 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             let row = store.get_row(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
+        (Method::POST, None) if matches!(cx.body.as_deref(), Some(Value::Array(_))) => create_many(cx, table).await,
         (Method::POST, None) => {
             let op = tables::create(table, &cx.state.real_values, body_object(cx)?, cx.state.clock.now_ms())?;
             let stored = tables::stored(store.write(op).await?)?;
@@ -150,6 +157,32 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
         }
         _ => Err(ApiError::new(ErrorKind::MethodNotAllowed)),
     }
+}
+
+/// `POST /api/v1/{table}` with a JSON array: every row or none, in one writer op (one
+/// group commit). Each row counts against the token's rate limit (the pipeline counted the
+/// first), before anything is validated, so an invalid batch still spends its quota and
+/// cannot be used to probe for free.
+async fn create_many(cx: &Call<'_>, table: &Table) -> Result<HttpResponse, ApiError> {
+    if !is_json_content_type(cx.req.headers().get(header::CONTENT_TYPE)) {
+        return Err(ApiError::new(ErrorKind::UnsupportedMediaType));
+    }
+    let Some(Value::Array(items)) = cx.body.as_deref() else {
+        return Err(ApiError::with_message(ErrorKind::BadRequest, "a JSON array body is required"));
+    };
+    let config = cx.state.config.get();
+    let max = config.limits.max_batch_rows;
+    if items.is_empty() || items.len() > max {
+        return Err(ApiError::validation(format!("an array must hold 1 to {max} rows")));
+    }
+    if items.len() > 1 {
+        let more = u32::try_from(items.len() - 1).unwrap_or(u32::MAX);
+        cx.state.stages().rate_limit.count_n(cx.principal, &config.rate_limit, more).map_err(|r| r.error)?;
+    }
+    let op = tables::create_many(table, &cx.state.real_values, items, cx.state.clock.now_ms())?;
+    let rows = tables::stored_rows(cx.state.store.write(op).await?)?;
+    let data: Vec<Value> = rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, None)).collect();
+    Ok(HttpResponse::Created().json(json!({"data": data})))
 }
 
 /// The write body: declared JSON, and an object.

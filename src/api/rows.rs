@@ -114,18 +114,57 @@ pub fn list(
         let rows = page.rows.into_iter().map(|r| present(state, table, r, principal, columns)).collect();
         return Ok(Listed { rows, total: page.total });
     }
-    let every = ListQuery { filters: stored, offset: 0, limit: usize::MAX, order: q.order.clone() };
-    let candidates = state.store.list_rows(&table.name, &every)?;
-    let mut total = 0;
-    let mut rows = Vec::new();
-    for row in candidates.rows {
+    let mut out = Listed { rows: Vec::new(), total: 0 };
+    let take = |row: Map<String, Value>, out: &mut Listed| {
         let presented = present(state, table, row, principal, columns);
         if presented.as_object().is_some_and(|r| filters_match(r, &shown)) {
-            if total >= q.offset && rows.len() < q.limit {
-                rows.push(presented);
+            if out.total >= q.offset && out.rows.len() < q.limit {
+                out.rows.push(presented);
             }
-            total += 1;
+            out.total += 1;
+        }
+    };
+    if q.order.is_some() {
+        // A sorted list is sorted whole, in memory.
+        let every = ListQuery { filters: stored, offset: 0, limit: usize::MAX, ..q.clone() };
+        for row in state.store.list_rows(&table.name, &every)?.rows {
+            take(row, &mut out);
+        }
+        return Ok(out);
+    }
+    // Otherwise the candidates are read in id order, a chunk at a time (bounded memory);
+    // a keyset page (`after`) stops once it is full.
+    let mut chunk =
+        ListQuery { filters: stored, offset: 0, limit: SHOWN_CHUNK, order: None, after: Some(q.after.unwrap_or(0)) };
+    loop {
+        let page = state.store.list_rows(&table.name, &chunk)?;
+        let read = page.rows.len();
+        chunk.after = page.rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64);
+        for row in page.rows {
+            take(row, &mut out);
+        }
+        let page_full = q.after.is_some() && out.rows.len() >= q.limit;
+        if read < SHOWN_CHUNK || chunk.after.is_none() || page_full {
+            return Ok(out);
         }
     }
-    Ok(Listed { rows, total })
+}
+
+/// Rows read at a time when filters must be judged on presented values.
+const SHOWN_CHUNK: usize = 1000;
+
+/// The columns a presented row of `table` can hold, in CSV order: `id` first, then the
+/// view's columns or the table's visible ones (only `id` for a token that may not read).
+pub fn shown_columns(table: &Table, principal: &Principal, columns: Option<&[String]>) -> Vec<String> {
+    if let Some(cols) = columns {
+        let mut out = vec!["id".to_string()];
+        out.extend(cols.iter().filter(|c| *c != "id").cloned());
+        return out;
+    }
+    if !may_read(table, principal) {
+        return vec!["id".into()];
+    }
+    std::iter::once("id".to_string())
+        .chain(table.columns.values().filter(|c| !c.secret).map(|c| c.name.clone()))
+        .collect()
 }

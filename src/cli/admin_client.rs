@@ -14,6 +14,31 @@ use crate::clock::SystemClock;
 use crate::state::AppState;
 use crate::store::{Op, Store};
 
+/// Runs a streamed command (see `api::admin_data`): its bytes go to `out`; answers the
+/// summary.
+pub fn call_stream(cx: &Context, request: AdminRequest, out: &mut dyn Write) -> anyhow::Result<Value> {
+    let data_dir = &cx.config.server.data_dir;
+    if let Ok(mut stream) = UnixStream::connect(Store::admin_socket_path(data_dir)) {
+        let mut line = serde_json::to_vec(&request)?;
+        line.push(b'\n');
+        stream.write_all(&line).context("admin socket write")?;
+        return match crate::api::admin_data::receive_stream(stream, out).context("admin socket read")? {
+            AdminResponse::Ok(v) => Ok(v),
+            AdminResponse::Error(e) => Err(anyhow!(e)),
+        };
+    }
+    let state = open_offline(cx)?;
+    crate::api::admin::execute_stream(&state, request, out).map_err(|e| anyhow!(e))
+}
+
+/// The store opened by this process (no server runs on the data dir).
+fn open_offline(cx: &Context) -> anyhow::Result<AppState> {
+    let data_dir = &cx.config.server.data_dir;
+    let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
+        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+    AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))
+}
+
 pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
     let data_dir = &cx.config.server.data_dir;
     let socket = Store::admin_socket_path(data_dir);
@@ -28,9 +53,7 @@ pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
             AdminResponse::Error(e) => Err(anyhow!(e)),
         };
     }
-    let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
-        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
-    let state = AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))?;
+    let state = open_offline(cx)?;
     let result = execute(&state, request).map_err(|e| anyhow!(e));
     // Everything the command queued (a lock, say) is durable once the writer answers this.
     state.store.write_blocking(Op::Ping).map_err(|e| anyhow!(e.message))?;

@@ -10,12 +10,14 @@ macro_rules! say {
 
 mod admin_client;
 mod audit;
+mod backup;
 mod check_injection;
 mod lock;
 mod schema;
 mod serve;
 mod sign;
 mod token;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,14 @@ enum Command {
     /// List lock records.
     #[command(subcommand)]
     Locks(lock::LocksCommand),
+    /// Write every row of a table (or of every table) as CSV or JSON lines.
+    Export(transfer::ExportOpts),
+    /// Read rows into a table from CSV (header row) or JSON lines.
+    Import(transfer::ImportOpts),
+    /// Write a consistent archive of everything (or check one with `backup verify FILE`).
+    Backup(backup::BackupOpts),
+    /// Recreate a data dir from an archive (server stopped, new or empty --data-dir).
+    Restore(backup::RestoreOpts),
 }
 
 /// Writes one line to standard output (see `say!`).
@@ -139,6 +149,10 @@ pub fn main() {
             Command::Lock(c) => lock::lock(&cx, c),
             Command::Unlock(c) => lock::unlock(&cx, c),
             Command::Locks(c) => lock::list(&cx, c),
+            Command::Export(o) => transfer::export(&cx, o),
+            Command::Import(o) => transfer::import(&cx, o),
+            Command::Backup(o) => backup::backup(&cx, o),
+            Command::Restore(o) => backup::restore(&cx, o),
             Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
         }),
     };

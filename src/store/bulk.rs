@@ -8,11 +8,19 @@
 //! commit before it is acknowledged; a crash between batches leaves every row either as it
 //! was or as it should be, and the migrations built on these are idempotent, so running them
 //! again finishes the job without doubling anything.
+//!
+//! [`Op::InsertMany`](super::Op::InsertMany) creates many rows at once (a REST array, an
+//! import batch): it checks everything first and writes only when all rows pass, so one
+//! group commit holds all of them or none.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
 
 use super::rows::{decode, key, Row};
-use super::writer::{Done, Engine, RowMap};
+use super::writer::{Done, Engine, NewRow, RowMap, RowRef};
 use super::StoreError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 
 impl Engine {
     pub(super) fn transform(
@@ -62,6 +70,7 @@ impl Engine {
         for (id, row) in &batch {
             let old = target.get(key(*id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
             self.put_row(to, *id, old.as_ref(), row)?;
+            self.preserve_row(&source, from, *id)?;
             self.observe(source.remove(key(*id)))?;
         }
         Ok(Done::Progress(Some(batch.len() as u64)))
@@ -70,8 +79,54 @@ impl Engine {
     pub(super) fn drop_table(&mut self, table: &str) -> Result<Done, ApiError> {
         let rows = self.rows(table)?;
         let index = self.index(table)?;
+        if self.capture.is_some() {
+            for k in rows.iter().keys() {
+                let k = k.map_err(StoreError::from)?;
+                self.preserve(&rows, &format!("rows:{table}"), &k)?;
+            }
+        }
         self.observe(rows.clear())?;
         self.observe(index.clear())?;
         Ok(Done::Ok)
+    }
+}
+
+impl Engine {
+    pub(super) fn insert_many(&mut self, table: &str, rows: Vec<NewRow>) -> Result<Done, ApiError> {
+        let tree = self.rows(table)?;
+        let mut given = HashSet::new();
+        for (i, new) in rows.iter().enumerate() {
+            let Some(value) = new.row.get("id") else { continue };
+            let id = value
+                .as_u64()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError::validation("column 'id' must be a positive row id").at_row(i))?;
+            if !given.insert(id) || tree.contains_key(key(id)).map_err(StoreError::from)? {
+                let message = format!("column 'id': a {table} row with id {id} already exists");
+                return Err(ApiError::with_message(ErrorKind::Conflict, message).at_row(i));
+            }
+        }
+        for (i, new) in rows.iter().enumerate() {
+            let here: Vec<RowRef> =
+                new.refs.iter().filter(|r| !(r.table == table && given.contains(&r.id))).cloned().collect();
+            self.check_refs(&here).map_err(|e| e.at_row(i))?;
+        }
+        let mut next = (self.next_id(table)? - 1).max(given.iter().copied().max().unwrap_or(0));
+        let unassigned = rows.iter().filter(|r| !r.row.contains_key("id")).count() as u64;
+        self.set_seq(table, next + unassigned)?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for NewRow { mut row, .. } in rows {
+            let id = match row.get("id").and_then(Value::as_u64) {
+                Some(id) => id,
+                None => {
+                    next += 1;
+                    row.insert("id".into(), Value::from(next));
+                    next
+                }
+            };
+            self.put_row(table, id, None, &row)?;
+            stored.push(row);
+        }
+        Ok(Done::Rows(stored))
     }
 }

@@ -17,6 +17,7 @@ pub mod health;
 pub mod index;
 pub mod keys;
 pub mod locks;
+pub mod point;
 mod rows;
 mod snapshot;
 pub mod writer;
@@ -28,8 +29,8 @@ use std::sync::Arc;
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{filters_match, ListQuery, Page, Row};
-pub use writer::{Done, Op, RowMap, RowRef, SysTree};
+pub use rows::{decode_row, filters_match, ListQuery, Page, Row};
+pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};
@@ -125,6 +126,7 @@ impl Store {
             indexes: indexes.clone(),
             seqs: Default::default(),
             trees: Default::default(),
+            capture: None,
         };
         let writer = Arc::new(Writer::start(engine).map_err(io)?);
         Ok(Self {

@@ -18,6 +18,16 @@ pub struct ListQuery {
     pub limit: usize,
     /// Sort column and direction; `None` keeps id order.
     pub order: Option<(String, bool)>,
+    /// Keyset paging (CSV export): only rows with a larger id, and the scan stops once the
+    /// page is full, so `total` is not counted. Ignored when `order` is set.
+    pub after: Option<u64>,
+}
+
+impl ListQuery {
+    /// Whether this query pages by id and stops at a full page (see [`ListQuery::after`]).
+    fn keyset(&self) -> bool {
+        self.after.is_some() && self.order.is_none()
+    }
 }
 
 /// One page of a list and the total number of matching rows.
@@ -36,6 +46,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(StoreError::Corrupt("row is not a JSON object".into())),
     }
+}
+
+/// A stored row's bytes as a row.
+pub fn decode_row(bytes: &[u8]) -> Result<Row, StoreError> {
+    decode(bytes)
 }
 
 pub(crate) fn encode(row: &Row) -> Vec<u8> {
@@ -78,6 +93,11 @@ impl<'q> Collector<'q> {
     /// Whether a matching row at this position is on the page (always when sorting).
     fn wanted(&self) -> bool {
         self.q.order.is_some() || (self.total >= self.q.offset && self.rows.len() < self.q.limit)
+    }
+
+    /// A keyset page is complete: nothing further is read.
+    fn full(&self) -> bool {
+        self.q.keyset() && self.rows.len() >= self.q.limit
     }
 
     fn push(&mut self, row: Row) {
@@ -160,8 +180,9 @@ impl Store {
     fn list_indexed(&self, table: &str, q: &ListQuery, used: usize, prefix: &[u8]) -> Result<Page, StoreError> {
         let rows = self.rows_tree(table)?;
         let index = self.index_tree(table)?;
+        let after = if q.keyset() { q.after.unwrap_or(0) } else { 0 };
         let ids = index.scan_prefix(prefix).keys().filter_map(|k| match k {
-            Ok(k) => index::entry_id(prefix, &k).map(Ok),
+            Ok(k) => index::entry_id(prefix, &k).filter(|id| *id > after).map(Ok),
             Err(e) => Some(Err(e)),
         });
         let rest: Vec<(String, Value)> =
@@ -179,6 +200,9 @@ impl Store {
         }
         let mut out = Collector::new(q);
         for id in ids {
+            if out.full() {
+                break;
+            }
             let Some(bytes) = rows.get(key(id?))? else { continue };
             let row = decode(&bytes)?;
             if filters_match(&row, &rest) {
@@ -207,7 +231,15 @@ impl Store {
         };
         let mut out = Collector::new(q);
         let unfiltered = q.filters.is_empty();
-        for item in self.rows_tree(table)?.iter() {
+        let tree = self.rows_tree(table)?;
+        let items = match q.after.filter(|_| q.keyset()) {
+            Some(after) => tree.range(key(after.saturating_add(1))..),
+            None => tree.iter(),
+        };
+        for item in items {
+            if out.full() {
+                break;
+            }
             let (_, bytes) = item?;
             if unfiltered && !out.wanted() {
                 // Counted, not decoded.
@@ -225,7 +257,11 @@ impl Store {
         Ok(out.finish())
     }
 
-    /// Calls `f` with every row of a table.
+    /// Every row of a table as stored (compact JSON), in id order, read lazily.
+    pub fn scan_rows(&self, table: &str) -> Result<impl Iterator<Item = Result<sled::IVec, StoreError>>, StoreError> {
+        Ok(self.rows_tree(table)?.iter().values().map(|v| v.map_err(StoreError::from)))
+    }
+
     /// Every table that has rows in the database, whether the schema declares it or not.
     pub fn row_tables(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
@@ -240,6 +276,7 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls `f` with every row of a table.
     pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
         for item in self.rows_tree(table)?.iter() {
             let (_, bytes) = item?;

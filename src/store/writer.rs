@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::index::{self, IndexPlan};
+use super::point::PointCapture;
 use super::rows::{decode, encode, key, Row};
 use super::{Health, StoreError};
 use crate::error::{ApiError, ErrorKind};
@@ -68,6 +69,12 @@ pub enum Op {
     Delete { table: String, id: u64, referrers: Vec<(String, String)> },
     /// Stores rows with their own ids (seeding) and moves the sequence past them.
     Load { table: String, rows: Vec<Row> },
+    /// Creates rows all or none (a REST array, an import): every given id and reference is
+    /// checked before the first row is written. A row with an `id` keeps it (refused when
+    /// taken), the others get the next ids; the sequence moves past all of them. References
+    /// may name rows given in the same op. Answers `Done::Rows`; a refusal names the row's
+    /// position in `rows` (see `ApiError::at_row`).
+    InsertMany { table: String, rows: Vec<NewRow> },
     /// Sets keys of a system tree.
     Put { tree: SysTree, entries: Vec<(Vec<u8>, Vec<u8>)> },
     /// Removes a key of a system tree.
@@ -82,8 +89,20 @@ pub enum Op {
     MoveRows { from: String, to: String, limit: usize },
     /// Deletes every row and index entry of a table (`schema prune` of a dropped table).
     DropTable { table: String },
+    /// Names a consistent point: from here on the writer preserves what it changes in
+    /// `capture` (see `point`), until [`Op::EndPoint`].
+    BeginPoint { capture: Arc<PointCapture> },
+    /// Ends the capture of [`Op::BeginPoint`].
+    EndPoint,
     /// Does nothing: proves the writer answers (the watchdog's probe).
     Ping,
+}
+
+/// One row of [`Op::InsertMany`] and the references it makes.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    pub row: Row,
+    pub refs: Vec<RowRef>,
 }
 
 /// A row rewrite for [`Op::Transform`].
@@ -93,6 +112,8 @@ pub type RowMap = Arc<dyn Fn(&Row) -> Option<Row> + Send + Sync>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Done {
     Row(Row),
+    /// The rows an [`Op::InsertMany`] stored, ids included, in the order given.
+    Rows(Vec<Row>),
     /// Update or delete of a row that does not exist.
     Missing,
     /// Delete of a row; `Remove`: whether the key was there.
@@ -175,6 +196,8 @@ pub(super) struct Engine {
     /// Last id handed out, per table.
     pub seqs: HashMap<String, u64>,
     pub trees: HashMap<String, sled::Tree>,
+    /// The point being read, if any (see `point`).
+    pub capture: Option<Arc<PointCapture>>,
 }
 
 /// The meta key that is present while a process has the store open (see `Store::open`).
@@ -261,9 +284,13 @@ impl Engine {
             Op::Update { table, id, refs, change } => self.update(&table, id, &refs, change),
             Op::Delete { table, id, referrers } => self.delete(&table, id, &referrers),
             Op::Load { table, rows } => self.load(&table, rows),
+            Op::InsertMany { table, rows } => self.insert_many(&table, rows),
             Op::Put { tree, entries } => {
                 let t = self.tree(tree.name())?;
                 let mut batch = sled::Batch::default();
+                for (k, _) in &entries {
+                    self.preserve(&t, tree.name(), k)?;
+                }
                 for (k, v) in entries {
                     batch.insert(k, v);
                 }
@@ -272,12 +299,38 @@ impl Engine {
             }
             Op::Remove { tree, key } => {
                 let t = self.tree(tree.name())?;
+                self.preserve(&t, tree.name(), &key)?;
                 Ok(Done::Removed(self.observe(t.remove(key))?.is_some()))
             }
             Op::Transform { table, after, limit, change } => self.transform(&table, after, limit, &change),
             Op::MoveRows { from, to, limit } => self.move_rows(&from, &to, limit),
             Op::DropTable { table } => self.drop_table(&table),
+            Op::BeginPoint { capture } => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                capture.mark(now.as_millis() as u64);
+                self.capture = Some(capture);
+                Ok(Done::Ok)
+            }
+            Op::EndPoint => {
+                self.capture = None;
+                Ok(Done::Ok)
+            }
             Op::Ping => Ok(Done::Ok),
+        }
+    }
+
+    /// Keeps `tree[key]` as it was at the point being read, if one is (see `point`).
+    pub(super) fn preserve(&self, tree: &sled::Tree, name: &str, key: &[u8]) -> Result<(), ApiError> {
+        match &self.capture {
+            Some(c) => self.observe(c.preserve(tree, name, key)),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn preserve_row(&self, rows: &sled::Tree, table: &str, id: u64) -> Result<(), ApiError> {
+        match &self.capture {
+            Some(c) => self.observe(c.preserve(rows, &format!("rows:{table}"), &key(id))),
+            None => Ok(()),
         }
     }
 
@@ -285,7 +338,7 @@ impl Engine {
         Ok(self.health.observe(r)?)
     }
 
-    fn check_refs(&mut self, refs: &[RowRef]) -> Result<(), ApiError> {
+    pub(super) fn check_refs(&mut self, refs: &[RowRef]) -> Result<(), ApiError> {
         for r in refs {
             if !self.rows(&r.table)?.contains_key(key(r.id)).map_err(StoreError::from)? {
                 // A reference to a row that is not there conflicts with the stored data (as
@@ -318,6 +371,7 @@ impl Engine {
         // The sequence is stored before the row it covers: a crash between the two leaves a
         // gap in ids, never a reused one.
         let meta = self.tree(SysTree::Meta.name())?;
+        self.preserve(&meta, SysTree::Meta.name(), &seq_key(table))?;
         self.observe(meta.insert(seq_key(table), &last.to_be_bytes()))?;
         self.seqs.insert(table.to_string(), last);
         Ok(())
@@ -347,6 +401,7 @@ impl Engine {
     /// Writes a row and moves its index entries (new ones after the row, stale ones removed).
     pub(super) fn put_row(&mut self, table: &str, id: u64, old: Option<&Row>, row: &Row) -> Result<(), ApiError> {
         let rows = self.rows(table)?;
+        self.preserve_row(&rows, table, id)?;
         self.observe(rows.insert(key(id), encode(row)))?;
         let indexes = self.indexes.clone();
         let columns = indexes.columns(table);
@@ -402,6 +457,7 @@ impl Engine {
         for e in index::entries(indexes.columns(table), &old, id) {
             self.remove_entry(&idx, &e)?;
         }
+        self.preserve_row(&rows, table, id)?;
         self.observe(rows.remove(key(id)))?;
         Ok(Done::Removed(true))
     }

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["limits"],
     &["store"],
     &["schema"],
-    &["tokens", "catalog", "sandbox", "tables", "seed"],
+    &["tokens", "catalog", "sandbox", "tables", "seed", "transfer", "backup"],
     &["checks"],
     &["pipeline"],
     &["state"],

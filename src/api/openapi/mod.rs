@@ -206,7 +206,8 @@ impl Doc<'_> {
             self.schemas.insert(format!("{t}_page"), schemas::page(&row_ref));
             let mut list = operation(&format!("list_{t}"), &format!("Rows of {t}, a page at a time"), false);
             list["parameters"] = self.list_parameters(table, None);
-            list["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_page"))}));
+            list["responses"] = with_errors(json!({"200": with_csv(ok_ref(&format!("{t}_page")))}));
+            list["description"] = json!(CSV_NOTE);
             collection.insert("get".into(), list);
             let mut get = operation(&format!("get_{t}"), &format!("One row of {t}"), true);
             get["responses"] = with_errors(json!({"200": ok_ref(&format!("{t}_item"))}));
@@ -217,7 +218,13 @@ impl Doc<'_> {
         }
         if create {
             let mut post = operation(&format!("create_{t}"), &format!("Adds a row to {t}"), false);
-            post["requestBody"] = body_ref(&format!("{t}_write"));
+            let write = json!({"$ref": format!("#/components/schemas/{t}_write")});
+            post["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"oneOf": [
+                write.clone(),
+                {"type": "array", "items": write, "minItems": 1,
+                 "description": "Several rows, created all or none in one commit (at most [limits] max_batch_rows, 500 by default); each row counts against the token's rate limit; a refusal names the array index from 0 (`row 3: column 'total' …`)."}
+            ]}}}});
+            post["description"] = json!("A JSON object creates one row and answers it; a JSON array creates every row or none and answers `{\"data\": [row, …]}` in the order given.");
             let mut created = ok_ref(&format!("{t}_item"));
             created["description"] = json!("Created (durable before this answer)");
             created["headers"]["Location"] = json!({"$ref": "#/components/headers/Location"});
@@ -263,10 +270,12 @@ impl Doc<'_> {
         let summary = format!("Saved view {} over {}", view.name, table.name);
         let mut get = operation(&format!("view_{}", view.name), &summary, false);
         get["parameters"] = self.list_parameters(table, Some(view));
-        get["responses"] = with_errors(json!({"200": ok_ref(&format!("{name}_page"))}));
+        get["responses"] = with_errors(json!({"200": with_csv(ok_ref(&format!("{name}_page")))}));
+        get["description"] = json!(CSV_NOTE);
         if view.public {
             get["security"] = json!([{}, {"bearer": []}]);
-            get["description"] = json!("Public: served without a token too, rate-limited per client address.");
+            get["description"] =
+                json!(format!("Public: served without a token too, rate-limited per client address. {CSV_NOTE}"));
         } else {
             self.sign(&mut get);
         }
@@ -322,6 +331,15 @@ impl Doc<'_> {
 }
 
 /// An operation skeleton; `on_row`: its path ends in `/{id}`.
+/// What `Accept: text/csv` does on a list or a view.
+const CSV_NOTE: &str = "With `Accept: text/csv` the whole filtered result is streamed as CSV (not one page: `limit` and `offset` are ignored): a header row (`id`, then the columns shown), then one record a row, quoted per RFC 4180; an empty cell is a missing value; scopes, sandbox fakes and audit are those of the JSON answer.";
+
+/// A list answer that can also be CSV.
+fn with_csv(mut ok: Value) -> Value {
+    ok["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+    ok
+}
+
 fn operation(id: &str, summary: &str, on_row: bool) -> Value {
     let params: Vec<Value> = if on_row { vec![json!({"$ref": "#/components/parameters/row_id"})] } else { Vec::new() };
     json!({"operationId": id, "summary": summary, "parameters": params, "responses": {}})
