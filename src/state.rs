@@ -123,6 +123,7 @@ impl AppState {
             metrics: metrics.clone(),
             audit_names: Arc::new(audit_names(&catalog.schema)),
             public: Arc::new(Principal::public(catalog.public_views())),
+            audit_flush: Default::default(),
         });
         Ok(Self {
             config: live,

@@ -35,6 +35,9 @@ pub enum AdminRequest {
     AuditTail {
         n: usize,
     },
+    /// Stores the audit records the workers still hold (answered once they are on disk), so
+    /// `audit tail` reading the files next sees the newest requests.
+    AuditFlush,
     AuditSetupKeys {
         force: bool,
     },
@@ -125,6 +128,8 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 .collect();
             Ok(json!({"dry_run": dry_run, "pruned": pruned}))
         }
+        // Without a server nothing is held in memory: the files are the whole trail.
+        AdminRequest::AuditFlush => Ok(json!({"flushed_workers": 0})),
         AdminRequest::AuditSetupKeys { force } => {
             // Through the live server, its writer seals from now on; the key is answered once.
             let epoch_secs = state.config.get().audit.seal_epoch_secs;
@@ -214,6 +219,10 @@ pub fn listen(path: &Path, state: Arc<AppState>) -> std::io::Result<()> {
                 let mut reader = BufReader::new(read.take(MAX_LINE as u64));
                 let response = match reader.read_line(&mut line).await {
                     Ok(_) => match serde_json::from_str::<AdminRequest>(&line) {
+                        Ok(AdminRequest::AuditFlush) => {
+                            let workers = state.pipeline.audit_flush.flush().await;
+                            AdminResponse::Ok(json!({ "flushed_workers": workers }))
+                        }
                         Ok(request) => match execute(&state, request) {
                             Ok(v) => AdminResponse::Ok(v),
                             Err(e) => AdminResponse::Error(e),

@@ -10,6 +10,7 @@ macro_rules! say {
 
 mod admin_client;
 mod audit;
+mod audit_tail;
 mod check_injection;
 mod lock;
 mod schema;

@@ -9,7 +9,7 @@
 //! was or as it should be, and the migrations built on these are idempotent, so running them
 //! again finishes the job without doubling anything.
 
-use super::rows::{decode, key, Row};
+use super::codec::{decode, key, Row};
 use super::writer::{Done, Engine, RowMap};
 use super::StoreError;
 use crate::error::ApiError;

@@ -13,6 +13,7 @@
 
 pub mod audit;
 mod bulk;
+mod codec;
 pub mod health;
 pub mod index;
 mod keys;
@@ -25,10 +26,11 @@ pub use snapshot::Counters;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use codec::Row;
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{filters_match, ListQuery, Page, Row};
+pub use rows::{filters_match, ListQuery, Page};
 pub use writer::{Done, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;

@@ -20,6 +20,7 @@ mod headers;
 mod injection_corpus;
 mod observability;
 mod openapi;
+mod operations;
 mod oracle;
 mod rate_limit;
 mod rest;
