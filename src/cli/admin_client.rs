@@ -21,7 +21,7 @@ pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
         Live::NoServer(request) => request,
     };
     let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
-        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+        .map_err(|e| crate::server::open_error(data_dir, e))?;
     let state = AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))?;
     let result = execute(&state, request).map_err(|e| anyhow!(e));
     // Everything the command queued (a lock, say) is durable once the writer answers this.

@@ -124,6 +124,27 @@ impl Cli {
     }
 }
 
+/// Only `serve` creates a data dir: an admin command run from the wrong directory (or with
+/// a mistyped `--data-dir`) would otherwise make a new store and, say, print a token that
+/// works on no server.
+fn check_data_dir(command: &Command, cx: &Context) -> anyhow::Result<()> {
+    let admin = match command {
+        Command::Serve(_) | Command::Sign(_) | Command::CheckInjection(_) => false,
+        Command::Token(_)
+        | Command::Audit(_)
+        | Command::Schema(_)
+        | Command::Lock(_)
+        | Command::Unlock(_)
+        | Command::Locks(_) => true,
+    };
+    let dir = &cx.config.server.data_dir;
+    if admin && !crate::store::Store::exists(dir) {
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        anyhow::bail!("no Palisade data dir at {} — start the server once or pass --data-dir", shown.display());
+    }
+    Ok(())
+}
+
 /// Parses arguments, runs the command, and exits with the contract's status codes.
 pub fn main() {
     // Everything Palisade creates (sled's files, audit segments, the key file) is the
@@ -133,16 +154,18 @@ pub fn main() {
     let result = match &cli.command {
         Command::Sign(opts) => sign::run(opts),
         Command::CheckInjection(opts) => check_injection::run(opts),
-        command => cli.context().and_then(|cx| match command {
-            Command::Serve(opts) => serve::run(cx, opts),
-            Command::Token(c) => token::run(&cx, c),
-            Command::Audit(c) => audit::run(&cx, c),
-            Command::Schema(c) => schema::run(&cx, c),
-            Command::Lock(c) => lock::lock(&cx, c),
-            Command::Unlock(c) => lock::unlock(&cx, c),
-            Command::Locks(c) => lock::list(&cx, c),
-            Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
-        }),
+        command => {
+            cli.context().and_then(|cx| check_data_dir(command, &cx).map(|()| cx)).and_then(|cx| match command {
+                Command::Serve(opts) => serve::run(cx, opts),
+                Command::Token(c) => token::run(&cx, c),
+                Command::Audit(c) => audit::run(&cx, c),
+                Command::Schema(c) => schema::run(&cx, c),
+                Command::Lock(c) => lock::lock(&cx, c),
+                Command::Unlock(c) => lock::unlock(&cx, c),
+                Command::Locks(c) => lock::list(&cx, c),
+                Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
+            })
+        }
     };
     if let Err(e) = result {
         let message = format!("{e:#}").replace('\n', " ");

@@ -54,6 +54,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Another process holds the database (sled's file lock).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock"))
+    }
+
     /// A writer's refusal, for callers that speak `StoreError`.
     pub fn refused(e: ApiError) -> Self {
         StoreError::Refused(e.message.into_owned())
@@ -141,6 +146,12 @@ impl Store {
             writer,
             trees: Default::default(),
         })
+    }
+
+    /// Whether `data_dir` holds a store (`serve` made one there). Admin commands refuse a
+    /// directory without one rather than create a store no server uses.
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join("db").is_dir()
     }
 
     /// Where the admin socket lives.

@@ -261,6 +261,21 @@ pub fn compress(seg: &Segment) -> std::io::Result<()> {
 /// segments, so neither acts on a file the other just replaced.
 static FILE_SWAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Removes the `*.tmp` files a crash left behind (a compression or a key write cut short);
+/// called at start, before anything writes here. Returns how many went.
+pub fn remove_stale_tmp(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp") && std::fs::remove_file(&path).is_ok() {
+            tracing::info!(file = %path.display(), "stale audit temporary file removed");
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Closed segments still waiting for compression.
 pub fn uncompressed_closed(dir: &Path) -> std::io::Result<Vec<Segment>> {
     let mut segments = list(dir)?;
