@@ -490,8 +490,11 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
-        if self.server.listen.parse::<SocketAddr>().is_err() {
-            return invalid("server.listen", "expected an address like 127.0.0.1:8080");
+        // A host name (`localhost:8080`) is resolved as the listener will resolve it.
+        if std::net::ToSocketAddrs::to_socket_addrs(self.server.listen.as_str())
+            .map_or(true, |mut a| a.next().is_none())
+        {
+            return invalid("server.listen", "expected an address like 127.0.0.1:8080 or localhost:8080");
         }
         if !(16..=128).contains(&self.checks.ipv6_prefix) {
             return invalid("checks.ipv6_prefix", "must be between 16 and 128");

@@ -6,8 +6,10 @@
 //!
 //! ## Layers, lowest first
 //!
-//! A module imports only from its own layer or a lower one, and top-level modules never
-//! import each other in a loop (`tests/api/architecture.rs` keeps this true).
+//! A module imports only from its own layer or a lower one, top-level modules never import
+//! each other in a loop, and no two files of one folder import each other (what both need
+//! goes into a lower file, like `store/codec.rs` or `api/graphql/node.rs`);
+//! `tests/api/architecture.rs` keeps all three true.
 //!
 //! ```text
 //!  0  clock digits error config redact logging notify metrics   foundations, no I/O of their own

@@ -1,5 +1,5 @@
 //! Logging: `tracing` to stderr (journald under systemd), as text or one JSON object per line
-//! (`[log] format`). The level filter stays swappable so SIGHUP can apply a new `[log] level`.
+//! (`[log] format`), coloured only when stderr is a terminal. The level filter stays swappable so SIGHUP can apply a new `[log] level`.
 //! Nothing secret is ever logged: tokens, signatures and client IPs never reach a log call
 //! (locks are logged by their keyed IP hash).
 
@@ -15,7 +15,9 @@ static SET_FILTER: OnceLock<SetFilter> = OnceLock::new();
 /// Installs the global subscriber (`RUST_LOG` overrides `[log] level` at start).
 pub fn init(log: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal: journald and files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match log.format {
         LogFormat::Json => {
             let builder = builder.json().flatten_event(true).with_current_span(false).with_filter_reloading();

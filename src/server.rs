@@ -62,12 +62,47 @@ pub struct Running {
     metrics: Option<actix_web::dev::Server>,
 }
 
+/// The file beside the database that names the serving process, so a second server on the
+/// same data dir can say who holds it.
+pub const PID_FILE: &str = "palisade.pid";
+
+/// How long a stopping server lets in-flight requests finish. Under load, keep-alive clients
+/// keep their connections busy to the end of it; the bound for SIGTERM is 5 s.
+const SHUTDOWN_GRACE_SECS: u64 = 3;
+
+/// Why the data dir cannot be opened, in one line: another server holds it (named by its pid
+/// file), or the store's own error.
+pub fn open_error(data_dir: &std::path::Path, e: crate::store::StoreError) -> anyhow::Error {
+    let shown = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    if !e.is_locked() {
+        return anyhow::anyhow!("cannot open data dir {}: {e}", shown.display());
+    }
+    let pid = std::fs::read_to_string(data_dir.join(PID_FILE)).ok().and_then(|p| p.trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) => anyhow::anyhow!("another palisade is serving {} (pid {pid})", shown.display()),
+        None => anyhow::anyhow!("another palisade process has {} open; try again when it is done", shown.display()),
+    }
+}
+
+/// Binds the listener; a port in use is said so, in one line.
+fn bind(listen: &str) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(listen).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            anyhow::anyhow!("cannot listen on {listen}: the address is already in use (another server?)")
+        }
+        _ => anyhow::anyhow!("cannot listen on {listen}: {e}"),
+    })
+}
+
 /// Starts everything; call inside an actix `System`.
 pub fn launch(l: Launch) -> anyhow::Result<Running> {
     l.config.validate()?;
     let data_dir = l.config.server.data_dir.clone();
-    let store = Store::open(&data_dir, &l.config.state, l.schema.index_plan())
-        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+    // First: a port in use then leaves nothing to wind down (no actor, no thread) and no
+    // data dir created.
+    let listen = l.config.server.listen.clone();
+    let listener = bind(&listen)?;
+    let store = Store::open(&data_dir, &l.config.state, l.schema.index_plan()).map_err(|e| open_error(&data_dir, e))?;
     let fresh = store.is_empty();
     let mut schema = l.schema;
     // The data follows the schema file before anything is served (see `schema::migrate`).
@@ -79,20 +114,23 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
         (true, false) => Seeding::NotDemoSchema,
         (false, _) => Seeding::No,
     };
+    if let Err(e) = std::fs::write(data_dir.join(PID_FILE), format!("{}\n", std::process::id())) {
+        tracing::warn!(error = %e, "pid file not written");
+    }
+    // Before the audit trail opens (and its compressor starts).
+    crate::store::audit::segments::remove_stale_tmp(&data_dir.join("audit"));
     let state = Arc::new(AppState::with_checks(l.config.clone(), schema, store, l.clock, l.checks)?);
     state.store.restore_counters(&state.counters(), state.clock.now_ms())?;
-    let listen = l.config.server.listen.clone();
     let audit_writer = AuditWriter::start(state.audit.clone(), state.pipeline.audit_names.clone(), state.clock.clone());
     state.stages().start_actors(&state.clock);
     let graphql = web::Data::new(GraphqlApi::new(state.catalog.clone()));
     let factory_state = state.clone();
     let factory_writer = audit_writer.clone();
-    let listener = std::net::TcpListener::bind(&listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().context("listener has no address")?;
     let how = Listening {
         workers: l.config.server.workers,
         handle_signals: l.handle_signals,
-        shutdown_timeout_secs: l.config.server.request_timeout_secs,
+        shutdown_timeout_secs: l.config.server.request_timeout_secs.min(SHUTDOWN_GRACE_SECS),
     };
     let server = connection::serve(listener, how, move || {
         let state = factory_state.clone();
@@ -182,5 +220,6 @@ pub async fn run_until_stopped(running: Running) -> anyhow::Result<()> {
     }
     Housekeeper::snapshot(&state);
     let _ = std::fs::remove_file(Store::admin_socket_path(&state.store.data_dir));
+    let _ = std::fs::remove_file(state.store.data_dir.join(PID_FILE));
     result.context("server failed")
 }

@@ -125,6 +125,7 @@ impl AppState {
             probe: crate::pipeline::probe::ProbeKey::random(),
             proxy_warned_ms: Default::default(),
             public: Arc::new(Principal::public(catalog.public_views())),
+            audit_flush: Default::default(),
         });
         Ok(Self {
             config: live,

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -20,102 +19,13 @@ use crate::clock::rfc3339;
 use crate::pipeline::client_ip::{normalise, tracking_address};
 use crate::state::AppState;
 use crate::store::locks::{LockKind, LockRecord, LockSource};
-use crate::tokens::{TokenRecord, TokenSpec};
-use crate::transfer::Format;
+use crate::tokens::TokenRecord;
 
 pub use super::admin_data::execute_stream;
+pub use super::admin_request::{AdminRequest, AdminResponse};
 
 /// The longest request line the socket accepts.
 const MAX_LINE: usize = 1 << 20;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum AdminRequest {
-    TokenCreate(TokenSpec),
-    TokenList {
-        /// Revoked tokens too.
-        #[serde(default)]
-        all: bool,
-    },
-    /// Changes a live token (audited).
-    TokenUpdate {
-        id: String,
-        change: crate::tokens::TokenUpdate,
-    },
-    TokenRevoke {
-        id: String,
-    },
-    AuditTail {
-        n: usize,
-    },
-    AuditSetupKeys {
-        force: bool,
-    },
-    /// What the next start would do with this schema file (`None`: the embedded schema).
-    SchemaCheck {
-        schema_file: Option<std::path::PathBuf>,
-    },
-    /// Deletes the kept data of dropped columns and tables.
-    SchemaPrune {
-        dry_run: bool,
-    },
-    Lock {
-        kind: LockKind,
-        subject: String,
-        secs: u64,
-        reason: Option<String>,
-        /// Lock a user name that no token carries (yet).
-        #[serde(default)]
-        force: bool,
-    },
-    Unlock {
-        kind: LockKind,
-        subject: String,
-    },
-    /// Lifts the lock with this id (as `locks list` shows it).
-    UnlockId {
-        id: String,
-    },
-    LocksList,
-    /// Every row of one table, streamed to the caller (see [`execute_stream`]), or of every
-    /// table (or one) into files under `dir`.
-    Export {
-        table: Option<String>,
-        format: Format,
-        dir: Option<std::path::PathBuf>,
-    },
-    /// A consistent archive of the store and the audit trail at `dest` (see `backup`).
-    Backup {
-        dest: std::path::PathBuf,
-    },
-    /// Rows from `file` into `table`, or from every `<table>.csv|jsonl` under `dir`.
-    Import {
-        table: Option<String>,
-        file: Option<std::path::PathBuf>,
-        dir: Option<std::path::PathBuf>,
-        skip_bad: bool,
-    },
-}
-
-impl AdminRequest {
-    /// Whether the answer is a stream of bytes before the summary (see [`execute_stream`]).
-    pub fn streams(&self) -> bool {
-        matches!(self, AdminRequest::Export { dir: None, .. })
-    }
-
-    /// Whether the command may run for long (it then runs on a blocking thread).
-    pub fn long(&self) -> bool {
-        matches!(self, AdminRequest::Export { .. } | AdminRequest::Import { .. } | AdminRequest::Backup { .. })
-    }
-}
-
-/// What the socket answers: `{"ok": …}` or `{"error": "…"}`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AdminResponse {
-    Ok(Value),
-    Error(String),
-}
 
 /// A token as listings show it: no hash, no secrets.
 pub fn token_summary(r: &TokenRecord, last_used_hour: Option<u64>) -> Value {
@@ -207,6 +117,8 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 .collect();
             Ok(json!({"dry_run": dry_run, "pruned": pruned}))
         }
+        // Without a server nothing is held in memory: the files are the whole trail.
+        AdminRequest::AuditFlush => Ok(json!({"flushed_workers": 0})),
         AdminRequest::AuditSetupKeys { force } => {
             // Through the live server, its writer seals from now on; the key is answered once.
             let epoch_secs = state.config.get().audit.seal_epoch_secs;
@@ -348,6 +260,11 @@ pub fn listen(path: &Path, state: Arc<AppState>) -> std::io::Result<()> {
                 };
                 let mut stream = reader.into_inner();
                 let request = match request {
+                    Ok(AdminRequest::AuditFlush) => {
+                        // Every worker hands over its audit batch; answered once stored.
+                        let workers = state.pipeline.audit_flush.flush().await;
+                        return answer(&mut stream, AdminResponse::Ok(json!({ "flushed_workers": workers }))).await;
+                    }
                     Ok(r) => r,
                     Err(e) => return answer(&mut stream, AdminResponse::Error(e)).await,
                 };

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::admin::{AdminRequest, AdminResponse};
+use super::admin_request::{AdminRequest, AdminResponse};
 use crate::state::AppState;
 use crate::transfer::{export, import, Format};
 

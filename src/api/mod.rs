@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admin_data;
+pub mod admin_request;
 pub mod csv;
 pub mod explorer;
 pub mod graphql;

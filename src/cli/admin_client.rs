@@ -35,27 +35,40 @@ pub fn call_stream(cx: &Context, request: AdminRequest, out: &mut dyn Write) -> 
 fn open_offline(cx: &Context) -> anyhow::Result<AppState> {
     let data_dir = &cx.config.server.data_dir;
     let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
-        .with_context(|| format!("cannot open data dir {}", data_dir.display()))?;
+        .map_err(|e| crate::server::open_error(data_dir, e))?;
     AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))
 }
 
 pub fn call(cx: &Context, request: AdminRequest) -> anyhow::Result<Value> {
-    let data_dir = &cx.config.server.data_dir;
-    let socket = Store::admin_socket_path(data_dir);
-    if let Ok(mut stream) = UnixStream::connect(&socket) {
-        let mut line = serde_json::to_vec(&request)?;
-        line.push(b'\n');
-        stream.write_all(&line).context("admin socket write")?;
-        let mut answer = String::new();
-        BufReader::new(stream).read_line(&mut answer).context("admin socket read")?;
-        return match serde_json::from_str::<AdminResponse>(&answer).context("admin socket answer")? {
-            AdminResponse::Ok(v) => Ok(v),
-            AdminResponse::Error(e) => Err(anyhow!(e)),
-        };
-    }
+    let request = match live(cx, request)? {
+        Live::Answered(v) => return Ok(v),
+        Live::NoServer(request) => request,
+    };
     let state = open_offline(cx)?;
     let result = execute(&state, request).map_err(|e| anyhow!(e));
     // Everything the command queued (a lock, say) is durable once the writer answers this.
     state.store.write_blocking(Op::Ping).map_err(|e| anyhow!(e.message))?;
     result
+}
+
+/// What asking the live server gave.
+pub enum Live {
+    Answered(Value),
+    /// No server answers on the admin socket; the request is handed back.
+    NoServer(AdminRequest),
+}
+
+/// Sends the request to the running server only; never opens the store.
+pub fn live(cx: &Context, request: AdminRequest) -> anyhow::Result<Live> {
+    let socket = Store::admin_socket_path(&cx.config.server.data_dir);
+    let Ok(mut stream) = UnixStream::connect(&socket) else { return Ok(Live::NoServer(request)) };
+    let mut line = serde_json::to_vec(&request)?;
+    line.push(b'\n');
+    stream.write_all(&line).context("admin socket write")?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).context("admin socket read")?;
+    match serde_json::from_str::<AdminResponse>(&answer).context("admin socket answer")? {
+        AdminResponse::Ok(v) => Ok(Live::Answered(v)),
+        AdminResponse::Error(e) => Err(anyhow!(e)),
+    }
 }

@@ -1,5 +1,6 @@
-//! `palisade audit tail`, `audit verify [--key K]` and `audit setup-keys`. `tail` and
-//! `verify` read the files under `DATA_DIR/audit/` directly, whether or not a server runs;
+//! `palisade audit tail` (see `audit_tail`), `audit verify [--key K]` and `audit setup-keys`.
+//! `tail` and `verify` read the files under `DATA_DIR/audit/` directly, whether or not a
+//! server runs (`tail` first asks a running one to store what it holds);
 //! `setup-keys` goes through the admin socket when a server runs (so its writer starts
 //! sealing at once), and opens the data dir itself when none does.
 
@@ -13,7 +14,7 @@ use super::Context;
 use crate::api::admin::AdminRequest;
 use crate::clock::{Clock, SystemClock};
 use crate::store::audit::seal::VerificationKey;
-use crate::store::audit::{tail, verify::verify_with};
+use crate::store::audit::verify::verify_with;
 
 /// `--key`: the verification key, or `-` to read it from stdin (kept out of `ps` and shell
 /// history). `Debug` prints nothing of it.
@@ -32,14 +33,8 @@ fn key_arg(text: &str) -> Result<KeyArg, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Print the last N audit records, oldest first.
-    Tail {
-        #[arg(short = 'n', default_value_t = 20)]
-        n: usize,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Print the last N audit records that match, oldest first; -f keeps following.
+    Tail(super::audit_tail::TailOpts),
     /// Walk the hash chain (and with --key, the seals); exit 1 naming the first failure.
     Verify {
         /// One JSON object with the report.
@@ -63,30 +58,7 @@ pub enum AuditCommand {
 pub fn run(cx: &Context, command: &AuditCommand) -> anyhow::Result<()> {
     let dir = cx.config.server.data_dir.join("audit");
     match command {
-        AuditCommand::Tail { n, json } => {
-            for r in tail(&dir, *n)? {
-                if *json {
-                    say!("{}", serde_json::to_string(&r)?);
-                } else {
-                    let refused = r
-                        .stage
-                        .as_deref()
-                        .map(|st| format!(" refused by {st}: {}", r.reason.as_deref().unwrap_or("-")));
-                    say!(
-                        "{} {} {} {} {}us token={} ip={}{}",
-                        r.time,
-                        r.method,
-                        r.path,
-                        r.status,
-                        r.duration_us,
-                        r.token_id.as_deref().unwrap_or("-"),
-                        r.ip_hash,
-                        refused.unwrap_or_default()
-                    );
-                }
-            }
-            Ok(())
-        }
+        AuditCommand::Tail(opts) => super::audit_tail::run(cx, opts),
         AuditCommand::Verify { json, key } => {
             let key = match key {
                 None => None,

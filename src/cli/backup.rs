@@ -24,6 +24,13 @@ pub struct BackupOpts {
     encrypt: bool,
 }
 
+impl BackupOpts {
+    /// Whether this runs against a data dir (`backup DEST`), not only on a file (`verify`).
+    pub fn needs_store(&self) -> bool {
+        self.command.is_none()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum BackupCommand {
     /// Check an archive: its manifest, every member's checksum and the audit chain inside.

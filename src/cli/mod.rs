@@ -10,6 +10,7 @@ macro_rules! say {
 
 mod admin_client;
 mod audit;
+mod audit_tail;
 mod backup;
 mod check_injection;
 mod lock;
@@ -132,6 +133,31 @@ impl Cli {
     }
 }
 
+/// Only `serve` creates a data dir: an admin command run from the wrong directory (or with
+/// a mistyped `--data-dir`) would otherwise make a new store and, say, print a token that
+/// works on no server.
+fn check_data_dir(command: &Command, cx: &Context) -> anyhow::Result<()> {
+    let admin = match command {
+        // `restore` makes a new data dir from an archive; `backup verify` reads only a file.
+        Command::Serve(_) | Command::Sign(_) | Command::CheckInjection(_) | Command::Restore(_) => false,
+        Command::Backup(o) => o.needs_store(),
+        Command::Token(_)
+        | Command::Audit(_)
+        | Command::Schema(_)
+        | Command::Lock(_)
+        | Command::Unlock(_)
+        | Command::Locks(_)
+        | Command::Export(_)
+        | Command::Import(_) => true,
+    };
+    let dir = &cx.config.server.data_dir;
+    if admin && !crate::store::Store::exists(dir) {
+        let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        anyhow::bail!("no Palisade data dir at {} — start the server once or pass --data-dir", shown.display());
+    }
+    Ok(())
+}
+
 /// Parses arguments, runs the command, and exits with the contract's status codes.
 pub fn main() {
     // Everything Palisade creates (sled's files, audit segments, the key file) is the
@@ -141,20 +167,22 @@ pub fn main() {
     let result = match &cli.command {
         Command::Sign(opts) => sign::run(opts),
         Command::CheckInjection(opts) => check_injection::run(opts),
-        command => cli.context().and_then(|cx| match command {
-            Command::Serve(opts) => serve::run(cx, opts),
-            Command::Token(c) => token::run(&cx, c),
-            Command::Audit(c) => audit::run(&cx, c),
-            Command::Schema(c) => schema::run(&cx, c),
-            Command::Lock(c) => lock::lock(&cx, c),
-            Command::Unlock(c) => lock::unlock(&cx, c),
-            Command::Locks(c) => lock::list(&cx, c),
-            Command::Export(o) => transfer::export(&cx, o),
-            Command::Import(o) => transfer::import(&cx, o),
-            Command::Backup(o) => backup::backup(&cx, o),
-            Command::Restore(o) => backup::restore(&cx, o),
-            Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
-        }),
+        command => {
+            cli.context().and_then(|cx| check_data_dir(command, &cx).map(|()| cx)).and_then(|cx| match command {
+                Command::Serve(opts) => serve::run(cx, opts),
+                Command::Token(c) => token::run(&cx, c),
+                Command::Audit(c) => audit::run(&cx, c),
+                Command::Schema(c) => schema::run(&cx, c),
+                Command::Lock(c) => lock::lock(&cx, c),
+                Command::Unlock(c) => lock::unlock(&cx, c),
+                Command::Locks(c) => lock::list(&cx, c),
+                Command::Export(o) => transfer::export(&cx, o),
+                Command::Import(o) => transfer::import(&cx, o),
+                Command::Backup(o) => backup::backup(&cx, o),
+                Command::Restore(o) => backup::restore(&cx, o),
+                Command::Sign(_) | Command::CheckInjection(_) => unreachable!("handled above"),
+            })
+        }
     };
     if let Err(e) = result {
         let message = format!("{e:#}").replace('\n', " ");

@@ -22,7 +22,8 @@ use crate::server::{launch, run_until_stopped, Launch, Seeding};
 
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// Address to listen on (overrides server.listen), e.g. 127.0.0.1:8080 or 127.0.0.1:0.
+    /// Address to listen on (overrides server.listen), e.g. 127.0.0.1:8080, localhost:8080 or
+    /// 127.0.0.1:0.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Do not seed a new, empty data dir with the demo data.
@@ -82,6 +83,8 @@ pub fn run(cx: Context, opts: &Opts) -> anyhow::Result<()> {
         if let Some(addr) = running.metrics_addr {
             println!("metrics on http://{addr}/metrics");
         }
+        println!("API explorer: http://{}/explorer", running.addr);
+        println!("stop with Ctrl-C (or SIGTERM): requests in flight finish, state is flushed");
         tracing::info!(listen = %running.addr, data_dir = %data_dir.display(), metrics = ?running.metrics_addr, "palisade started");
         notify(&format!("READY=1\nSTATUS=listening on {}", running.addr));
         if let Some(interval) = crate::watchdog::interval_from_env() {

@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -28,7 +28,7 @@ use super::stage::StageName;
 use crate::clock::SharedClock;
 use crate::digits::Hex;
 use crate::redact::{truncate, AuditNames};
-use crate::store::audit::{AuditLog, Entry, Line};
+use crate::store::audit::{AuditLog, Entry, GraphqlFacts, Line};
 use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
 
@@ -58,7 +58,15 @@ impl AuditDraft {
         stage: Option<StageName>,
         reason: Option<Cow<'static, str>>,
     ) -> AuditEntry {
-        AuditEntry { draft: self, status, duration_us: elapsed.as_micros() as u64, principal, stage, reason }
+        AuditEntry {
+            draft: self,
+            status,
+            duration_us: elapsed.as_micros() as u64,
+            principal,
+            stage,
+            reason,
+            graphql: None,
+        }
     }
 }
 
@@ -70,6 +78,16 @@ pub struct AuditEntry {
     principal: Option<Arc<Principal>>,
     stage: Option<StageName>,
     reason: Option<Cow<'static, str>>,
+    /// What a GraphQL request did; boxed, so other records stay one pointer larger.
+    graphql: Option<Box<GraphqlFacts>>,
+}
+
+impl AuditEntry {
+    /// Adds what the GraphQL handler learnt (see `GraphqlFacts`).
+    pub fn with_graphql(mut self, facts: Option<Box<GraphqlFacts>>) -> Self {
+        self.graphql = facts;
+        self
+    }
 }
 
 impl Entry for AuditEntry {
@@ -101,6 +119,7 @@ impl Entry for AuditEntry {
             ip_hash: ip_hash.as_str(),
             stage: self.stage.map(StageName::as_str),
             reason: reason.as_deref(),
+            graphql: self.graphql.as_deref(),
             prev,
         };
         serde_json::to_writer(out, &line)
@@ -143,6 +162,46 @@ impl Drop for AuditBatch {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Flush;
+
+/// Asks a worker's audit actor to hand its batch to the writer now, answering once it has
+/// (an admin `audit tail` wants the newest records on disk).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushNow;
+
+/// Every worker's audit actor and the one writer, so an admin request can make the records
+/// still held in batches readable at once (`audit tail` asks before it reads).
+#[derive(Default)]
+pub struct AuditFlushers {
+    actors: Mutex<Vec<Addr<AuditActor>>>,
+    writer: Mutex<Option<Addr<AuditWriter>>>,
+}
+
+impl AuditFlushers {
+    /// Called once per worker, when its pipeline is built.
+    pub fn register(&self, actor: Addr<AuditActor>, writer: &Addr<AuditWriter>) {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        actors.retain(Addr::connected);
+        actors.push(actor);
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer.clone());
+    }
+
+    /// Hands every batch to the writer and waits until the writer has stored what it was
+    /// given; returns how many workers answered.
+    pub async fn flush(&self) -> usize {
+        let actors: Vec<_> = self.actors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut answered = 0;
+        for actor in actors {
+            answered += usize::from(actor.send(FlushNow).await.is_ok());
+        }
+        // The batches are in the writer's mailbox ahead of this message.
+        if let Some(writer) = writer {
+            let _ = writer.send(Retry).await;
+        }
+        answered
+    }
+}
 
 /// A batch of records for the writer.
 #[derive(Message)]
@@ -304,6 +363,13 @@ impl Drop for AuditActor {
 impl Handler<Flush> for AuditActor {
     type Result = ();
     fn handle(&mut self, _: Flush, _: &mut Context<Self>) {
+        self.flush();
+    }
+}
+
+impl Handler<FlushNow> for AuditActor {
+    type Result = ();
+    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) {
         self.flush();
     }
 }

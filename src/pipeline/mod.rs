@@ -129,6 +129,8 @@ pub struct Parts {
     pub probe: probe::ProbeKey,
     /// When the last "X-Forwarded-For from a proxy that is not trusted" warning was logged.
     pub proxy_warned_ms: std::sync::atomic::AtomicU64,
+    /// Every worker's audit batcher, for an admin flush.
+    pub audit_flush: audit::AuditFlushers,
 }
 
 impl Parts {
@@ -198,6 +200,7 @@ where
         let interval = self.parts.config.get().audit.flush_interval_ms;
         let batch = audit::AuditBatch::new(self.audit_writer.clone());
         let actor = audit::AuditActor::new(batch.clone(), self.parts.audit.clone(), interval).start();
+        self.parts.audit_flush.register(actor.clone(), &self.audit_writer);
         ready(Ok(PipelineService { service: Rc::new(service), parts: self.parts.clone(), audit: batch, actor }))
     }
 }
@@ -318,7 +321,15 @@ where
                 Some(r) => (Some(r.stage), Some(r.reason)),
                 None => (None, cx.note.take().map(Cow::Owned)),
             };
-            if audit.push(draft.finish(status, elapsed, cx.principal.take(), stage, reason)) {
+            // The GraphQL handler leaves what the operation did in the request's extensions.
+            let graphql = match cx.route_label {
+                Some(label) if label == route::Route::GraphQl.label() => {
+                    res.request().extensions_mut().remove::<Box<crate::store::audit::GraphqlFacts>>()
+                }
+                _ => None,
+            };
+            let entry = draft.finish(status, elapsed, cx.principal.take(), stage, reason).with_graphql(graphql);
+            if audit.push(entry) {
                 actor.do_send(audit::Flush);
             }
             Ok(res)

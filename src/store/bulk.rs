@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::rows::{decode, key, Row};
+use super::codec::{decode, key, Row};
 use super::writer::{Done, Engine, NewRow, RowMap, RowRef};
 use super::StoreError;
 use crate::error::{ApiError, ErrorKind};

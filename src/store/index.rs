@@ -16,7 +16,7 @@
 
 use serde_json::Value;
 
-use super::rows::{decode, Row};
+use super::codec::{decode, Row};
 use super::StoreError;
 
 /// Which columns are indexed, by table (every `references` column and every `index = true`).

@@ -13,6 +13,7 @@
 
 pub mod audit;
 mod bulk;
+mod codec;
 pub mod health;
 pub mod index;
 pub mod keys;
@@ -26,10 +27,11 @@ pub use snapshot::Counters;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use codec::{decode_row, Row};
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{decode_row, filters_match, ListQuery, Page, Row};
+pub use rows::{filters_match, ListQuery, Page};
 pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
@@ -53,6 +55,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Another process holds the database (sled's file lock).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock"))
+    }
+
     /// A writer's refusal, for callers that speak `StoreError`.
     pub fn refused(e: ApiError) -> Self {
         StoreError::Refused(e.message.into_owned())
@@ -141,6 +148,12 @@ impl Store {
             writer,
             trees: Default::default(),
         })
+    }
+
+    /// Whether `data_dir` holds a store (`serve` made one there). Admin commands refuse a
+    /// directory without one rather than create a store no server uses.
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join("db").is_dir()
     }
 
     /// Where the admin socket lives.

@@ -2,12 +2,10 @@
 //! row as compact JSON. This file is the read side (pages, filters, lookups), run on the
 //! HTTP workers without any lock; every change goes through the writer (`writer`).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::codec::{decode, key, Row};
 use super::{index, Store, StoreError};
-
-/// A row: column name → value, `id` included.
-pub type Row = Map<String, Value>;
 
 /// What a list asks for.
 #[derive(Debug, Clone, Default)]
@@ -35,26 +33,6 @@ impl ListQuery {
 pub struct Page {
     pub rows: Vec<Row>,
     pub total: usize,
-}
-
-pub(crate) fn key(id: u64) -> [u8; 8] {
-    id.to_be_bytes()
-}
-
-pub(crate) fn decode(bytes: &[u8]) -> Result<Row, StoreError> {
-    match serde_json::from_slice(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(StoreError::Corrupt("row is not a JSON object".into())),
-    }
-}
-
-/// A stored row's bytes as a row.
-pub fn decode_row(bytes: &[u8]) -> Result<Row, StoreError> {
-    decode(bytes)
-}
-
-pub(crate) fn encode(row: &Row) -> Vec<u8> {
-    serde_json::to_vec(row).unwrap_or_default()
 }
 
 /// Compares JSON values for ordering: numbers numerically, strings bytewise, nulls last.

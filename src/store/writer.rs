@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::codec::{decode, encode, key, Row};
 use super::index::{self, IndexPlan};
 use super::point::PointCapture;
-use super::rows::{decode, encode, key, Row};
 use super::{Health, StoreError};
 use crate::error::{ApiError, ErrorKind};
 

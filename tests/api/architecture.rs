@@ -134,3 +134,115 @@ fn the_import_reader_sees_grouped_and_inline_paths() {
     let found: Vec<String> = imports(text).into_iter().collect();
     assert_eq!(found, ["http", "store", "tokens"]);
 }
+
+/// Every `crate::…` and `super::…` path a file's code names (before its `#[cfg(test)]`
+/// module, where `super` means the file itself), one brace level expanded:
+/// `use super::{rows::Row, index}` gives `super::rows::Row` and `super::index`.
+fn paths(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let code: String = text
+        .lines()
+        .take_while(|l| l.trim() != "#[cfg(test)]")
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    for (at, _) in code.match_indices("crate::").chain(code.match_indices("super::")) {
+        // Only where a path starts (not `super::` inside `crate::a::super::`, which is no path).
+        if at > 0 && code[..at].ends_with("::") {
+            continue;
+        }
+        let mut segments = Vec::new();
+        let mut rest = &code[at..];
+        loop {
+            let name = ident(rest);
+            if name.is_empty() {
+                break;
+            }
+            rest = &rest[name.len()..];
+            segments.push(name);
+            match rest.strip_prefix("::") {
+                Some(r) => rest = r,
+                None => break,
+            }
+        }
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let tail: Vec<String> = item.trim().split("::").map(ident).take_while(|s| !s.is_empty()).collect();
+                    out.push(segments.iter().cloned().chain(tail).collect());
+                }
+            }
+            None => out.push(segments),
+        }
+    }
+    out
+}
+
+/// Inside each folder of `src/`, no two of its files (or sub-folders) import each other:
+/// what both need lives in a lower file they both import.
+#[test]
+fn files_of_one_folder_never_import_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    // Folder (module path) → edges between its children.
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<(String, String)>> = BTreeMap::new();
+    for file in &files {
+        let rel: Vec<String> = file
+            .strip_prefix(&src)
+            .unwrap()
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string())
+            .collect();
+        // Unit tests (a `tests.rs` module, like a `#[cfg(test)]` block) may read any sibling.
+        if rel.last().is_some_and(|m| m == "tests") {
+            continue;
+        }
+        // The file's module path: `store/audit/mod.rs` is `store::audit`.
+        let mut module = rel.clone();
+        if module.last().is_some_and(|m| m == "mod") {
+            module.pop();
+        }
+        for path in paths(&std::fs::read_to_string(file).unwrap()) {
+            let absolute: Vec<String> = match path.first().map(String::as_str) {
+                Some("crate") => path[1..].to_vec(),
+                Some("super") => {
+                    let ups = path.iter().take_while(|s| *s == "super").count();
+                    let base = module.len().saturating_sub(ups);
+                    module[..base].iter().cloned().chain(path[ups..].iter().cloned()).collect()
+                }
+                _ => continue,
+            };
+            // The deepest folder holding both the importer and the target as different children.
+            let common = module.iter().zip(&absolute).take_while(|(a, b)| a == b).count();
+            let (Some(from), Some(to)) = (module.get(common), absolute.get(common)) else { continue };
+            let folder = module[..common].to_vec();
+            if folder.is_empty() {
+                continue; // top-level modules: checked by the layer test above
+            }
+            let dir = folder.iter().fold(src.clone(), |d, s| d.join(s));
+            let child = |name: &str| dir.join(format!("{name}.rs")).exists() || dir.join(name).is_dir();
+            if child(from) && child(to) {
+                edges.entry(folder).or_default().insert((from.clone(), to.clone()));
+            }
+        }
+    }
+    let mut mutual = Vec::new();
+    for (folder, pairs) in &edges {
+        for (a, b) in pairs {
+            if a < b && pairs.contains(&(b.clone(), a.clone())) {
+                mutual.push(format!("src/{}: {a}.rs ↔ {b}.rs", folder.join("/")));
+            }
+        }
+    }
+    assert!(mutual.is_empty(), "files of one folder import each other:\n{}", mutual.join("\n"));
+}
+
+#[test]
+fn the_path_reader_resolves_grouped_super_paths() {
+    let text = "use super::{rows::Row, index};\nuse crate::store::codec::key;\nlet x = 1; // super::nothing\n#[cfg(test)]\nmod tests { use super::*; }\n";
+    let found: Vec<String> = paths(text).iter().map(|p| p.join("::")).collect();
+    assert_eq!(found, ["crate::store::codec::key", "super::rows::Row", "super::index"]);
+}

@@ -284,6 +284,7 @@ fn a_running_server_seals_logs_the_head_and_never_the_key() {
     let data = dir.path().join("data");
     let config = dir.path().join("palisade.toml");
     std::fs::write(&config, "[audit]\nseal_epoch_secs = 1\nflush_interval_ms = 20\n").unwrap();
+    crate::support::init_store(&data);
     let token = Spawned::create_token(&data, &config, &["--name", "sealer", "--scope", "clients:r"]);
     let log = dir.path().join("server.log");
     let server = Spawned::serve_logging_to(&data, &config, std::fs::File::create(&log).unwrap());

@@ -17,6 +17,7 @@ fn stdout(o: &std::process::Output) -> String {
 #[test]
 fn token_commands_work_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::init_store(dir.path());
     let out = palisade(dir.path(), &["token", "create", "--name", "ci", "--scope", "clients:r", "--sign", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -176,6 +177,7 @@ fn palisade_with_stdin(dir: &std::path::Path, args: &[&str], input: &[u8]) -> st
 #[test]
 fn output_survives_a_closed_pipe() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::init_store(dir.path());
     for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
         assert!(palisade(dir.path(), &["lock", "ip", ip]).status.success());
     }
@@ -232,6 +234,7 @@ fn check_injection_judges_each_stdin_line_on_its_own() {
 #[test]
 fn locking_an_unknown_user_says_so_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::init_store(dir.path());
     let out = palisade(dir.path(), &["lock", "user", "nosuchuser"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));

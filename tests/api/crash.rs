@@ -27,6 +27,7 @@ fn kill_9_mid_load_loses_no_acknowledged_write_token_lock_or_spent_quota() {
     let config = dir.path().join("palisade.toml");
     std::fs::write(&config, CONFIG).unwrap();
     // Created with the server down (direct store access).
+    crate::support::init_store(&data);
     let writer =
         Spawned::create_token(&data, &config, &["--name", "writer", "--scope", "clients:rcud", "--rate", "1000000"]);
     let limited = Spawned::create_token(

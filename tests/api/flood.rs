@@ -82,6 +82,7 @@ fn flood_of_a_million_ips_stays_under_256_mib_and_serves_tokens() {
     let data = dir.path().join("data");
     let config = dir.path().join("palisade.toml");
     std::fs::write(&config, "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    crate::support::init_store(&data);
     let token =
         Spawned::create_token(&data, &config, &["--name", "legit", "--scope", "clients:r", "--rate", "1000000"]);
     let server = Spawned::serve(&data, &config);

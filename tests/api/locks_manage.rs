@@ -41,6 +41,7 @@ fn an_automatic_lock_names_rule_route_and_owner_and_lifts_by_id() {
 #[test]
 fn the_cli_lists_and_unlocks_by_id() {
     let dir = tempfile::tempdir().unwrap();
+    crate::support::init_store(dir.path());
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
             .arg("--data-dir")

@@ -27,6 +27,7 @@ mod locks_manage;
 mod measure;
 mod observability;
 mod openapi;
+mod operations;
 mod oracle;
 mod probe;
 mod rate_limit;

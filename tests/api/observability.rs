@@ -100,6 +100,7 @@ fn json_logs_are_one_object_per_line_and_carry_no_secret() {
     let config = dir.path().join("palisade.toml");
     std::fs::write(&config, "[log]\nformat = \"json\"\n[checks.brute_force]\nmax_failures = 2\nwindow_secs = 3600\n")
         .unwrap();
+    crate::support::init_store(&data);
     let token = Spawned::create_token(&data, &config, &["--name", "logger", "--scope", "clients:r"]);
     let log = dir.path().join("server.log");
     let server = Spawned::serve_logging_to(&data, &config, std::fs::File::create(&log).unwrap());

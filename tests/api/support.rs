@@ -181,7 +181,7 @@ impl Builder {
                     };
                     launched = launch(l);
                     match &launched {
-                        Err(e) if format!("{e:#}").contains("could not acquire lock") => {
+                        Err(e) if format!("{e:#}").contains("another palisade") => {
                             actix_rt::time::sleep(Duration::from_millis(50)).await
                         }
                         _ => break,
@@ -388,6 +388,13 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[start + size + 2..];
     }
     out
+}
+
+/// Makes an empty store in `dir`, as the first `serve` does: admin commands refuse a
+/// directory without one.
+pub fn init_store(dir: &std::path::Path) {
+    let store = palisade::store::Store::open(dir, &Default::default(), Default::default()).expect("store");
+    drop(store);
 }
 
 /// The real `palisade` binary, run as a child process on a data dir.

@@ -120,6 +120,8 @@ fn import_keeps_ids_and_references_and_reports_bad_lines() {
     let (data, files, config) = (dir.path().join("data"), dir.path().join("in"), dir.path().join("palisade.toml"));
     std::fs::create_dir_all(&files).unwrap();
     std::fs::write(&config, "").unwrap();
+    // Admin commands need a data dir a server made (an empty store will do).
+    crate::support::init_store(&data);
     std::fs::write(files.join("clients.csv"), CLIENTS).unwrap();
     std::fs::write(
         files.join("invoices.jsonl"),

@@ -25,10 +25,13 @@
 //! - **writes**: the number of mutation fields (aliases and fragments expanded) is returned,
 //!   so each counts once against the token's rate limit like a REST write.
 //!
+//! The measure also says what the audit record keeps of the operation: its type, its name
+//! and the tables its fields ask for (fragments it spreads included, unused ones not).
+//!
 //! What the guards cannot see — rows actually produced, time actually spent — is bounded
 //! during execution by [`super::budget::Budget`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use juniper::parser::{parse_document_source, Lexer, ParseError};
 use juniper::{DefaultScalarValue, Definition, InputValue, OperationType, SchemaType, Selection};
@@ -37,6 +40,7 @@ use serde_json::Value;
 use super::model::{FieldKind, Model, MUTATION, QUERY};
 use crate::api::rest::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::config::GraphqlConfig;
+use crate::store::audit::OperationKind;
 
 type S = DefaultScalarValue;
 
@@ -68,6 +72,11 @@ pub struct Measure {
     pub tokens: usize,
     /// Mutation fields the operation runs (0 for a query).
     pub writes: u64,
+    pub operation: OperationKind,
+    /// The operation's name as the document declares it (at most 64 characters).
+    pub name: Option<String>,
+    /// The tables the operation's fields ask for, sorted.
+    pub tables: Vec<String>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -112,6 +121,9 @@ struct Walker<'d, 'a> {
     memo: HashMap<&'a str, Totals>,
     visiting: Vec<&'a str>,
     introspection: bool,
+    /// Tables the operation's fields ask for; collected only while walking the operation.
+    tables: BTreeSet<String>,
+    collecting: bool,
 }
 
 fn directives_len<T>(d: &Option<Vec<T>>) -> u64 {
@@ -201,6 +213,11 @@ impl<'d, 'a> Walker<'d, 'a> {
         let introspective = name == "__schema" || name == "__type";
         self.introspection |= introspective;
         let kind = self.model.field(parent, name).cloned();
+        if let Some(table) = kind.as_ref().and_then(FieldKind::table).filter(|_| self.collecting) {
+            if !self.tables.contains(table) {
+                self.tables.insert(table.to_string());
+            }
+        }
         let child = kind.as_ref().and_then(|k| k.target()).map(|(t, list)| (super::model::type_name(t), list));
         let inner = self.selections(sels, child.as_ref().map_or("", |(ty, _)| ty.as_str()))?;
         let complexity = match (&kind, &child) {
@@ -294,10 +311,10 @@ pub fn check(
         None => return Err(refuse("invalid_query", "several operations: operationName is required")),
     }
     .ok_or_else(|| refuse("invalid_query", "no such operation"))?;
-    let root = match operation.operation_type {
-        OperationType::Mutation => MUTATION,
+    let (root, kind) = match operation.operation_type {
+        OperationType::Mutation => (MUTATION, OperationKind::Mutation),
         OperationType::Subscription => return Err(refuse("invalid_query", "subscriptions are not supported")),
-        OperationType::Query => QUERY,
+        OperationType::Query => (QUERY, OperationKind::Query),
     };
     let mut values = HashMap::new();
     for (name, def) in operation.variables_definition.iter().flat_map(|d| d.item.iter()) {
@@ -315,13 +332,17 @@ pub fn check(
         memo: HashMap::new(),
         visiting: Vec::new(),
         introspection: false,
+        tables: BTreeSet::new(),
+        collecting: true,
     };
-    // Every fragment is checked (cycles anywhere are refused), then the operation.
+    // The operation, then every fragment it did not spread (cycles anywhere are refused);
+    // only the operation's own fields count as tables it touches.
+    let t = walker.selections(&operation.selection_set, root)?;
+    walker.collecting = false;
     let names: Vec<&str> = walker.fragments.keys().copied().collect();
     for name in names {
         walker.fragment(name)?;
     }
-    let t = walker.selections(&operation.selection_set, root)?;
     let directives = t.directives.saturating_add(directives_len(&operation.directives));
     if walker.introspection && !introspection_allowed {
         return Err(refuse("introspection_disabled", "introspection is not allowed for this token"));
@@ -347,5 +368,15 @@ pub fn check(
             format!("the query's complexity {} exceeds {}", t.complexity, config.max_complexity),
         ));
     }
-    Ok(Measure { depth: t.depth, complexity: t.complexity, aliases: t.aliases, directives, tokens, writes: t.writes })
+    Ok(Measure {
+        depth: t.depth,
+        complexity: t.complexity,
+        aliases: t.aliases,
+        directives,
+        tokens,
+        writes: t.writes,
+        operation: kind,
+        name: operation.name.as_ref().map(|n| n.item.chars().take(64).collect()),
+        tables: walker.tables.into_iter().collect(),
+    })
 }

@@ -8,11 +8,17 @@
 //! text/plain bodies → 415); a JSON array body (batching) → 400 `batching_not_allowed`.
 //! Answers use the GraphQL-over-HTTP shape: `{"data":…}` and/or
 //! `{"errors":[{"message":…,"extensions":{"code":…}}]}`. No GraphiQL page is served.
+//!
+//! What the operation did (type, name, tables, each mutation's table, action and row id) is
+//! left in the request's extensions as a `GraphqlFacts`; the pipeline moves it into the
+//! request's audit record. It costs one small allocation a request and no work on the
+//! writer's hot path.
 
 pub mod budget;
 pub mod guard;
 pub mod model;
 mod mutate;
+mod node;
 mod schema;
 
 use std::sync::Arc;
@@ -20,15 +26,17 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::catalog::Catalog;
 use crate::http::body::{is_json_content_type, parsed_body};
 use crate::state::AppState;
+use crate::store::audit::GraphqlFacts;
 use crate::tokens::Principal;
 pub use model::Model;
-pub use schema::{Ctx, Root};
+pub use node::Ctx;
+pub use schema::Root;
 
 /// The GraphQL model and juniper root, built once at start-up.
 pub struct GraphqlApi {
@@ -117,9 +125,15 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" cannot be read");
     };
     let state = state.into_inner();
+    let mut facts = GraphqlFacts {
+        operation: measure.operation,
+        name: measure.name,
+        tables: measure.tables,
+        mutations: Vec::new(),
+    };
     let executed = web::block(move || {
-        let ctx = Ctx { state, principal, budget };
-        match juniper::execute_sync(&query, operation.as_deref(), &api.root, &vars, &ctx) {
+        let ctx = Ctx { state, principal, budget, writes: Default::default() };
+        let answer = match juniper::execute_sync(&query, operation.as_deref(), &api.root, &vars, &ctx) {
             Ok((data, errors)) => {
                 let mut out = json!({"data": data});
                 if !errors.is_empty() {
@@ -134,11 +148,17 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
                     json!({"errors": [{"message": message, "extensions": {"code": "invalid_query"}}]}),
                 )
             }
-        }
+        };
+        (answer, ctx.writes.into_inner().unwrap_or_else(|p| p.into_inner()))
     })
     .await;
     match executed {
-        Ok((status, body)) => HttpResponse::build(status).content_type("application/json").body(body.to_string()),
+        Ok(((status, body), writes)) => {
+            // For the audit record (see `pipeline::audit`).
+            facts.mutations = writes;
+            req.extensions_mut().insert(Box::new(facts));
+            HttpResponse::build(status).content_type("application/json").body(body.to_string())
+        }
         Err(_) => refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error"),
     }
 }

@@ -63,6 +63,21 @@ impl FieldKind {
             _ => None,
         }
     }
+
+    /// The table the field reads or writes (exhaustive: a new kind must say).
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            FieldKind::Id | FieldKind::Column(_) => None,
+            FieldKind::Forward { table, .. }
+            | FieldKind::Reverse { table, .. }
+            | FieldKind::List { table }
+            | FieldKind::ById { table }
+            | FieldKind::View { table, .. }
+            | FieldKind::Create { table }
+            | FieldKind::Update { table }
+            | FieldKind::Delete { table } => Some(table),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 //! object type; its `TypeInfo` says which. Resolvers read and write through the same store,
 //! catalog checks and row presentation as REST — every table a query touches, relations
 //! included, is checked against the token's scopes, and every row goes through
-//! `api::rows::present` (secret columns stripped, sandbox fakes).
+//! `api::rows::present` (secret columns stripped, sandbox fakes). Mutation fields are handed
+//! to `mutate`; what both need lives in `node`.
 
 use std::sync::Arc;
 
@@ -14,120 +15,19 @@ use juniper::{
 };
 use serde_json::{Map, Value};
 
-use super::budget::Budget;
-use super::model::{type_name, FieldKind, Model};
+use super::model::{FieldKind, Model};
+use super::mutate;
+use super::node::{arg_value, field_error, node, register_column_arg, scalar, to_gql, Ctx, Info, Node, Scalar};
 use crate::api::rest::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::api::rows::present;
 use crate::error::{ApiError, ErrorKind};
 use crate::schema::{ColumnType, Table};
-use crate::state::AppState;
 use crate::store::ListQuery;
-use crate::tokens::{Action, Principal};
+use crate::tokens::Action;
 
 type S = DefaultScalarValue;
 
-/// Per-request context: the state, the authenticated token and what execution may spend.
-pub struct Ctx {
-    pub state: Arc<AppState>,
-    pub principal: Arc<Principal>,
-    pub budget: Budget,
-}
-
-impl juniper::Context for Ctx {}
-
-/// Which type a [`Node`] is.
-#[derive(Clone)]
-pub struct Info {
-    pub model: Arc<Model>,
-    pub type_name: String,
-}
-
-impl Info {
-    /// The info of a table's object type.
-    pub fn of_table(&self, table: &str) -> Info {
-        self.of(table)
-    }
-
-    fn of(&self, table: &str) -> Info {
-        Info { model: self.model.clone(), type_name: type_name(table) }
-    }
-}
-
-/// A root object (no row) or one presented row of a table.
-pub struct Node {
-    pub row: Map<String, Value>,
-}
-
-/// An API error as a GraphQL field error with `extensions.code`.
-pub(super) fn field_error(e: ApiError) -> FieldError<S> {
-    FieldError::new(e.message.clone(), juniper::graphql_value!({ "code": (e.kind.code()) }))
-}
-
 fn denied((e, _reason): crate::catalog::Denied) -> FieldError<S> {
     field_error(e)
-}
-
-/// serde JSON → GraphQL output value for a column of type `ty`.
-fn to_gql(v: Option<&Value>, ty: ColumnType) -> GqlValue<S> {
-    match v {
-        None | Some(Value::Null) => GqlValue::null(),
-        Some(Value::Number(n)) if ty == ColumnType::Int => match n.as_i64().and_then(|i| i32::try_from(i).ok()) {
-            Some(i) => GqlValue::scalar(i),
-            None => GqlValue::scalar(n.as_f64().unwrap_or_default()),
-        },
-        Some(Value::Number(n)) => GqlValue::scalar(n.as_f64().unwrap_or_default()),
-        Some(Value::Bool(b)) => GqlValue::scalar(*b),
-        Some(Value::String(s)) => GqlValue::scalar(s.clone()),
-        Some(other) => GqlValue::scalar(other.to_string()),
-    }
-}
-
-/// The GraphQL scalar a column travels as. Exhaustive: a new column type is a compile
-/// error here until someone decides its GraphQL shape.
-#[derive(Clone, Copy)]
-enum Scalar {
-    Int,
-    Float,
-    Boolean,
-    /// Text: strings, dates and datetimes (validated by the schema on write).
-    Text,
-    /// A JSON document carried as a string.
-    JsonText,
-}
-
-fn scalar(ty: ColumnType) -> Scalar {
-    match ty {
-        ColumnType::Int => Scalar::Int,
-        ColumnType::Float => Scalar::Float,
-        ColumnType::Bool => Scalar::Boolean,
-        ColumnType::String | ColumnType::Date | ColumnType::Datetime => Scalar::Text,
-        ColumnType::Json => Scalar::JsonText,
-    }
-}
-
-/// GraphQL argument → stored JSON value for a column of type `ty`.
-pub fn arg_value(args: &Arguments<S>, name: &str, ty: ColumnType) -> Result<Option<Value>, FieldError<S>> {
-    Ok(match scalar(ty) {
-        Scalar::Int => args.get::<Option<i32>>(name)?.flatten().map(Value::from),
-        Scalar::Float => args.get::<Option<f64>>(name)?.flatten().map(Value::from),
-        Scalar::Boolean => args.get::<Option<bool>>(name)?.flatten().map(Value::from),
-        Scalar::Text => args.get::<Option<String>>(name)?.flatten().map(Value::from),
-        Scalar::JsonText => match args.get::<Option<String>>(name)?.flatten() {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
-                field_error(ApiError::validation(format!("argument '{name}' must be a JSON document")))
-            })?),
-            None => None,
-        },
-    })
-}
-
-fn register_column_arg(registry: &mut Registry<S>, name: &str, ty: ColumnType) -> juniper::meta::Argument<S> {
-    match scalar(ty) {
-        Scalar::Int => registry.arg::<Option<i32>>(name.to_string(), &()),
-        Scalar::Float => registry.arg::<Option<f64>>(name.to_string(), &()),
-        Scalar::Boolean => registry.arg::<Option<bool>>(name.to_string(), &()),
-        Scalar::Text | Scalar::JsonText => registry.arg::<Option<String>>(name.to_string(), &()),
-    }
 }
 
 impl GraphQLType<S> for Node {
@@ -298,31 +198,10 @@ impl GraphQLValue<S> for Node {
                 rows(def, &q, Some(&v.columns))
             }
             FieldKind::Create { table } | FieldKind::Update { table } | FieldKind::Delete { table } => {
-                super::mutate::run(cx, info, kind, table, args, ex)
+                mutate::run(cx, info, kind, table, args, ex)
             }
         }
     }
-}
-
-impl Node {
-    /// A row `present` already made.
-    fn from_presented(row: Value) -> Node {
-        match row {
-            Value::Object(row) => Node { row },
-            _ => Node { row: Map::new() },
-        }
-    }
-}
-
-/// A stored row as a GraphQL node (presented: secrets stripped, sandbox faked).
-pub fn node(
-    state: &AppState,
-    table: &Table,
-    row: Map<String, Value>,
-    p: &Principal,
-    columns: Option<&[String]>,
-) -> Node {
-    Node::from_presented(present(state, table, row, p, columns))
 }
 
 /// Builds the root node for the model.

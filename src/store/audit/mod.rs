@@ -9,107 +9,22 @@
 //! also sealed with a forward-secure key at every epoch's end (see [`seal`]); the writer
 //! thread asks for that between batches ([`AuditLog::seal_if_due`]), never a request.
 
+mod broken;
+pub mod read;
+mod record;
 pub mod seal;
 pub mod segments;
 pub mod verify;
+
+pub use record::{AuditRecord, Entry, GraphqlFacts, Line, MutationFact, OperationKind, ReadRecord, WriteAction};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use super::{Health, StoreError};
 use crate::config::AuditConfig;
 use segments::Appender;
-
-/// One finished request.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct AuditRecord {
-    /// RFC 3339 time the request entered (filled in by the writer when left empty).
-    pub time: String,
-    #[serde(skip)]
-    pub time_ms: u64,
-    pub request_id: String,
-    pub method: String,
-    pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub query: Option<String>,
-    pub status: u16,
-    pub duration_us: u64,
-    pub token_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user: Option<String>,
-    pub ip_hash: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub stage: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub reason: Option<String>,
-    /// SHA-256 (hex) of the previous record's line; set by the log when stored.
-    #[serde(default)]
-    pub prev: String,
-}
-
-/// One line of the trail, borrowed: the one place the trail's field order is written.
-/// `time` comes first and `prev` last; optional fields are left out when empty.
-#[derive(Serialize)]
-pub struct Line<'a> {
-    pub time: &'a str,
-    pub request_id: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub query: Option<&'a str>,
-    pub status: u16,
-    pub duration_us: u64,
-    pub token_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<&'a str>,
-    pub ip_hash: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
-    pub prev: &'a str,
-}
-
-/// Anything the trail stores: it knows its time and writes itself as one [`Line`]. Finished
-/// requests implement it in the pipeline, where they are kept as integers and `Arc`s until
-/// the writer thread formats them; lock events are plain [`AuditRecord`]s.
-pub trait Entry {
-    /// What writing needs besides the entry (for requests: the query names kept in clear).
-    type Context: ?Sized;
-    fn time_ms(&self) -> u64;
-    /// Appends the entry's JSON object (no newline) to `out`, with `prev` as given.
-    fn write_line(&self, cx: &Self::Context, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()>;
-}
-
-impl Entry for AuditRecord {
-    type Context = ();
-    fn time_ms(&self) -> u64 {
-        self.time_ms
-    }
-    fn write_line(&self, _: &(), prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        let time: std::borrow::Cow<str> =
-            if self.time.is_empty() { crate::clock::rfc3339(self.time_ms).into() } else { self.time.as_str().into() };
-        let line = Line {
-            time: &time,
-            request_id: &self.request_id,
-            method: &self.method,
-            path: &self.path,
-            query: self.query.as_deref(),
-            status: self.status,
-            duration_us: self.duration_us,
-            token_id: self.token_id.as_deref(),
-            user: self.user.as_deref(),
-            ip_hash: &self.ip_hash,
-            stage: self.stage.as_deref(),
-            reason: self.reason.as_deref(),
-            prev,
-        };
-        serde_json::to_writer(out, &line)
-    }
-}
 
 /// The trail and its counters.
 pub struct AuditLog {
@@ -374,24 +289,9 @@ impl AuditLog {
 }
 
 /// The last `n` records of the trail in `dir` (`DATA_DIR/audit`), by request time. Reading
-/// needs no server and no database: the CLI calls it directly.
+/// needs no server and no database: the CLI calls it directly (see [`read`] for filters).
 pub fn tail(dir: &Path, n: usize) -> Result<Vec<AuditRecord>, StoreError> {
-    let io = |source| StoreError::Io { path: dir.to_path_buf(), source };
-    let mut out: Vec<AuditRecord> = Vec::new();
-    for seg in segments::list(dir).map_err(io)?.iter().rev() {
-        if out.len() >= n {
-            break;
-        }
-        let lines = segments::read_lines(&seg.path).map_err(io)?;
-        for line in lines.iter().rev().take(n - out.len()) {
-            out.push(serde_json::from_slice(line).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?);
-        }
-    }
-    out.reverse();
-    // Workers hand over their batches independently, so the file order (the chain's) is
-    // arrival order; readers get the records in the order the requests came in.
-    out.sort_by(|a, b| a.time.cmp(&b.time));
-    Ok(out)
+    Ok(read::tail_matching(dir, n, &read::Filter::default())?.into_iter().map(|r| r.record).collect())
 }
 
 #[cfg(test)]

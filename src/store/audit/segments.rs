@@ -86,13 +86,20 @@ pub fn line_hash(line: &[u8]) -> crate::digits::Hex<64> {
 
 /// The complete lines of a segment (a torn last line, from a power cut, is left out).
 pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let bytes = read_plain(path)?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+    Ok(bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+}
+
+/// A segment's bytes as written, decompressed when it is compressed (torn tail included).
+pub fn read_plain(path: &Path) -> std::io::Result<Vec<u8>> {
     let bytes = std::fs::read(path)?;
     // A damaged compressed file is named: the decoder's own message names nothing.
     let named = |e: std::io::Error| {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         std::io::Error::new(e.kind(), format!("{name}: {e}"))
     };
-    let bytes = match path.extension().and_then(|e| e.to_str()) {
+    Ok(match path.extension().and_then(|e| e.to_str()) {
         Some("zst") => zstd::stream::decode_all(&bytes[..]).map_err(named)?,
         Some("gz") => {
             let mut plain = Vec::with_capacity(bytes.len() * 8);
@@ -100,9 +107,7 @@ pub fn read_lines(path: &Path) -> std::io::Result<Vec<Vec<u8>>> {
             plain
         }
         _ => bytes,
-    };
-    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
-    Ok(bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+    })
 }
 
 /// The segment being appended to.
@@ -255,6 +260,21 @@ pub fn compress(seg: &Segment) -> std::io::Result<()> {
 /// Held while a compressed copy replaces its plain segment, and while retention deletes
 /// segments, so neither acts on a file the other just replaced.
 static FILE_SWAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Removes the `*.tmp` files a crash left behind (a compression or a key write cut short);
+/// called at start, before anything writes here. Returns how many went.
+pub fn remove_stale_tmp(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "tmp") && std::fs::remove_file(&path).is_ok() {
+            tracing::info!(file = %path.display(), "stale audit temporary file removed");
+            removed += 1;
+        }
+    }
+    removed
+}
 
 /// Closed segments still waiting for compression.
 pub fn uncompressed_closed(dir: &Path) -> std::io::Result<Vec<Segment>> {

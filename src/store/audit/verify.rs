@@ -19,20 +19,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use super::broken::Break;
 use super::seal::check::{SealReport, Seals, Walked};
 use super::seal::{sealer::is_sealed, VerificationKey};
 use super::segments::{self, line_hash, GENESIS};
-
-/// Where the chain breaks.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Break {
-    pub segment: String,
-    /// 1-based line within the segment.
-    pub line: usize,
-    /// The record's request id, when the line can still be read.
-    pub request_id: Option<String>,
-    pub problem: String,
-}
 
 /// The outcome of a walk.
 #[derive(Debug, Clone, Serialize, PartialEq)]

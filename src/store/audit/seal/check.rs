@@ -16,8 +16,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{pruned_digest, Seal, SealKey, VerificationKey, SEALS_FILE};
+use crate::store::audit::broken::Break;
 use crate::store::audit::segments::{self, line_hash, Pruned, GENESIS, PRUNED_FILE};
-use crate::store::audit::verify::Break;
 
 /// What the chain walk learned, for the seals to be checked against.
 #[derive(Debug, Default)]
