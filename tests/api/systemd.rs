@@ -195,3 +195,40 @@ fn health_and_so_the_watchdog_fail_while_the_store_writer_hangs() {
     release.send(()).unwrap();
     assert!(probe(2000));
 }
+
+/// Issue #24, item 1: one lock on 127.0.0.1 (a scanner behind a same-host proxy) used to
+/// stop the beats, and systemd restarted the service for as long as the lock lasted.
+#[test]
+fn the_watchdog_keeps_beating_while_127_0_0_1_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("palisade.toml");
+    std::fs::write(&config, "").unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&notify_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let server = Spawned::serve_with(
+        &data,
+        &config,
+        std::process::Stdio::null(),
+        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "300000")],
+    );
+    assert!(next_state(&socket).starts_with("READY=1\n"));
+    let locked = Spawned::cli(&data, &config, &["lock", "ip", "127.0.0.1", "--reason", "scanner"]);
+    assert!(locked.status.success(), "{}", String::from_utf8_lossy(&locked.stderr));
+    assert_eq!(server.req("GET", "/health").send().json()["error"]["code"], "locked", "clients are locked out");
+    // Drain what was sent before the lock, then three intervals (3 × 300 ms) of beats.
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut buf = [0u8; 512];
+    while socket.recv(&mut buf).is_ok() {}
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let started = Instant::now();
+    let mut beats = 0;
+    while started.elapsed() < Duration::from_millis(900) {
+        if next_state(&socket) == "WATCHDOG=1" {
+            beats += 1;
+        }
+    }
+    assert!(beats >= 6, "only {beats} beats in three watchdog intervals while 127.0.0.1 is locked");
+    assert_eq!(server.signal("TERM").code(), Some(0));
+}
