@@ -141,9 +141,9 @@ fn check_data_dir(command: &Command, cx: &Context) -> anyhow::Result<()> {
         // `restore` makes a new data dir from an archive; `backup verify` reads only a file.
         Command::Serve(_) | Command::Sign(_) | Command::CheckInjection(_) | Command::Restore(_) => false,
         Command::Backup(o) => o.needs_store(),
+        Command::Schema(c) => c.needs_store(),
         Command::Token(_)
         | Command::Audit(_)
-        | Command::Schema(_)
         | Command::Lock(_)
         | Command::Unlock(_)
         | Command::Locks(_)

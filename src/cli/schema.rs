@@ -37,6 +37,16 @@ pub enum SchemaCommand {
     },
 }
 
+impl SchemaCommand {
+    /// Whether it reads the data dir (`check`, `prune`), not only the schema file.
+    pub fn needs_store(&self) -> bool {
+        match self {
+            SchemaCommand::Check { .. } | SchemaCommand::Prune { .. } => true,
+            SchemaCommand::Pii { .. } | SchemaCommand::Openapi => false,
+        }
+    }
+}
+
 pub fn run(cx: &Context, command: &SchemaCommand) -> anyhow::Result<()> {
     match command {
         SchemaCommand::Pii { json } => pii(cx, *json),

@@ -242,3 +242,16 @@ fn locking_an_unknown_user_says_so_unless_forced() {
     assert!(palisade(dir.path(), &["token", "create", "--name", "ada", "--scope", "clients:r"]).status.success());
     assert!(palisade(dir.path(), &["lock", "user", "ada"]).status.success());
 }
+
+#[test]
+fn schema_documents_need_no_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let out = palisade(&missing, &["schema", "openapi"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("\"openapi\""));
+    assert!(palisade(&missing, &["schema", "pii"]).status.success());
+    let out = palisade(&missing, &["schema", "check"]);
+    assert_eq!(out.status.code(), Some(1), "check reads the data dir");
+    assert!(!missing.exists(), "nothing was created");
+}
