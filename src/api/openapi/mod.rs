@@ -225,7 +225,12 @@ impl Doc<'_> {
                  "description": "Several rows, created all or none in one commit (at most [limits] max_batch_rows, 500 by default); each row counts against the token's rate limit; a refusal names the array index from 0 (`row 3: column 'total' …`)."}
             ]}}}});
             post["description"] = json!("A JSON object creates one row and answers it; a JSON array creates every row or none and answers `{\"data\": [row, …]}` in the order given.");
-            let mut created = ok_ref(&format!("{t}_item"));
+            // One row answers the item; an array answers `{"data": [row, …]}`.
+            self.schemas.insert(
+                format!("{t}_created"),
+                json!({"anyOf": [{"$ref": format!("#/components/schemas/{t}_item")}, schemas::rows(&row_ref)]}),
+            );
+            let mut created = ok_ref(&format!("{t}_created"));
             created["description"] = json!("Created (durable before this answer)");
             created["headers"]["Location"] = json!({"$ref": "#/components/headers/Location"});
             created["links"] = self.links(t, read, update, delete);
@@ -420,7 +425,11 @@ fn header_components() -> Value {
     );
     h.insert("RateLimit".into(), text("IETF httpapi draft: \"token\";r=REMAINING;t=RESET"));
     h.insert("Retry-After".into(), count("Seconds to wait"));
-    h.insert("Location".into(), text("The created row's path"));
+    // Sent for a one-row create; a JSON array creates several rows and has no one path.
+    h.insert(
+        "Location".into(),
+        json!({"required": false, "description": "The created row's path (one-row creates)", "schema": {"type": "string"}}),
+    );
     Value::Object(h)
 }
 

@@ -57,6 +57,16 @@ pub fn write_body(table: &Table, full: bool) -> Value {
 }
 
 /// `{"data": [rows], "total", "limit", "offset"}`.
+/// The answer of an array create: `{"data": [row, …]}`.
+pub fn rows(row_ref: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": {"$ref": row_ref}, "minItems": 1}},
+        "required": ["data"],
+        "additionalProperties": false,
+    })
+}
+
 pub fn page(row_ref: &str) -> Value {
     let count = json!({"type": "integer", "minimum": 0});
     json!({
