@@ -152,7 +152,7 @@ impl Rewrite {
 /// One value as type `to`, or why it cannot be.
 pub fn convert(value: &Value, to: ColumnType) -> Result<Value, String> {
     let shown = || crate::redact::truncate(&value.to_string(), 40).to_string();
-    let fits = |v: &Value| validate::check_value(&column_of(to), v).is_ok();
+    let fits = |v: &Value| validate::check_value(&super::Column::plain("", to), v).is_ok();
     if fits(value) {
         return Ok(value.clone());
     }
@@ -183,20 +183,6 @@ pub fn convert(value: &Value, to: ColumnType) -> Result<Value, String> {
     match converted {
         Some(v) if fits(&v) => Ok(v),
         _ => Err(format!("value {} is not a valid {}", shown(), to.name())),
-    }
-}
-
-fn column_of(ty: ColumnType) -> super::Column {
-    super::Column {
-        name: String::new(),
-        ty,
-        required: false,
-        declared_pii: None,
-        secret: false,
-        references: None,
-        index: false,
-        renamed_from: None,
-        default: None,
     }
 }
 

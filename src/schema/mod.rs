@@ -73,6 +73,22 @@ pub struct Column {
 pub const CREATED_AT: &str = "created_at";
 
 impl Column {
+    /// A column with only a name and a type: optional, no marks, no instructions (to check
+    /// a value against a type).
+    pub fn plain(name: &str, ty: ColumnType) -> Self {
+        Column {
+            name: name.to_string(),
+            ty,
+            required: false,
+            declared_pii: None,
+            secret: false,
+            references: None,
+            index: false,
+            renamed_from: None,
+            default: None,
+        }
+    }
+
     /// Whether clients may write it: not a `secret` column (set only by the server or an
     /// administrator) nor a server-managed one (`created_at`, stamped on create).
     pub fn client_writable(&self) -> bool {

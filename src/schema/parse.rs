@@ -112,7 +112,7 @@ pub(super) fn parse(text: &str) -> Result<Schema, SchemaError> {
                 }
             }
             if let Some(default) = &rc.default {
-                let probe = Column { required: true, ..column_shell(col, rc.ty) };
+                let probe = Column { required: true, ..Column::plain(col, rc.ty) };
                 validate::check_value(&probe, default).map_err(|e| col_err(format!("default: {}", e.message)))?;
             }
             if let Some(old) = &rc.renamed_from {
@@ -217,19 +217,4 @@ pub(super) fn parse(text: &str) -> Result<Schema, SchemaError> {
         }
     }
     Ok(Schema { tables, views, hidden_referrers: Vec::new() })
-}
-
-/// A column with only a name and a type (to check a `default` against).
-fn column_shell(name: &str, ty: ColumnType) -> Column {
-    Column {
-        name: name.to_string(),
-        ty,
-        required: false,
-        declared_pii: None,
-        secret: false,
-        references: None,
-        index: false,
-        renamed_from: None,
-        default: None,
-    }
 }

@@ -94,17 +94,7 @@ mod tests {
 
     #[test]
     fn cells_parse_by_column_type() {
-        let col = |ty| Column {
-            name: "c".into(),
-            ty,
-            required: false,
-            declared_pii: None,
-            secret: false,
-            references: None,
-            index: false,
-            renamed_from: None,
-            default: None,
-        };
+        let col = |ty| Column::plain("c", ty);
         assert_eq!(parse_cell(&col(ColumnType::Int), "42").unwrap(), Some(json!(42)));
         assert_eq!(parse_cell(&col(ColumnType::String), "42").unwrap(), Some(json!("42")));
         assert_eq!(parse_cell(&col(ColumnType::Float), "1.5").unwrap(), Some(json!(1.5)));
