@@ -133,8 +133,10 @@ fn serve_notifies_readiness_and_sighup_reloads_without_dropping_connections() {
     assert_eq!(status.code(), Some(0));
 }
 
-#[test]
-fn the_watchdog_beats_while_health_answers() {
+/// A served data dir under a 300 ms systemd watchdog, ready: (dir, data, config, the
+/// notify socket, its path, the server).
+fn watched_server(
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, UnixDatagram, std::path::PathBuf, Spawned) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("palisade.toml");
@@ -149,6 +151,12 @@ fn the_watchdog_beats_while_health_answers() {
         &[("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "300000")],
     );
     assert!(next_state(&socket).starts_with("READY=1\n"));
+    (dir, data, config, socket, notify_path, server)
+}
+
+#[test]
+fn the_watchdog_beats_while_health_answers() {
+    let (_dir, data, config, socket, notify_path, server) = watched_server();
     let started = Instant::now();
     for _ in 0..5 {
         assert_eq!(next_state(&socket), "WATCHDOG=1");
@@ -200,20 +208,7 @@ fn health_and_so_the_watchdog_fail_while_the_store_writer_hangs() {
 /// stop the beats, and systemd restarted the service for as long as the lock lasted.
 #[test]
 fn the_watchdog_keeps_beating_while_127_0_0_1_is_locked() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("palisade.toml");
-    std::fs::write(&config, "").unwrap();
-    let notify_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&notify_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let server = Spawned::serve_with(
-        &data,
-        &config,
-        std::process::Stdio::null(),
-        &[("NOTIFY_SOCKET", notify_path.to_str().unwrap()), ("WATCHDOG_USEC", "300000")],
-    );
-    assert!(next_state(&socket).starts_with("READY=1\n"));
+    let (_dir, data, config, socket, _, server) = watched_server();
     let locked = Spawned::cli(&data, &config, &["lock", "ip", "127.0.0.1", "--reason", "scanner"]);
     assert!(locked.status.success(), "{}", String::from_utf8_lossy(&locked.stderr));
     assert_eq!(server.req("GET", "/health").send().json()["error"]["code"], "locked", "clients are locked out");
