@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+mod checks;
 mod data;
+pub use checks::{BruteForceConfig, ChecksConfig, EndpointPolicy, HoneypotConfig};
 pub use data::{parse_duration, BackupConfig, LimitsConfig};
 
 /// Where `--config` points when it is not given.
@@ -305,122 +307,6 @@ impl Default for GraphqlConfig {
     }
 }
 
-/// The security checks chain (see `checks`). Checks run in the order of `chain`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ChecksConfig {
-    /// Names of the checks run on every request, in this order.
-    pub chain: Vec<String>,
-    /// How long an automatic lock (injection, honeypot) lasts.
-    pub lock_secs: u64,
-    pub honeypot: HoneypotConfig,
-    pub brute_force: BruteForceConfig,
-    /// Per-endpoint policies; the first whose method and path match applies.
-    pub endpoints: Vec<EndpointPolicy>,
-    /// Keys (IP × limit id) the per-endpoint limits track at most.
-    pub max_tracked_keys: usize,
-    /// IPv6 clients are tracked (throttle, failed authentications, endpoint limits) and
-    /// locked by this prefix: one holder has at least a /64.
-    pub ipv6_prefix: u8,
-    /// This many `attack` verdicts from one token owner within an hour lock the owner (all
-    /// their tokens) for `lock_secs`, whatever addresses they came from; 0 turns it off.
-    pub user_lock_after: u32,
-    /// IPv6 clients are also counted by this wider prefix (one site's allocation), so a
-    /// holder of many /64s cannot pose as that many clients: the shield's throttle and the
-    /// public views' windows give the whole network `ipv6_wide_multiple` times one client's
-    /// allowance. It is also the network many automatic locks escalate into.
-    pub ipv6_wide_prefix: u8,
-    /// The wide network's allowance, as a multiple of one client's.
-    pub ipv6_wide_multiple: u32,
-    /// Lock records held at most. Past it, automatic locks are evicted (the one closest to
-    /// expiry first); a lock made by an administrator never is.
-    pub max_locks: usize,
-    /// This many automatic locks inside one network (IPv6: `ipv6_wide_prefix`; IPv4: /24)
-    /// become one lock on the network, and the single ones are removed; 0 turns it off.
-    pub prefix_lock_after: u32,
-}
-
-impl Default for ChecksConfig {
-    fn default() -> Self {
-        Self {
-            chain: ["locked", "injection", "honeypot"].map(String::from).to_vec(),
-            lock_secs: 86_400,
-            honeypot: HoneypotConfig::default(),
-            brute_force: BruteForceConfig::default(),
-            endpoints: Vec::new(),
-            max_tracked_keys: 250_000,
-            ipv6_prefix: 64,
-            user_lock_after: 20,
-            ipv6_wide_prefix: 48,
-            ipv6_wide_multiple: 16,
-            max_locks: 10_000,
-            prefix_lock_after: 16,
-        }
-    }
-}
-
-/// A body field real users never fill (hidden in forms); bots that fill it are refused.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HoneypotConfig {
-    /// The field name; no field, no honeypot.
-    pub field: Option<String>,
-    /// Also lock the client IP for `checks.lock_secs`.
-    pub lock: bool,
-}
-
-/// Failed authentications from one IP beyond `max_failures` per `window_secs` lock it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BruteForceConfig {
-    pub max_failures: u32,
-    pub window_secs: u64,
-    pub lock_secs: u64,
-}
-
-impl Default for BruteForceConfig {
-    fn default() -> Self {
-        Self { max_failures: 20, window_secs: 300, lock_secs: 3600 }
-    }
-}
-
-/// What applies on one endpoint: `method` (or any) and `path` (`*` matches one path segment
-/// or the rest of one, a trailing `**` everything below).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointPolicy {
-    #[serde(default)]
-    pub method: Option<String>,
-    pub path: String,
-    /// Checks run here, in order (default: the global chain).
-    #[serde(default)]
-    pub checks: Option<Vec<String>>,
-    /// Whether a detected injection also locks the client IP.
-    #[serde(default = "yes")]
-    pub auto_lock: bool,
-    /// Whether a *suspicious* injection verdict is refused here too (403, no lock); by
-    /// default it is only audited.
-    #[serde(default)]
-    pub refuse_suspicious: bool,
-    /// Requests per minute per client IP, counted per `limit_id` (60 when only the id is set).
-    #[serde(default)]
-    pub max_requests_per_minute: Option<u32>,
-    /// Routes with the same id share one counter.
-    #[serde(default)]
-    pub limit_id: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl EndpointPolicy {
-    /// The effective per-minute limit, if any.
-    pub fn per_minute(&self) -> Option<u32> {
-        self.max_requests_per_minute.or(self.limit_id.as_ref().map(|_| 60))
-    }
-}
-
 /// A configuration that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -596,79 +482,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reload_applies_the_live_keys_and_names_the_rest() {
-        let current = Config::default();
-        let mut new = Config::default();
-        new.rate_limit.requests = 5;
-        new.shield.ip_requests = 7;
-        new.shield.max_tracked_ips = 9;
-        new.graphql.max_depth = 3;
-        new.server.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        new.cors.allowed_origins = vec!["https://crm.example".into()];
-        new.log.level = "debug".into();
-        let (next, pending) = current.reloaded(&new);
-        assert_eq!((next.rate_limit.requests, next.shield.ip_requests, next.graphql.max_depth), (5, 7, 3));
-        assert_eq!(next.server.trusted_proxies, new.server.trusted_proxies);
-        assert_eq!(next.log.level, "debug");
-        // Not live: kept as they run, and named.
-        assert_eq!(next.shield.max_tracked_ips, current.shield.max_tracked_ips);
-        assert!(next.cors.allowed_origins.is_empty());
-        assert_eq!(pending, ["shield.max_tracked_ips", "cors"]);
-        assert!(current.reloaded(&current).1.is_empty());
-    }
-
-    #[test]
-    fn defaults_match_the_contract() {
-        let c = Config::default();
-        assert_eq!(c.shield.max_body_bytes, 262_144);
-        assert_eq!(c.shield.max_json_depth, 10);
-        assert_eq!(c.rate_limit.requests, 60);
-        assert_eq!(c.auth.replay_window_secs, 300);
-        assert_eq!(c.graphql.max_depth, 5);
-        assert_eq!(c.audit.seal_epoch_secs, 900);
-        assert!(c.validate().is_ok());
-        let mut zero = Config::default();
-        zero.audit.seal_epoch_secs = 0;
-        assert!(zero.validate().unwrap_err().to_string().contains("audit.seal_epoch_secs"));
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let err = Config::parse("[shield]\nmax_body_byts = 5\n").unwrap_err();
-        assert!(err.contains("max_body_byts"), "{err}");
-        let err = Config::parse("[shields]\n").unwrap_err();
-        assert!(err.contains("shields"), "{err}");
-    }
-
-    #[test]
-    fn shipped_config_parses_and_restates_the_defaults() {
-        let shipped = Config::parse(include_str!("../data/palisade.toml")).unwrap();
-        assert!(shipped.validate().is_ok());
-        assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::default()));
-    }
-
-    #[test]
-    fn the_wide_prefix_must_hold_the_tracking_prefix() {
-        for (text, key) in [
-            ("[checks]\nipv6_wide_prefix = 0\n", "checks.ipv6_wide_prefix"),
-            ("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 64\n", "checks.ipv6_wide_prefix"),
-            ("[checks]\nipv6_wide_multiple = 0\n", "checks.ipv6_wide_multiple"),
-            ("[checks]\nmax_locks = 0\n", "checks.max_locks"),
-            ("[checks]\nprefix_lock_after = 1\n", "checks.prefix_lock_after"),
-        ] {
-            let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
-            assert!(err.contains(key), "{text}: {err}");
-        }
-        assert!(Config::parse("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 56\n").unwrap().validate().is_ok());
-    }
-
-    #[test]
-    fn wildcard_origin_is_refused() {
-        let c = Config::parse("[cors]\nallowed_origins = [\"*\"]\n").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("cors.allowed_origins"));
-    }
-}
+mod tests;

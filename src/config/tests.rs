@@ -1,0 +1,76 @@
+//! The configuration tree's defaults, parsing, validation and reloads.
+
+use super::*;
+
+#[test]
+fn a_reload_applies_the_live_keys_and_names_the_rest() {
+    let current = Config::default();
+    let mut new = Config::default();
+    new.rate_limit.requests = 5;
+    new.shield.ip_requests = 7;
+    new.shield.max_tracked_ips = 9;
+    new.graphql.max_depth = 3;
+    new.server.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    new.cors.allowed_origins = vec!["https://crm.example".into()];
+    new.log.level = "debug".into();
+    let (next, pending) = current.reloaded(&new);
+    assert_eq!((next.rate_limit.requests, next.shield.ip_requests, next.graphql.max_depth), (5, 7, 3));
+    assert_eq!(next.server.trusted_proxies, new.server.trusted_proxies);
+    assert_eq!(next.log.level, "debug");
+    // Not live: kept as they run, and named.
+    assert_eq!(next.shield.max_tracked_ips, current.shield.max_tracked_ips);
+    assert!(next.cors.allowed_origins.is_empty());
+    assert_eq!(pending, ["shield.max_tracked_ips", "cors"]);
+    assert!(current.reloaded(&current).1.is_empty());
+}
+
+#[test]
+fn defaults_match_the_contract() {
+    let c = Config::default();
+    assert_eq!(c.shield.max_body_bytes, 262_144);
+    assert_eq!(c.shield.max_json_depth, 10);
+    assert_eq!(c.rate_limit.requests, 60);
+    assert_eq!(c.auth.replay_window_secs, 300);
+    assert_eq!(c.graphql.max_depth, 5);
+    assert_eq!(c.audit.seal_epoch_secs, 900);
+    assert!(c.validate().is_ok());
+    let mut zero = Config::default();
+    zero.audit.seal_epoch_secs = 0;
+    assert!(zero.validate().unwrap_err().to_string().contains("audit.seal_epoch_secs"));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let err = Config::parse("[shield]\nmax_body_byts = 5\n").unwrap_err();
+    assert!(err.contains("max_body_byts"), "{err}");
+    let err = Config::parse("[shields]\n").unwrap_err();
+    assert!(err.contains("shields"), "{err}");
+}
+
+#[test]
+fn shipped_config_parses_and_restates_the_defaults() {
+    let shipped = Config::parse(include_str!("../../data/palisade.toml")).unwrap();
+    assert!(shipped.validate().is_ok());
+    assert_eq!(format!("{shipped:?}"), format!("{:?}", Config::default()));
+}
+
+#[test]
+fn the_wide_prefix_must_hold_the_tracking_prefix() {
+    for (text, key) in [
+        ("[checks]\nipv6_wide_prefix = 0\n", "checks.ipv6_wide_prefix"),
+        ("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 64\n", "checks.ipv6_wide_prefix"),
+        ("[checks]\nipv6_wide_multiple = 0\n", "checks.ipv6_wide_multiple"),
+        ("[checks]\nmax_locks = 0\n", "checks.max_locks"),
+        ("[checks]\nprefix_lock_after = 1\n", "checks.prefix_lock_after"),
+    ] {
+        let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    assert!(Config::parse("[checks]\nipv6_prefix = 56\nipv6_wide_prefix = 56\n").unwrap().validate().is_ok());
+}
+
+#[test]
+fn wildcard_origin_is_refused() {
+    let c = Config::parse("[cors]\nallowed_origins = [\"*\"]\n").unwrap();
+    assert!(c.validate().unwrap_err().to_string().contains("cors.allowed_origins"));
+}
