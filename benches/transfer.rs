@@ -78,7 +78,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(200));
     let archive = work.path().join("b.tar.zst");
     let t = Instant::now();
-    let created = palisade::backup::create(&store, &data.join("audit"), &archive).expect("backup");
+    let created = palisade::backup::create(&store, &data.join("audit"), &archive, None).expect("backup");
     let backup_secs = t.elapsed().as_secs_f64();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut lat = writer.join().expect("writer");
@@ -94,6 +94,7 @@ fn main() {
     drop(store);
     let restored = work.path().join("restored");
     let t = Instant::now();
-    palisade::backup::restore(&archive, &restored, &Default::default(), schema.index_plan()).expect("restore");
+    palisade::backup::restore(&archive, &Default::default(), &restored, &Default::default(), schema.index_plan())
+        .expect("restore");
     println!("restore {:.2} s", t.elapsed().as_secs_f64());
 }

@@ -87,6 +87,9 @@ pub enum AdminRequest {
     /// A consistent archive of the store and the audit trail at `dest` (see `backup`).
     Backup {
         dest: std::path::PathBuf,
+        /// Encrypt the archive (a passphrase travels only over the owner-only socket).
+        #[serde(default)]
+        encryption: Option<crate::backup::Encryption>,
     },
     /// Rows from `file` into `table`, or from every `<table>.csv|jsonl` under `dir`.
     Import {
@@ -261,8 +264,8 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             Ok(json!({"unlocked": existed, "id": id, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
-        AdminRequest::Backup { dest } => {
-            let created = super::admin_data::backup(state, &dest)?;
+        AdminRequest::Backup { dest, encryption } => {
+            let created = super::admin_data::backup(state, &dest, encryption.as_ref())?;
             serde_json::to_value(created).map_err(|e| e.to_string())
         }
         AdminRequest::Export { table, format, dir } => super::admin_data::export(state, table, format, dir),

@@ -13,6 +13,7 @@ mod audit;
 mod backup;
 mod check_injection;
 mod lock;
+mod passphrase;
 mod schema;
 mod serve;
 mod sign;
