@@ -13,6 +13,7 @@
 
 pub mod audit;
 mod bulk;
+mod grouped;
 pub mod health;
 pub mod index;
 pub mod keys;
