@@ -1,7 +1,8 @@
 //! Import, export, backup and restore rates (issue #25), on the demo schema's `invoices`
 //! table (8 columns, one reference, two indexes) plus the clients it references.
 //!
-//! `cargo bench --bench transfer` (`BENCH_ROWS=N` to change the size; default 200 000).
+//! `cargo bench --bench transfer` (`BENCH_ROWS=N` to change the size; default 200 000;
+//! `BENCH_CACHE_MB=N` for sled's page cache).
 //! Prints: CSV import rate (validation through `tables`, groups through the writer),
 //! JSON-lines and CSV export rates, backup time and archive size, restore time, and the
 //! p99 latency of writes made while the backup runs.
@@ -18,7 +19,12 @@ fn main() {
     let schema = Schema::parse(palisade::schema::EMBEDDED_SCHEMA).expect("schema");
     let work = tempfile::tempdir().expect("temp dir");
     let data = work.path().join("data");
-    let store = Store::open(&data, &Default::default(), schema.index_plan()).expect("store");
+    // `BENCH_CACHE_MB`: sled's page cache (default: the `[state] cache_bytes` default).
+    let mut state = palisade::config::StateConfig::default();
+    if let Some(mb) = std::env::var("BENCH_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()) {
+        state.cache_bytes = mb << 20;
+    }
+    let store = Store::open(&data, &state, schema.index_plan()).expect("store");
     let clients: Vec<_> = (1..=100u64)
         .map(|id| json!({"id": id, "company": format!("Client {id}"), "status": "active"}))
         .map(|v| v.as_object().cloned().unwrap_or_default())
@@ -78,7 +84,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(200));
     let archive = work.path().join("b.tar.zst");
     let t = Instant::now();
-    let created = palisade::backup::create(&store, &data.join("audit"), &archive).expect("backup");
+    let created = palisade::backup::create(&store, &data.join("audit"), &archive, None).expect("backup");
     let backup_secs = t.elapsed().as_secs_f64();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut lat = writer.join().expect("writer");
@@ -94,6 +100,7 @@ fn main() {
     drop(store);
     let restored = work.path().join("restored");
     let t = Instant::now();
-    palisade::backup::restore(&archive, &restored, &Default::default(), schema.index_plan()).expect("restore");
+    palisade::backup::restore(&archive, &Default::default(), &restored, &Default::default(), schema.index_plan())
+        .expect("restore");
     println!("restore {:.2} s", t.elapsed().as_secs_f64());
 }

@@ -90,7 +90,18 @@ fn scheduled_backup(state: &AppState, dir: &std::path::Path, keep: usize) {
         state.metrics.backup(0, Duration::ZERO, false);
         return;
     }
-    match crate::api::admin_data::backup(state, dir) {
+    // Read at each backup, so a changed passphrase file applies without a restart.
+    let passphrase_file = state.config.get().backup.passphrase_file.clone();
+    let encryption = match passphrase_file.as_deref().map(crate::backup::Passphrase::from_file) {
+        None => None,
+        Some(Ok(p)) => Some(crate::backup::Encryption::Passphrase(p)),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "scheduled backup failed: backup.passphrase_file");
+            state.metrics.backup(0, Duration::ZERO, false);
+            return;
+        }
+    };
+    match crate::api::admin_data::backup(state, dir, encryption.as_ref()) {
         Ok(created) => {
             tracing::info!(path = %created.path.display(), bytes = created.bytes, "scheduled backup written");
             if let Err(e) = crate::backup::prune_scheduled(dir, keep) {

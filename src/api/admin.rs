@@ -173,8 +173,8 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
             Ok(json!({"unlocked": existed, "id": id, "key": record.key()}))
         }
         AdminRequest::LocksList => Ok(Value::Array(state.locks.list(now).iter().map(lock_summary).collect())),
-        AdminRequest::Backup { dest } => {
-            let created = super::admin_data::backup(state, &dest)?;
+        AdminRequest::Backup { dest, encryption } => {
+            let created = super::admin_data::backup(state, &dest, encryption.as_ref())?;
             serde_json::to_value(created).map_err(|e| e.to_string())
         }
         AdminRequest::Export { table, format, dir } => super::admin_data::export(state, table, format, dir),

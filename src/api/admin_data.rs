@@ -110,9 +110,13 @@ pub fn receive_stream(stream: UnixStream, out: &mut dyn Write) -> std::io::Resul
 
 /// Takes a backup (see `backup::create`), counts it in the metrics and records it in the
 /// audit trail (method `BACKUP`, the archive's file name, 200 or 500 and the cause).
-pub fn backup(state: &AppState, dest: &std::path::Path) -> Result<crate::backup::Created, String> {
+pub fn backup(
+    state: &AppState,
+    dest: &std::path::Path,
+    encryption: Option<&crate::backup::Encryption>,
+) -> Result<crate::backup::Created, String> {
     let started = std::time::Instant::now();
-    let result = crate::backup::create(&state.store, state.audit.dir(), dest).map_err(|e| e.to_string());
+    let result = crate::backup::create(&state.store, state.audit.dir(), dest, encryption).map_err(|e| e.to_string());
     let now = state.clock.now_ms();
     state.metrics.backup(now, started.elapsed(), result.is_ok());
     let name = match &result {

@@ -71,7 +71,11 @@ pub enum AdminRequest {
     /// A consistent archive of the store and the audit trail at `dest` (see `backup`).
     Backup {
         dest: std::path::PathBuf,
+        /// Encrypt the archive (a passphrase travels only over the owner-only socket).
+        #[serde(default)]
+        encryption: Option<crate::backup::Encryption>,
     },
+
     /// Rows from `file` into `table`, or from every `<table>.csv|jsonl` under `dir`.
     Import {
         table: Option<String>,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::crypt::Keys;
 use super::{io, BackupError, FORMAT_VERSION};
 
 /// What an archive says about itself.
@@ -74,10 +75,11 @@ pub struct VerifyReport {
 /// is judged: callers that keep anything must wait for `Ok`.
 pub fn read(
     file: &Path,
+    keys: &Keys,
     mut visit: impl FnMut(&str, &mut dyn Read) -> Result<(), BackupError>,
 ) -> Result<Manifest, BackupError> {
     let bad = |m: String| BackupError::BadArchive(m);
-    let f = std::fs::File::open(file).map_err(io(file))?;
+    let f = super::crypt::open(file, keys)?;
     let decoder = zstd::Decoder::new(f).map_err(|e| bad(format!("not a Palisade backup (zstd): {e}")))?;
     let mut archive = tar::Archive::new(decoder);
     let mut entries = archive.entries().map_err(|e| bad(format!("not a Palisade backup (tar): {e}")))?;
@@ -164,12 +166,13 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// `backup verify`: the manifest, every checksum, and the audit chain inside (unpacked to
-/// a temporary dir and walked like `audit verify`).
-pub fn verify(file: &Path) -> Result<VerifyReport, BackupError> {
+/// a temporary dir and walked like `audit verify`). An encrypted archive is decrypted with
+/// `keys` as it streams.
+pub fn verify(file: &Path, keys: &Keys) -> Result<VerifyReport, BackupError> {
     let scratch = tempdir_beside(file)?;
     let audit = scratch.join("audit");
     let result = (|| {
-        let manifest = read(file, |name, data| {
+        let manifest = read(file, keys, |name, data| {
             if let Some(rest) = name.strip_prefix("audit/") {
                 std::fs::create_dir_all(&audit).map_err(io(&audit))?;
                 let path = audit.join(safe_name(rest)?);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::archive::{self, HashingWriter, Manifest, Member, MANIFEST};
+use super::crypt::{Encryption, Sink};
 use super::{io, local_meta_key, BackupError, FORMAT_VERSION, SYS_TREES};
 use crate::store::Store;
 
@@ -25,18 +26,33 @@ pub struct Created {
 pub const PREFIX: &str = "palisade-backup-";
 
 /// Writes an archive of `store` (and the audit trail in `audit_dir`) at `dest`: a file
-/// path, or an existing directory to put `palisade-backup-<time>.tar.zst` in.
-pub fn create(store: &Store, audit_dir: &Path, dest: &Path) -> Result<Created, BackupError> {
+/// path, or an existing directory to put `palisade-backup-<time>.tar.zst` in (`.tar.zst.age`
+/// when `encryption` is given: the whole stream is then an age file).
+pub fn create(
+    store: &Store,
+    audit_dir: &Path,
+    dest: &Path,
+    encryption: Option<&Encryption>,
+) -> Result<Created, BackupError> {
+    if let Some(e) = encryption {
+        e.check()?;
+    }
     let staging = match dest.is_dir() {
         true => archive::tempdir_beside(&dest.join("archive"))?,
         false => archive::tempdir_beside(dest)?,
     };
-    let result = write(store, audit_dir, dest, &staging);
+    let result = write(store, audit_dir, dest, &staging, encryption);
     let _ = std::fs::remove_dir_all(&staging);
     result
 }
 
-fn write(store: &Store, audit_dir: &Path, dest: &Path, staging: &Path) -> Result<Created, BackupError> {
+fn write(
+    store: &Store,
+    audit_dir: &Path,
+    dest: &Path,
+    staging: &Path,
+    encryption: Option<&Encryption>,
+) -> Result<Created, BackupError> {
     let point = store.begin_point()?;
     let point_ms = point.point_ms();
     let mut members: Vec<(Member, PathBuf)> = Vec::new();
@@ -101,14 +117,16 @@ fn write(store: &Store, audit_dir: &Path, dest: &Path, staging: &Path) -> Result
     };
     let target = if dest.is_dir() {
         let stamp = crate::clock::rfc3339(point_ms).replace([':', '.'], "-");
-        dest.join(format!("{PREFIX}{stamp}.tar.zst"))
+        let ext = if encryption.is_some() { ".tar.zst.age" } else { ".tar.zst" };
+        dest.join(format!("{PREFIX}{stamp}{ext}"))
     } else {
         dest.to_path_buf()
     };
     let partial = staging.join("archive.partial");
     {
         let file = owner_only_file(&partial)?;
-        let encoder = zstd::Encoder::new(BufWriter::with_capacity(1 << 20, file), 3).map_err(io(&partial))?;
+        let sink = Sink::new(BufWriter::with_capacity(1 << 20, file), encryption)?;
+        let encoder = zstd::Encoder::new(sink, 3).map_err(io(&partial))?;
         let mut builder = tar::Builder::new(encoder);
         let secs = point_ms / 1000;
         let text = serde_json::to_vec_pretty(&manifest).map_err(|e| io(&partial)(e.into()))?;
@@ -117,7 +135,7 @@ fn write(store: &Store, audit_dir: &Path, dest: &Path, staging: &Path) -> Result
             archive::append(&mut builder, &m.name, path, secs)?;
         }
         let encoder = builder.into_inner().map_err(io(&partial))?;
-        let mut inner = encoder.finish().map_err(io(&partial))?;
+        let mut inner = encoder.finish().and_then(Sink::finish).map_err(io(&partial))?;
         inner.flush().map_err(io(&partial))?;
         inner.get_ref().sync_all().map_err(io(&partial))?;
     }
@@ -180,7 +198,9 @@ pub fn prune_scheduled(dir: &Path, keep: usize) -> Result<usize, BackupError> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(".tar.zst"))
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(PREFIX) && (n.ends_with(".tar.zst") || n.ends_with(".tar.zst.age")))
         })
         .collect();
     archives.sort();

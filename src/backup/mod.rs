@@ -12,16 +12,21 @@
 //! row). The point is named through the store's single writer ([`crate::store::point`]):
 //! writes and reads go on while the archive is written.
 //!
+//! With an [`Encryption`] the whole stream is an age file (see [`crypt`]); readers tell
+//! one by its header and decrypt it with the [`Keys`] they are given.
+//!
 //! [`create`] writes one, [`verify`] checks one (manifest, every checksum, the audit chain
 //! inside), [`restore`] rebuilds a data dir from one (empty dir only; the archive is
 //! verified before anything is written).
 
 mod archive;
 mod create;
+pub mod crypt;
 mod restore;
 
 pub use archive::{verify, Manifest, Member, VerifyReport};
 pub use create::{create, prune_scheduled, Created};
+pub use crypt::{Encryption, Keys, Passphrase};
 pub use restore::restore;
 
 use std::path::PathBuf;
@@ -41,6 +46,9 @@ pub enum BackupError {
     /// The archive is not one this build can use, or it was changed.
     #[error("bad archive: {0}")]
     BadArchive(String),
+    /// Encrypting or decrypting failed (a wrong passphrase or key, a bad recipient).
+    #[error("{0}")]
+    Crypt(String),
     #[error("{0} is not empty: restore only into a new or empty data dir")]
     NotEmpty(PathBuf),
 }

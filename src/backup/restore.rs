@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::archive::{self, safe_name, Manifest};
+use super::crypt::Keys;
 use super::{io, BackupError, SYS_TREES};
 use crate::config::StateConfig;
 use crate::store::{IndexPlan, Op, Row, Store};
@@ -17,16 +18,24 @@ use crate::store::{IndexPlan, Op, Row, Store};
 const GROUP: usize = 10_000;
 
 /// Restores `file` into `data_dir`, which must not exist or be empty.
-pub fn restore(file: &Path, data_dir: &Path, state: &StateConfig, plan: IndexPlan) -> Result<Manifest, BackupError> {
+/// An encrypted archive is decrypted with `keys` (a wrong key fails in the verification,
+/// before anything is written).
+pub fn restore(
+    file: &Path,
+    keys: &Keys,
+    data_dir: &Path,
+    state: &StateConfig,
+    plan: IndexPlan,
+) -> Result<Manifest, BackupError> {
     if std::fs::read_dir(data_dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(BackupError::NotEmpty(data_dir.to_path_buf()));
     }
-    super::verify(file)?;
+    super::verify(file, keys)?;
     std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     crate::store::restrict_permissions(data_dir, 0o700).map_err(io(data_dir))?;
     let mut plan = Some(plan);
     let mut store: Option<Store> = None;
-    let manifest = archive::read(file, |name, data| {
+    let manifest = archive::read(file, keys, |name, data| {
         if name == "secret.key" {
             let path = data_dir.join("secret.key");
             let mut out = owner_only(&path)?;

@@ -14,6 +14,7 @@ mod audit_tail;
 mod backup;
 mod check_injection;
 mod lock;
+mod passphrase;
 mod schema;
 mod serve;
 mod sign;

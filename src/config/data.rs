@@ -44,11 +44,14 @@ pub struct BackupConfig {
     pub every: String,
     /// How many scheduled archives are kept (the oldest beyond this are deleted).
     pub keep: usize,
+    /// A file (mode 0600) holding a passphrase: scheduled archives are then encrypted with
+    /// age (`.tar.zst.age`). Unset: they are written plain.
+    pub passphrase_file: Option<PathBuf>,
 }
 
 impl Default for BackupConfig {
     fn default() -> Self {
-        Self { dir: None, every: "24h".into(), keep: 7 }
+        Self { dir: None, every: "24h".into(), keep: 7, passphrase_file: None }
     }
 }
 
@@ -67,6 +70,17 @@ impl BackupConfig {
         }
         if self.keep == 0 {
             return Err(ConfigError::Invalid { key: "backup.keep", message: "must be at least 1".into() });
+        }
+        if let Some(path) = &self.passphrase_file {
+            use std::os::unix::fs::PermissionsExt;
+            let message = match std::fs::metadata(path) {
+                Err(e) => format!("{}: {e}", path.display()),
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    format!("{}: must be readable by its owner only (chmod 600)", path.display())
+                }
+                Ok(_) => return Ok(()),
+            };
+            return Err(ConfigError::Invalid { key: "backup.passphrase_file", message });
         }
         Ok(())
     }

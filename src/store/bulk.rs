@@ -11,7 +11,8 @@
 //!
 //! [`Op::InsertMany`](super::Op::InsertMany) creates many rows at once (a REST array, an
 //! import batch): it checks everything first and writes only when all rows pass, so one
-//! group commit holds all of them or none.
+//! group commit holds all of them or none. It and [`Op::Load`](super::Op::Load) write
+//! their rows through `put_rows` (see `grouped`): batched, counts added up per group.
 
 use std::collections::HashSet;
 
@@ -106,9 +107,17 @@ impl Engine {
                 return Err(ApiError::with_message(ErrorKind::Conflict, message).at_row(i));
             }
         }
+        // Imported rows mostly point at a few rows (their client, their status): each
+        // referenced row is looked up once.
+        let mut seen: HashSet<(&str, u64)> = HashSet::new();
         for (i, new) in rows.iter().enumerate() {
-            let here: Vec<RowRef> =
-                new.refs.iter().filter(|r| !(r.table == table && given.contains(&r.id))).cloned().collect();
+            let here: Vec<RowRef> = new
+                .refs
+                .iter()
+                .filter(|r| !(r.table == table && given.contains(&r.id)))
+                .filter(|r| seen.insert((r.table.as_str(), r.id)))
+                .cloned()
+                .collect();
             self.check_refs(&here).map_err(|e| e.at_row(i))?;
         }
         let mut next = (self.next_id(table)? - 1).max(given.iter().copied().max().unwrap_or(0));
@@ -124,9 +133,27 @@ impl Engine {
                     next
                 }
             };
-            self.put_row(table, id, None, &row)?;
-            stored.push(row);
+            stored.push((id, row));
         }
-        Ok(Done::Rows(stored))
+        self.put_rows(table, &stored, true)?;
+        Ok(Done::Rows(stored.into_iter().map(|(_, row)| row).collect()))
+    }
+}
+
+impl Engine {
+    /// Restored rows (ids given) replace whatever is stored under their ids.
+    pub(super) fn load(&mut self, table: &str, rows: Vec<Row>) -> Result<Done, ApiError> {
+        let mut max = self.next_id(table)? - 1;
+        let mut with_ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.get("id").and_then(Value::as_u64).ok_or_else(|| {
+                ApiError::with_message(ErrorKind::Validation, format!("a {table} row has no integer id"))
+            })?;
+            max = max.max(id);
+            with_ids.push((id, row));
+        }
+        self.set_seq(table, max)?;
+        self.put_rows(table, &with_ids, false)?;
+        Ok(Done::Ok)
     }
 }

@@ -14,6 +14,7 @@
 pub mod audit;
 mod bulk;
 mod codec;
+mod grouped;
 pub mod health;
 pub mod index;
 pub mod keys;

@@ -476,24 +476,6 @@ impl Engine {
         }
         Ok(false)
     }
-
-    fn load(&mut self, table: &str, rows: Vec<Row>) -> Result<Done, ApiError> {
-        let mut max = self.next_id(table)? - 1;
-        for row in &rows {
-            let id = row.get("id").and_then(Value::as_u64).ok_or_else(|| {
-                ApiError::with_message(ErrorKind::Validation, format!("a {table} row has no integer id"))
-            })?;
-            max = max.max(id);
-        }
-        self.set_seq(table, max)?;
-        let tree = self.rows(table)?;
-        for row in &rows {
-            let id = row.get("id").and_then(Value::as_u64).unwrap_or_default();
-            let old = tree.get(key(id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
-            self.put_row(table, id, old.as_ref(), row)?;
-        }
-        Ok(Done::Ok)
-    }
 }
 
 pub(super) fn seq_key(table: &str) -> Vec<u8> {

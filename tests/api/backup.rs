@@ -18,6 +18,20 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
+/// The CLI with `PALISADE_BACKUP_PASSPHRASE` set (or removed), stdin not a terminal.
+fn cli_pass(dir: &Path, config: &Path, pass: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.arg("--config").arg(config).arg("--data-dir").arg(dir).args(args);
+    cmd.stdin(std::process::Stdio::null());
+    match pass {
+        Some(p) => cmd.env("PALISADE_BACKUP_PASSPHRASE", p),
+        None => cmd.env_remove("PALISADE_BACKUP_PASSPHRASE"),
+    };
+    let out = cmd.output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
 fn cli(dir: &Path, config: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Spawned::cli(dir, config, args);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -189,10 +203,6 @@ fn verify_catches_a_changed_byte_and_restore_refuses_changing_nothing() {
     assert_eq!(code, 1);
     assert!(err.contains("not empty"), "{err}");
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
-    // --encrypt says why it cannot.
-    let (code, _, err) = cli(app.dir.path(), &config, &["backup", "x.tar.zst", "--encrypt"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("--encrypt"), "{err}");
 }
 
 #[test]
@@ -216,7 +226,7 @@ fn scheduled_backups_run_are_kept_and_measured() {
     let audit = app.audit();
     assert!(audit.iter().any(|r| r.method == "BACKUP" && r.status == 200), "audited");
     let newest = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).max().unwrap();
-    assert!(palisade::backup::verify(&newest).is_ok());
+    assert!(palisade::backup::verify(&newest, &Default::default()).is_ok());
 }
 
 fn count(dir: &Path) -> usize {
@@ -224,4 +234,130 @@ fn count(dir: &Path) -> usize {
         .unwrap()
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tar.zst"))
         .count()
+}
+
+/// Every table's rows as `export` prints them, from a stopped data dir.
+fn exported(dir: &Path, config: &Path) -> String {
+    let (code, out, err) = cli(dir, config, &["export", "clients", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+#[test]
+fn an_encrypted_backup_verifies_and_restores_like_a_plain_one_and_a_wrong_passphrase_writes_nothing() {
+    let app = TestApp::start();
+    let work = tempfile::tempdir().unwrap();
+    let config = empty_config(work.path());
+    let plain = work.path().join("plain.tar.zst");
+    let sealed = work.path().join("sealed.tar.zst.age");
+    let (code, out, err) = cli(app.dir.path(), &config, &["backup", plain.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) =
+        cli_pass(app.dir.path(), &config, Some("correct horse"), &["backup", sealed.to_str().unwrap(), "--encrypt"]);
+    assert_eq!(code, 0, "{out}{err}");
+    drop(app);
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "an age file");
+    assert!(!bytes.windows(b"manifest.json".len()).any(|w| w == b"manifest.json"), "no plaintext inside");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&sealed).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // Verify: with the passphrase it passes; without one or with a wrong one it fails in one line.
+    let file = sealed.to_str().unwrap();
+    let (code, out, err) = cli_pass(work.path(), &config, Some("correct horse"), &["backup", "verify", file, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert!(report["manifest"]["rows"]["clients"].as_u64().unwrap() > 0);
+    let (code, _, err) = cli_pass(work.path(), &config, None, &["backup", "verify", file]);
+    assert_eq!(code, 1);
+    assert!(err.contains("PALISADE_BACKUP_PASSPHRASE"), "{err}");
+    let (code, _, err) = cli_pass(work.path(), &config, Some("wrong horse"), &["backup", "verify", file]);
+    assert_eq!(code, 1);
+    assert!(err.contains("wrong passphrase") && err.trim().lines().count() == 1, "{err}");
+    assert!(!err.contains("correct horse") && !err.contains("wrong horse"), "{err}");
+
+    // Restore: a wrong passphrase writes nothing; the right one gives what the plain archive gives.
+    let never = work.path().join("never");
+    let (code, _, err) = cli_pass(&never, &config, Some("wrong horse"), &["restore", file]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.trim().lines().count() == 1, "{err}");
+    assert!(!never.exists(), "a failed restore created {}", never.display());
+    let (from_plain, from_sealed) = (work.path().join("from-plain"), work.path().join("from-sealed"));
+    let (code, out, err) = cli(&from_plain, &config, &["restore", plain.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cli_pass(&from_sealed, &config, Some("correct horse"), &["restore", file]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows = exported(&from_plain, &config);
+    assert!(rows.lines().count() > 0);
+    assert_eq!(rows, exported(&from_sealed, &config), "the encrypted archive restores the same rows");
+    assert_eq!(
+        std::fs::read(from_plain.join("secret.key")).unwrap(),
+        std::fs::read(from_sealed.join("secret.key")).unwrap()
+    );
+}
+
+#[test]
+fn an_archive_encrypted_to_recipients_opens_with_their_identity_only() {
+    let app = TestApp::start();
+    let work = tempfile::tempdir().unwrap();
+    let config = empty_config(work.path());
+    let (ours, theirs) = (age::x25519::Identity::generate(), age::x25519::Identity::generate());
+    use age::secrecy::ExposeSecret;
+    let key_file = |name: &str, id: &age::x25519::Identity| {
+        let path = work.path().join(name);
+        std::fs::write(&path, format!("{}\n", id.to_string().expose_secret())).unwrap();
+        path
+    };
+    let (ours_file, theirs_file) = (key_file("ours.key", &ours), key_file("theirs.key", &theirs));
+    let sealed = work.path().join("to-keys.tar.zst.age");
+    let recipient = ours.to_public().to_string();
+    let args = ["backup", sealed.to_str().unwrap(), "--recipient", &recipient];
+    let (code, out, err) = cli_pass(app.dir.path(), &config, None, &args);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = cli(app.dir.path(), &config, &["backup", "x.age", "--recipient", "age1typo"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("age1typo"), "{err}");
+    drop(app);
+    let file = sealed.to_str().unwrap();
+    let (code, out, err) =
+        cli(work.path(), &config, &["backup", "verify", file, "--identity", ours_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) =
+        cli(work.path(), &config, &["backup", "verify", file, "--identity", theirs_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let restored = work.path().join("restored");
+    let (code, out, err) = cli(&restored, &config, &["restore", file, "--identity", ours_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn scheduled_backups_with_a_passphrase_file_are_encrypted() {
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().to_path_buf();
+    let secret = backups.path().join("pass");
+    std::fs::write(&secret, "scheduled secret\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let app = TestApp::builder()
+        .config(|c| {
+            c.backup.dir = Some(out.clone());
+            c.backup.every = "1s".into();
+            c.backup.passphrase_file = Some(secret.clone());
+        })
+        .start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.state.metrics.backup_last_success_ms.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "no scheduled backups");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let newest = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    assert!(newest.to_string_lossy().ends_with(".tar.zst.age"), "{}", newest.display());
+    let keys = palisade::backup::Keys {
+        passphrase: Some(palisade::backup::Passphrase::new("scheduled secret".into()).unwrap()),
+        identity: None,
+    };
+    assert!(palisade::backup::verify(&newest, &keys).is_ok());
+    assert!(palisade::backup::verify(&newest, &Default::default()).is_err());
 }
