@@ -124,8 +124,8 @@ pub struct Appender {
     segment_bytes: u64,
 }
 
-/// Opening a segment file, created readable by the owner only (mode 0600).
-fn owner_only() -> OpenOptions {
+/// Opening an audit file (a segment, the seals), created readable by the owner only (mode 0600).
+pub(crate) fn owner_only() -> OpenOptions {
     let mut options = OpenOptions::new();
     options.create(true);
     #[cfg(unix)]

@@ -42,6 +42,14 @@ pub struct Report {
     pub seals: Option<SealReport>,
 }
 
+impl Report {
+    /// Marks the walk failed at `at`.
+    fn broken(&mut self, at: Break) {
+        self.ok = false;
+        self.first_break = Some(at);
+    }
+}
+
 /// The file holding the newest record's position and hash.
 pub const HEAD_FILE: &str = "head";
 
@@ -85,8 +93,7 @@ pub fn verify_with(dir: &Path, key: Option<&VerificationKey>, now_ms: u64) -> st
                 report.seals = Some(vouched);
             }
             Err(b) => {
-                report.ok = false;
-                report.first_break = Some(b);
+                report.broken(b);
                 report.note = "the seals do not match the trail".into();
             }
         },
@@ -126,8 +133,7 @@ fn walk(dir: &Path, wanted: &HashSet<(u64, usize)>, walked: &mut Walked) -> std:
         match pruned.iter().find(|p| p.number == n) {
             Some(p) => report.pruned.push(p.segment.clone()),
             None => {
-                report.ok = false;
-                report.first_break = Some(Break {
+                report.broken(Break {
                     segment: format!("{n:010}-*.jsonl"),
                     line: 0,
                     request_id: None,
@@ -146,16 +152,13 @@ fn walk(dir: &Path, wanted: &HashSet<(u64, usize)>, walked: &mut Walked) -> std:
             problem,
         };
         if i > 0 && seg.number != segments[i - 1].number + 1 {
-            report.ok = false;
-            report.first_break =
-                Some(broken(0, None, format!("segment {} is missing before it", segments[i - 1].number + 1)));
+            report.broken(broken(0, None, format!("segment {} is missing before it", segments[i - 1].number + 1)));
             return Ok(report);
         }
         let lines = match lines_or_break(seg) {
             Ok(lines) => lines,
             Err(b) => {
-                report.ok = false;
-                report.first_break = Some(b);
+                report.broken(b);
                 return Ok(report);
             }
         };
@@ -163,20 +166,18 @@ fn walk(dir: &Path, wanted: &HashSet<(u64, usize)>, walked: &mut Walked) -> std:
         for (n, line) in lines.iter().enumerate() {
             let v: Option<serde_json::Value> = serde_json::from_slice(line).ok();
             let Some(got) = v.as_ref().and_then(|v| v.get("prev")).and_then(|p| p.as_str()) else {
-                report.ok = false;
-                report.first_break = Some(broken(n + 1, Some(line), "the line is not an audit record".into()));
+                report.broken(broken(n + 1, Some(line), "the line is not an audit record".into()));
                 return Ok(report);
             };
             if let Some(want) = &prev {
                 if got != want {
-                    report.ok = false;
                     let problem = if n == 0 {
                         "its prev does not match the last record of the previous segment (that record or this one was altered)"
                             .to_string()
                     } else {
                         format!("its prev does not match line {n} (that record or this one was altered)")
                     };
-                    report.first_break = Some(broken(n + 1, Some(line), problem));
+                    report.broken(broken(n + 1, Some(line), problem));
                     return Ok(report);
                 }
             }
@@ -191,8 +192,7 @@ fn walk(dir: &Path, wanted: &HashSet<(u64, usize)>, walked: &mut Walked) -> std:
     if let Some(head) = std::fs::read(dir.join(HEAD_FILE)).ok().and_then(|b| serde_json::from_slice::<Head>(&b).ok()) {
         let Some(seg) = segments.iter().find(|s| s.number == head.segment) else {
             if head.segment >= first_number {
-                report.ok = false;
-                report.first_break = Some(Break {
+                report.broken(Break {
                     segment: format!("{:010}-*.jsonl", head.segment),
                     line: head.lines,
                     request_id: None,
@@ -204,16 +204,14 @@ fn walk(dir: &Path, wanted: &HashSet<(u64, usize)>, walked: &mut Walked) -> std:
         let lines = match lines_or_break(seg) {
             Ok(lines) => lines,
             Err(b) => {
-                report.ok = false;
-                report.first_break = Some(b);
+                report.broken(b);
                 return Ok(report);
             }
         };
         let at = head.lines.checked_sub(1).and_then(|i| lines.get(i));
         let matches = at.is_some_and(|l| line_hash(l).as_str() == head.hash);
         if !matches {
-            report.ok = false;
-            report.first_break = Some(Break {
+            report.broken(Break {
                 segment: seg.file_name(),
                 line: head.lines,
                 request_id: at.and_then(|l| request_id(l)),

@@ -7,14 +7,14 @@
 //! finishes the roll from there. The other order could lose an epoch's key before its seal
 //! was written, leaving a gap no one could ever fill.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{epoch_at, epoch_start_ms, pruned_digest, Seal, SealError, SealKey, VerificationKey, KEY_FILE, SEALS_FILE};
-use crate::store::audit::segments::{self, line_hash, GENESIS, PRUNED_FILE};
+use crate::store::audit::segments::{self, line_hash, owner_only, GENESIS, PRUNED_FILE};
 
 /// The key file as stored: the current epoch's key and what places it in time.
 #[derive(Serialize, Deserialize)]
@@ -52,14 +52,6 @@ impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sealer").field("key_id", &self.key_id).field("epoch", &self.epoch).finish_non_exhaustive()
     }
-}
-
-fn owner_only() -> OpenOptions {
-    let mut options = OpenOptions::new();
-    options.create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
 }
 
 /// Overwrites a copy of key material before it is freed (best effort, like [`SealKey`]'s
