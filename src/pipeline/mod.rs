@@ -182,7 +182,11 @@ where
                     // Refused before auth ran (shield, checks, router): the record still says
                     // whose token it was, when the token is valid (a hash lookup; the request
                     // stays refused), so an operator can tell which customer was locked out.
-                    if cx.principal.is_none() {
+                    let before_auth = matches!(
+                        refusal.stage,
+                        StageName::Shield | StageName::Checks | StageName::Cors | StageName::Router
+                    );
+                    if cx.principal.is_none() && before_auth {
                         let authorization = http_req.headers().get(header::AUTHORIZATION);
                         let authorization = authorization.map(|v| String::from_utf8_lossy(v.as_bytes()));
                         cx.principal = parts.stages.auth.identify(authorization.as_deref());
