@@ -9,6 +9,10 @@
 
 use std::time::{Duration, Instant};
 
+/// As the server binary (`src/main.rs`): the rates below are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use palisade::schema::Schema;
 use palisade::store::{Op, Store};
 use palisade::transfer::{export, import, Format};

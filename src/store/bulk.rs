@@ -95,6 +95,10 @@ impl Engine {
 impl Engine {
     pub(super) fn insert_many(&mut self, table: &str, rows: Vec<NewRow>) -> Result<Done, ApiError> {
         let tree = self.rows(table)?;
+        // Every stored id is at most the table's sequence (each write path moves it past the
+        // ids it stores), so only an id at or below it can clash with a stored row: an
+        // import into a new table reads nothing here.
+        let last = self.next_id(table)? - 1;
         let mut given = HashSet::new();
         for (i, new) in rows.iter().enumerate() {
             let Some(value) = new.row.get("id") else { continue };
@@ -102,7 +106,7 @@ impl Engine {
                 .as_u64()
                 .filter(|id| *id > 0)
                 .ok_or_else(|| ApiError::validation("column 'id' must be a positive row id").at_row(i))?;
-            if !given.insert(id) || tree.contains_key(key(id)).map_err(StoreError::from)? {
+            if !given.insert(id) || (id <= last && tree.contains_key(key(id)).map_err(StoreError::from)?) {
                 let message = format!("column 'id': a {table} row with id {id} already exists");
                 return Err(ApiError::with_message(ErrorKind::Conflict, message).at_row(i));
             }
@@ -120,7 +124,7 @@ impl Engine {
                 .collect();
             self.check_refs(&here).map_err(|e| e.at_row(i))?;
         }
-        let mut next = (self.next_id(table)? - 1).max(given.iter().copied().max().unwrap_or(0));
+        let mut next = last.max(given.iter().copied().max().unwrap_or(0));
         let unassigned = rows.iter().filter(|r| !r.row.contains_key("id")).count() as u64;
         self.set_seq(table, next + unassigned)?;
         let mut stored = Vec::with_capacity(rows.len());
@@ -143,7 +147,8 @@ impl Engine {
 impl Engine {
     /// Restored rows (ids given) replace whatever is stored under their ids.
     pub(super) fn load(&mut self, table: &str, rows: Vec<Row>) -> Result<Done, ApiError> {
-        let mut max = self.next_id(table)? - 1;
+        let last = self.next_id(table)? - 1;
+        let mut max = last;
         let mut with_ids = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.get("id").and_then(Value::as_u64).ok_or_else(|| {
@@ -152,8 +157,12 @@ impl Engine {
             max = max.max(id);
             with_ids.push((id, row));
         }
+        // Ids past the sequence cannot be stored (see `insert_many`): a restore into a new
+        // table replaces nothing and writes as an import does.
+        let mut distinct = HashSet::with_capacity(with_ids.len());
+        let new = with_ids.iter().all(|(id, _)| *id > last && distinct.insert(*id));
         self.set_seq(table, max)?;
-        self.put_rows(table, &with_ids, false)?;
+        self.put_rows(table, &with_ids, new)?;
         Ok(Done::Ok)
     }
 }

@@ -7,7 +7,8 @@
 //! third of the rows, was read and written 67 000 times), read every new row's old value
 //! that could not exist, and looked up the same referenced client once per row. Here the
 //! count changes are added up per group (each count key is read and written once), a new
-//! row's old value is not read, and the rows and then the entries are written in key order.
+//! row's old value is not read, and the rows and the entries are written in key order (a
+//! large group's entries on a second thread beside its rows: see the end of `put_rows`).
 //! The writes are plain sled inserts, not a `sled::Batch`: a batch takes sled's global lock
 //! and measured no faster (sled's cost is per key written, whatever the grouping). The group
 //! is made durable by the writer's one flush before any caller hears of it, and callers
@@ -37,7 +38,8 @@ impl Engine {
         let mut row_writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(rows.len());
         let mut entry_writes: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = Default::default();
         let mut counts: HashMap<Vec<u8>, i64> = HashMap::new();
-        // Rows this group already wrote: they are the "old" row for a repeated id.
+        // Rows this group already wrote: they are the "old" row for a repeated id (a `new`
+        // group's ids are distinct).
         let mut written: HashMap<u64, &Row> = HashMap::new();
         for (id, row) in rows {
             let id = *id;
@@ -61,7 +63,9 @@ impl Engine {
                 *counts.entry(index::count_key(&e).to_vec()).or_default() += 1;
                 entry_writes.insert(e, Some(Vec::new()));
             }
-            written.insert(id, row);
+            if !new {
+                written.insert(id, row);
+            }
         }
         if columns.is_empty() {
             return self.observe(write_all(&tree, row_writes.into_iter().map(|(k, v)| (k, Some(v)))));
@@ -72,12 +76,33 @@ impl Engine {
             let next = now.saturating_add_signed(delta);
             entry_writes.insert(count_key, (next > 0).then(|| next.to_be_bytes().to_vec()));
         }
-        // Rows before their entries (see `index`); nothing is acknowledged before the
-        // group is flushed.
-        self.observe(write_all(&tree, row_writes.into_iter().map(|(k, v)| (k, Some(v)))))?;
-        self.observe(write_all(&idx, entry_writes))
+        // Nothing is acknowledged before the group is flushed. A small group, or one that
+        // replaces rows, writes its rows before their entries (see `index`); a large group
+        // of new rows writes both at once on two
+        // threads (sled's trees take concurrent writers, and the second core halves a bulk
+        // import's time in sled): for that instant a reader may meet an entry whose row is
+        // not there yet, which it skips as it skips a removed row's.
+        let rows = row_writes.into_iter().map(|(k, v)| (k, Some(v)));
+        if !new || entry_writes.len() < PARALLEL_AT {
+            self.observe(write_all(&tree, rows))?;
+            return self.observe(write_all(&idx, entry_writes));
+        }
+        // Two equal shares: the rows and the first entries here, the other entries beside.
+        let mut entries: Vec<_> = entry_writes.into_iter().collect();
+        let beside =
+            entries.split_off(((rows.len() + entries.len()) / 2).saturating_sub(rows.len()).min(entries.len()));
+        let (here, there) = std::thread::scope(|s| {
+            let there = s.spawn(|| write_all(&idx, beside));
+            let here = write_all(&tree, rows).and_then(|_| write_all(&idx, entries));
+            (here, there.join().unwrap_or_else(|_| Err(sled::Error::ReportableBug("index writer panicked".into()))))
+        });
+        self.observe(here)?;
+        self.observe(there)
     }
 }
+
+/// Index writes from which a group writes its entries beside its rows, on a second thread.
+const PARALLEL_AT: usize = 2048;
 
 /// Sets (or, for `None`, removes) each key in order.
 fn write_all<V: Into<sled::IVec>>(
@@ -117,12 +142,13 @@ mod tests {
         let store = Store::open(dir.path(), &Default::default(), plan).unwrap();
         let statuses = ["draft", "sent", "paid"];
         for group in 0..3u64 {
-            let rows = (0..500u64)
+            // 1500 rows, ≈ 2800 entries: past `PARALLEL_AT`, so written on two threads.
+            let rows = (0..1500u64)
                 .map(|i| {
                     let kind = if i % 7 == 0 { Value::Null } else { json!(i % 4) };
                     let mut r = row(json!({"status": statuses[(i % 3) as usize], "kind": kind}));
                     if i % 2 == 0 {
-                        r.insert("id".into(), json!(10_000 + group * 1000 + i));
+                        r.insert("id".into(), json!(10_000 + group * 10_000 + i));
                     }
                     NewRow { row: r, refs: vec![] }
                 })

@@ -9,8 +9,9 @@
 //! a page of a thousand matches costs its twenty rows, not a walk over the thousand.
 //!
 //! Only the store's writer changes index entries, in the same serial order as the rows (a
-//! row is written before its entries, and its entries are removed before it), so a reader
-//! may meet an entry whose row is gone for an instant but never misses a stored row. After
+//! row is written before its entries, and its entries are removed before it; a large bulk
+//! group writes its new rows and their entries side by side on two threads), so a reader
+//! may meet an entry whose row is gone (or not yet there) for an instant and skips it. After
 //! an unclean stop every index is rebuilt at start (see `Store::open`): a crash cannot leave
 //! an index that disagrees with its table.
 

@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 use super::csv::parse_cell;
 use super::Format;
 use crate::error::ApiError;
+use crate::error::ErrorKind;
 use crate::schema::{Schema, Table};
-use crate::store::{NewRow, Op, Store};
+use crate::store::{Done, NewRow, Op, Store};
 use crate::tables;
 
 /// Rows per writer op.
@@ -238,23 +239,13 @@ fn run(store: &Store, mut plans: Vec<FilePlan>, skip_bad: bool, now_ms: u64) -> 
     Ok(report)
 }
 
-/// Second pass: the good rows, sorted by id within each group, to the writer.
+/// Second pass: the good rows, sorted by id within each group, to the writer. One group is
+/// in the writer while the next is read and validated (two cores: parsing overlaps sled's
+/// work); a group is sent only after the one before it was stored, so a refused group stops
+/// the run with every earlier group stored and no later one.
 fn write(store: &Store, p: &FilePlan, now_ms: u64) -> Result<u64, ImportError> {
     let mut group: Vec<NewRow> = Vec::with_capacity(GROUP);
-    let mut imported = 0u64;
-    let mut failed = None;
-    let mut send = |group: &mut Vec<NewRow>, imported: &mut u64| {
-        if group.is_empty() || failed.is_some() {
-            return;
-        }
-        group.sort_by_key(|r| r.row.get("id").and_then(Value::as_u64).unwrap_or(u64::MAX));
-        let rows = std::mem::take(group);
-        let n = rows.len() as u64;
-        match store.write_blocking(Op::InsertMany { table: p.table.name.clone(), rows }) {
-            Ok(_) => *imported += n,
-            Err(e) => failed = Some(e.message.into_owned()),
-        }
-    };
+    let mut flight = InFlight::default();
     for_each_row(p.table, &p.path, p.format, |line, row| {
         if p.bad.contains_key(&line) {
             return;
@@ -264,13 +255,48 @@ fn write(store: &Store, p: &FilePlan, now_ms: u64) -> Result<u64, ImportError> {
             group.push(new);
         }
         if group.len() >= GROUP {
-            send(&mut group, &mut imported);
+            flight.send(store, &p.table.name, std::mem::take(&mut group));
         }
     })?;
-    send(&mut group, &mut imported);
-    match failed {
-        Some(message) => Err(ImportError::Write { table: p.table.name.clone(), imported, message }),
-        None => Ok(imported),
+    flight.send(store, &p.table.name, group);
+    flight.settle();
+    match flight.failed {
+        Some(message) => Err(ImportError::Write { table: p.table.name.clone(), imported: flight.imported, message }),
+        None => Ok(flight.imported),
+    }
+}
+
+/// The import's one group in the writer, if any.
+#[derive(Default)]
+struct InFlight {
+    pending: Option<(u64, std::sync::mpsc::Receiver<Result<Done, ApiError>>)>,
+    imported: u64,
+    failed: Option<String>,
+}
+
+impl InFlight {
+    /// Waits for the group in the writer and counts it (or keeps why it was refused).
+    fn settle(&mut self) {
+        if let Some((n, rx)) = self.pending.take() {
+            match rx.recv().unwrap_or_else(|_| Err(ApiError::new(ErrorKind::StorageUnavailable))) {
+                Ok(_) => self.imported += n,
+                Err(e) => self.failed = Some(e.message.into_owned()),
+            }
+        }
+    }
+
+    /// Sends `group` once the group before it is stored; nothing after a refusal.
+    fn send(&mut self, store: &Store, table: &str, mut group: Vec<NewRow>) {
+        self.settle();
+        if group.is_empty() || self.failed.is_some() {
+            return;
+        }
+        group.sort_by_key(|r| r.row.get("id").and_then(Value::as_u64).unwrap_or(u64::MAX));
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.pending = Some((group.len() as u64, rx));
+        store.submit(Op::InsertMany { table: table.to_string(), rows: group }, move |r| {
+            let _ = tx.send(r);
+        });
     }
 }
 
