@@ -31,7 +31,7 @@ pub const MAX_IN: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub q: ListQuery,
-    /// `select`: the columns to answer with (`id` first when asked for), if narrowed.
+    /// `select`: the columns to answer with (`id` first, always), if narrowed.
     pub select: Option<Vec<String>>,
     binding: String,
 }
@@ -57,7 +57,8 @@ impl Allowed<'_> {
         table
             .column(name)
             .filter(|c| !c.secret && self.columns.is_none_or(|cols| cols.iter().any(|a| a == name)))
-            .filter(|c| !(self.sandbox && c.pii().is_some()))
+            // Selecting a column shows it (faked); filtering or sorting would judge the real value.
+            .filter(|c| !(self.sandbox && what != "select" && c.pii().is_some()))
             .map(Some)
             .ok_or_else(|| bad(format!("unknown {what} column '{}'", truncate(name, 64))))
     }
@@ -184,10 +185,14 @@ pub fn parse(
                 order_given = true;
             }
             "select" => {
-                let mut cols = Vec::new();
+                // `id` always comes along: it names the row (and its links).
+                let mut cols = vec!["id".to_string()];
                 for name in value.split(',').map(str::trim) {
                     allowed.column(table, name, "select")?;
-                    if !cols.iter().any(|c| c == name) {
+                    if value.split(',').filter(|n| n.trim() == name).count() > 1 {
+                        return Err(bad(format!("select names '{}' twice", truncate(name, 64))));
+                    }
+                    if name != "id" {
                         cols.push(name.to_string());
                     }
                 }

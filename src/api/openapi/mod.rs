@@ -287,22 +287,45 @@ impl Doc<'_> {
         self.paths.insert(format!("/api/v1/views/{}", view.name), json!({"get": get}));
     }
 
-    /// `limit`, `offset` and one equality filter per column that may be filtered on.
+    /// `limit`, `offset`, `order`, `select`, `after`, and a filter per column that may be
+    /// filtered on (its schema is the bare equality value; the operators it takes are in its
+    /// description and in `x-operators`).
     fn list_parameters(&self, table: &Table, view: Option<&View>) -> Value {
         let mut params =
             vec![json!({"$ref": "#/components/parameters/limit"}), json!({"$ref": "#/components/parameters/offset"})];
-        params.push(json!({"name": "id", "in": "query", "required": false, "description": "rows with this id",
+        params.push(json!({"name": "id", "in": "query", "required": false,
+                           "description": format!("rows with this id; also {}", operators_text(schemas::ID_OPERATORS)),
+                           "x-operators": schemas::ID_OPERATORS,
                            "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX}}));
         let sandbox = self.audience.sandbox();
+        let mut sortable = vec!["id".to_string(), "-id".to_string()];
+        let mut selectable = vec!["id".to_string()];
         for c in table.visible_columns() {
-            if view.is_some_and(|v| !v.columns.contains(&c.name)) || (sandbox && c.pii().is_some()) {
+            if view.is_some_and(|v| !v.columns.contains(&c.name)) {
+                continue;
+            }
+            selectable.push(c.name.clone());
+            if sandbox && c.pii().is_some() {
                 continue;
             }
             if let Some(schema) = schemas::filter(c) {
+                let ops = schemas::operators(c.ty);
                 params.push(json!({"name": c.name, "in": "query", "required": false,
-                                   "description": format!("rows whose {} equals this", c.name), "schema": schema}));
+                                   "description": format!("rows whose {} equals this; also {}", c.name, operators_text(ops)),
+                                   "x-operators": ops, "schema": schema}));
+                sortable.push(c.name.clone());
+                sortable.push(format!("-{}", c.name));
             }
         }
+        params.push(json!({"name": "order", "in": "query", "required": false,
+            "description": "sort by a column (`-` before it: descending); several comma-separated keys sort by each in turn (`order=status,-total`); `id` breaks ties in the last key's direction; nulls come last. A view's own order is its default.",
+            "schema": {"type": "string", "enum": sortable}}));
+        params.push(json!({"name": "select", "in": "query", "required": false, "style": "form", "explode": false,
+            "description": "answer with these columns only (and `id`, always); a column named twice is refused",
+            "schema": {"type": "array", "items": {"type": "string", "enum": selectable}, "minItems": 1, "uniqueItems": true}}));
+        params.push(json!({"name": "after", "in": "query", "required": false,
+            "description": "continue after the page whose answer held this `next` cursor (with the same filters and order; no `offset`); any other value is refused with 400",
+            "schema": {"type": "string"}}));
         Value::Array(params)
     }
 
@@ -336,6 +359,12 @@ impl Doc<'_> {
 }
 
 /// An operation skeleton; `on_row`: its path ends in `/{id}`.
+/// How a filter's operators read, for its description.
+fn operators_text(ops: &[&str]) -> String {
+    let list: Vec<String> = ops.iter().map(|o| format!("`{o}`")).collect();
+    format!("PostgREST operators: col=OP.value with OP one of {} (`in.(a,b)`, `is.null`; `not.` before any negates it; `*` is the like wildcard; repeat a column to combine)", list.join(", "))
+}
+
 /// What `Accept: text/csv` does on a list or a view.
 const CSV_NOTE: &str = "With `Accept: text/csv` the whole filtered result is streamed as CSV (not one page: `limit` and `offset` are ignored): a header row (`id`, then the columns shown), then one record a row, quoted per RFC 4180; an empty cell is a missing value; scopes, sandbox fakes and audit are those of the JSON answer.";
 

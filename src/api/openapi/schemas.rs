@@ -56,7 +56,6 @@ pub fn write_body(table: &Table, full: bool) -> Value {
     s
 }
 
-/// `{"data": [rows], "total", "limit", "offset"}`.
 /// The answer of an array create: `{"data": [row, …]}`.
 pub fn rows(row_ref: &str) -> Value {
     json!({
@@ -67,13 +66,16 @@ pub fn rows(row_ref: &str) -> Value {
     })
 }
 
+/// `{"data": [rows], "total", "limit", "offset", "next"}`.
 pub fn page(row_ref: &str) -> Value {
     let count = json!({"type": "integer", "minimum": 0});
     json!({
         "type": "object",
         "properties": {"data": {"type": "array", "items": {"$ref": row_ref}},
-                       "total": count, "limit": count, "offset": count},
-        "required": ["data", "total", "limit", "offset"],
+                       "total": count, "limit": count, "offset": count,
+                       "next": {"type": ["string", "null"],
+                                "description": "a full page's cursor: send it as `after` for the page after this one"}},
+        "required": ["data", "total", "limit", "offset", "next"],
     })
 }
 
@@ -97,6 +99,21 @@ pub fn error() -> Value {
 }
 
 /// The query parameter schema of an equality filter on `c` (`None`: not filterable).
+/// The operators a filter on `id` takes.
+pub const ID_OPERATORS: &[&str] = &["eq", "neq", "gt", "gte", "lt", "lte", "in"];
+
+/// The operators a filter on a column of type `ty` takes.
+pub fn operators(ty: ColumnType) -> &'static [&'static str] {
+    match ty {
+        ColumnType::Bool => &["eq", "neq", "in", "is"],
+        ColumnType::Int | ColumnType::Float => &["eq", "neq", "gt", "gte", "lt", "lte", "in", "is"],
+        ColumnType::String | ColumnType::Date | ColumnType::Datetime => {
+            &["eq", "neq", "gt", "gte", "lt", "lte", "in", "like", "ilike", "is"]
+        }
+        ColumnType::Json => &[],
+    }
+}
+
 pub fn filter(c: &Column) -> Option<Value> {
     Some(match c.ty {
         ColumnType::Json => return None,
