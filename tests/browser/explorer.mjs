@@ -14,7 +14,10 @@ const base = process.env.BASE_URL;
 const sandboxToken = process.env.TOKEN;
 const fullToken = process.env.FULL_TOKEN;
 const results = process.env.RESULTS;
-const fail = (msg) => { console.error("explorer test failed: " + msg); process.exit(1); };
+let page = null;
+// A failure leaves results/failure.png behind: what the page showed at that moment.
+class Failure extends Error {}
+const fail = (msg) => { throw new Failure(msg); };
 const skipped = [];
 // Polls from Node (page.waitForFunction would need eval, which the page's CSP forbids).
 async function waitUntil(check, what) {
@@ -35,7 +38,7 @@ const problems = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-  const page = await context.newPage();
+  page = await context.newPage();
   if (process.env.EXPLORER_SRC) {
     const csp = (await (await fetch(base + "/explorer")).headers.get("content-security-policy"));
     await page.route(/\/explorer\/?[^/]*$/, (route) => {
@@ -74,7 +77,8 @@ try {
   const count = () => page.textContent("#data-count");
   const openTable = async (name) => {
     await page.locator("#tables .nav-item", { hasText: new RegExp("^" + name + "$") }).click();
-    await waitUntil(async () => /^Rows 1–/.test(await count()), "the " + name + " grid");
+    await waitUntil(async () => (await page.textContent("#data-title")) === name
+      && /^Rows 1–/.test(await count()), "the " + name + " grid");
   };
 
   // 1. Sandbox: banner, fake e-mails in the grid.
@@ -236,6 +240,10 @@ try {
   if (problems.length) fail("console errors (CSP?): " + problems.join(" | "));
   console.log("explorer browser test passed; screenshots in " + results
     + (skipped.length ? "; not exercised by this server: " + skipped.join(", ") : ""));
+} catch (error) {
+  console.error("explorer test failed: " + (error instanceof Failure ? error.message : error.stack));
+  if (page) await page.screenshot({ path: `${results}/failure.png`, fullPage: true }).catch(() => {});
+  process.exitCode = 1;
 } finally {
   await browser.close();
 }

@@ -74,6 +74,9 @@ export function open(target, model) {
   $("data").hidden = false;
   $("data-title").textContent = (target.isView ? "View " : "") + target.name;
   $("row-new").hidden = !target.may.create;
+  $("data-count").textContent = "Loading…";
+  $("data-status").textContent = "";
+  $("grid-body").replaceChildren();
   renderHead();
   restart();
 }
