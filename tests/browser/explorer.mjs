@@ -143,6 +143,16 @@ try {
   await page.click("#page-prev");
   await waitUntil(async () => /^Rows 1–20 of 220$/.test(await count()), "back to page 1");
 
+  // A view: its own columns only; its rows open in the form of the table under it.
+  await page.locator("#views .nav-item", { hasText: /^overdue_invoices$/ }).click();
+  await waitUntil(async () => (await page.textContent("#data-title")) === "View overdue_invoices"
+    && /^Rows 1–/.test(await count()), "the overdue_invoices view");
+  const viewHeads = await page.locator("#grid-head tr:first-child th").allTextContents();
+  if (viewHeads.some((h) => h.startsWith("notes")) || !viewHeads.some((h) => h.startsWith("due_date"))) fail("view columns: " + viewHeads);
+  if (await page.isVisible("#row-new")) fail("New row offered on a view");
+  if (!/^Open invoices row \d+$/.test(await page.getAttribute("#grid-body .row-open", "aria-label"))) fail("view rows do not open invoices rows");
+  await openTable("invoices");
+
   // Create through the form: first without a status (422 shown at that field), then right.
   await page.click("#row-new");
   await page.waitForSelector("#row-form");
