@@ -151,6 +151,11 @@ try {
   if (viewHeads.some((h) => h.startsWith("notes")) || !viewHeads.some((h) => h.startsWith("due_date"))) fail("view columns: " + viewHeads);
   if (await page.isVisible("#row-new")) fail("New row offered on a view");
   if (!/^Open invoices row \d+$/.test(await page.getAttribute("#grid-body .row-open", "aria-label"))) fail("view rows do not open invoices rows");
+  // A reference cell leads to the row it names.
+  const clientId = await page.textContent("#grid-body tr:first-child .ref");
+  await page.click("#grid-body tr:first-child .ref");
+  await waitUntil(async () => (await page.textContent("#data-title")) === "clients"
+    && /^Rows 1–1 of 1$/.test(await count()) && (await cells(1))[0] === clientId, "the referenced client");
   await openTable("invoices");
 
   // Create through the form: first without a status (422 shown at that field), then right.
@@ -246,6 +251,15 @@ try {
   if (await page.isVisible("#console-exchange details.headers pre")) fail("headers not collapsed");
   await page.click("#tab-history");
   if ((await page.locator("#history li").count()) < 10) fail("history is short");
+  // Long request lines (history, console) wrap instead of widening the page.
+  for (const tab of ["history", "console"]) {
+    await page.click("#tab-" + tab);
+    for (const width of [900, 1100]) {
+      await page.setViewportSize({ width, height: 800 });
+      const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+      if (scroll > inner) fail(`horizontal scroll on the ${tab} tab at ${width}px`);
+    }
+  }
 
   if (problems.length) fail("console errors (CSP?): " + problems.join(" | "));
   console.log("explorer browser test passed; screenshots in " + results

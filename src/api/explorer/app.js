@@ -37,8 +37,6 @@ function navList(id, targets, model) {
   $(id).replaceChildren(...targets.map((target) => {
     const button = el("button", { type: "button", className: "nav-item", textContent: target.name, "data-name": target.name });
     button.addEventListener("click", () => {
-      for (const b of document.querySelectorAll(".nav-item")) b.removeAttribute("aria-current");
-      button.setAttribute("aria-current", "true");
       setPath(target.path);
       showTab("data");
       grid.open(target, model);

@@ -63,12 +63,18 @@ function restart() {
   load();
 }
 
-// Shows `target` (a table or view of the model) from its first page.
-export function open(target, model) {
+// Shows `target` (a table or view of the model) from its first page; `only`: `[column, value]`
+// to start filtered on (a reference followed from another grid).
+export function open(target, model, only) {
   state.target = target;
   state.model = model;
   state.sort = null;
-  state.filters = new Map();
+  state.filters = new Map(only ? [[only[0], { op: "eq", value: String(only[1]) }]] : []);
+  const list = target.isView ? "views" : "tables";
+  for (const b of document.querySelectorAll(".nav-item")) {
+    if (b.closest("ul").id === list && b.dataset.name === target.name) b.setAttribute("aria-current", "true");
+    else b.removeAttribute("aria-current");
+  }
   closeRow();
   $("data-empty").hidden = true;
   $("data").hidden = false;
@@ -174,6 +180,11 @@ function renderRows() {
       const b = el("button", { type: "button", className: "row-open", textContent: String(value),
         "aria-label": "Open " + editable.name + " row " + value });
       b.addEventListener("click", () => openRow(editable, row, state.model, load));
+      td.append(b);
+    } else if (c.references && state.model.byName.get(c.references) && value !== null && value !== undefined) {
+      const b = el("button", { type: "button", className: "ref", textContent: String(value),
+        "aria-label": "Show " + c.references + " row " + value });
+      b.addEventListener("click", () => open(state.model.byName.get(c.references), state.model, ["id", value]));
       td.append(b);
     } else {
       td.textContent = cellText(value);
