@@ -10,20 +10,17 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::rows::{as_stored, list, present};
+use super::plan::{self, Allowed, Plan};
+use super::rows::{as_stored, list, present, Listed};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
-use crate::http::query::query_params;
-use crate::redact::truncate;
-use crate::schema::{parse_filter_value, Table, View};
+use crate::http::query::list_params;
+use crate::schema::{Table, View};
 use crate::state::AppState;
-use crate::store::ListQuery;
 use crate::tables::{self, Update};
 use crate::tokens::Principal;
 
-/// Default and maximum page sizes.
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 500;
+pub use super::plan::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// What every handler works with.
 pub struct Call<'a> {
@@ -33,52 +30,35 @@ pub struct Call<'a> {
     pub body: Option<Arc<Value>>,
 }
 
-fn bad_request(message: String) -> ApiError {
-    ApiError::with_message(ErrorKind::BadRequest, message)
+/// A list's JSON answer: the page, the total, and the cursor of the next page.
+fn page_envelope(listed: Listed, plan: &Plan) -> HttpResponse {
+    let next = listed.next.as_ref().map(|after| plan.cursor(after));
+    let rows: Vec<Value> = match &plan.select {
+        Some(cols) => listed.rows.into_iter().map(|row| select(row, cols)).collect(),
+        None => listed.rows,
+    };
+    let q = &plan.q;
+    HttpResponse::Ok()
+        .json(json!({"data": rows, "total": listed.total, "limit": q.limit, "offset": q.offset, "next": next}))
 }
 
-/// Pagination and equality filters from the query string.
-pub fn list_query(
-    table: &Table,
-    params: &[(String, String)],
-    allowed: Option<&[String]>,
-    sandbox: bool,
-) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery { limit: DEFAULT_LIMIT, ..Default::default() };
-    for (key, value) in params {
-        match key.as_str() {
-            "limit" => {
-                let n: usize = value.parse().map_err(|_| bad_request("limit must be a whole number".into()))?;
-                q.limit = n.min(MAX_LIMIT);
-            }
-            "offset" => {
-                q.offset = value.parse().map_err(|_| bad_request("offset must be a whole number".into()))?;
-            }
-            "id" => {
-                // Ids are int64, as the document says.
-                let id: u64 = value
-                    .parse()
-                    .ok()
-                    .filter(|id| *id <= i64::MAX as u64)
-                    .ok_or_else(|| bad_request("filter 'id' must be int".into()))?;
-                q.filters.push(("id".into(), Value::from(id)));
-            }
-            column => {
-                let def = table
-                    .column(column)
-                    .filter(|c| !c.secret && allowed.is_none_or(|cols| cols.iter().any(|a| a == column)))
-                    // A sandbox token filtering on real PII could confirm guesses: refused.
-                    .filter(|c| !(sandbox && c.pii().is_some()))
-                    .ok_or_else(|| bad_request(format!("unknown filter column '{}'", truncate(column, 64))))?;
-                q.filters.push((column.to_string(), parse_filter_value(def, value)?));
-            }
+/// Keeps the `select`ed columns of a presented row, in the order asked for.
+fn select(row: Value, columns: &[String]) -> Value {
+    let Value::Object(mut row) = row else { return row };
+    let mut out = Map::new();
+    for c in columns {
+        if let Some(v) = row.remove(c) {
+            out.insert(c.clone(), v);
         }
     }
-    Ok(q)
+    Value::Object(out)
 }
 
-fn page_envelope(rows: Vec<Value>, total: usize, q: &ListQuery) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"data": rows, "total": total, "limit": q.limit, "offset": q.offset}))
+/// The plan of a list request on `table` (a view's columns, filters and order when `view`).
+fn plan_of(cx: &Call, table: &Table, view: Option<&View>) -> Result<Plan, ApiError> {
+    let params = list_params(cx.req.query_string())?;
+    let allowed = Allowed { columns: view.map(|v| v.columns.as_slice()), sandbox: cx.principal.record.sandbox };
+    plan::parse(table, &params, &allowed, view)
 }
 
 /// `GET /api/v1`: what this token may read.
@@ -95,15 +75,12 @@ pub fn index(cx: &Call) -> Result<HttpResponse, ApiError> {
 pub fn view(cx: &Call, name: &str) -> Result<HttpResponse, ApiError> {
     let (view, table): (&View, &Table) =
         cx.state.catalog.view(name).ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
-    let params = query_params(cx.req.query_string())?;
-    let mut q = list_query(table, &params, Some(&view.columns), cx.principal.record.sandbox)?;
-    q.filters.extend(view.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
-    q.order = view.order.as_ref().map(|o| (o.column.clone(), o.descending));
+    let plan = plan_of(cx, table, Some(view))?;
     if super::csv::wanted(cx.req) {
-        return super::csv::respond(cx.req, table, q, cx.principal, Some(&view.columns));
+        return super::csv::respond(cx.req, table, plan, cx.principal, Some(&view.columns));
     }
-    let page = list(cx.state, table, &q, cx.principal, Some(&view.columns))?;
-    Ok(page_envelope(page.rows, page.total, &q))
+    let listed = list(cx.state, table, &plan.q, cx.principal, Some(&view.columns))?;
+    Ok(page_envelope(listed, &plan))
 }
 
 /// `/api/v1/{table}[/{id}]`, every method.
@@ -117,12 +94,12 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
     };
     match (method, id) {
         (Method::GET, None) => {
-            let q = list_query(table, &query_params(cx.req.query_string())?, None, cx.principal.record.sandbox)?;
+            let plan = plan_of(cx, table, None)?;
             if super::csv::wanted(cx.req) {
-                return super::csv::respond(cx.req, table, q, cx.principal, None);
+                return super::csv::respond(cx.req, table, plan, cx.principal, None);
             }
-            let page = list(cx.state, table, &q, cx.principal, None)?;
-            Ok(page_envelope(page.rows, page.total, &q))
+            let listed = list(cx.state, table, &plan.q, cx.principal, None)?;
+            Ok(page_envelope(listed, &plan))
         }
         (Method::GET, Some(id)) if as_stored(table, cx.principal, None) => {
             let raw = store.get_row_bytes(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::sandbox;
 use crate::schema::{ColumnType, Table};
 use crate::state::AppState;
-use crate::store::{filters_match, ListQuery};
+use crate::store::{After, ListQuery, Pager};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
@@ -91,15 +91,18 @@ fn shown_differently(table: &Table, principal: &Principal, column: &str) -> bool
             .is_some_and(|c| c.pii().is_some() || matches!(c.ty, ColumnType::String | ColumnType::Json))
 }
 
-/// One page of presented rows and the number of rows that match.
+/// One page of presented rows, the number of rows that match, and where the next page
+/// starts (when this one is full).
 pub struct Listed {
     pub rows: Vec<Value>,
     pub total: usize,
+    pub next: Option<After>,
 }
 
-/// A page of `table` as the token sees it. Filters on stored values run in the store (its
-/// indexes included); filters on values the token is shown differently run on the
-/// presented rows, over every row the other filters let through.
+/// A page of `table` as the token sees it. Filters and order on stored values run in the
+/// store (its indexes included); when one is on a value the token is shown differently, the
+/// rows the other filters let through are read in id order a chunk at a time, presented,
+/// and judged (and ranked) on what the token sees.
 pub fn list(
     state: &AppState,
     table: &Table,
@@ -107,48 +110,50 @@ pub fn list(
     principal: &Principal,
     columns: Option<&[String]>,
 ) -> Result<Listed, ApiError> {
-    // The common case, every filter on stored values: straight to the store (no copies).
-    if !q.filters.iter().any(|(column, _)| shown_differently(table, principal, column)) {
-        let page = state.store.list_rows(&table.name, q)?;
-        let rows = page.rows.into_iter().map(|r| present(state, table, r, principal, columns)).collect();
-        return Ok(Listed { rows, total: page.total });
-    }
-    let (shown, stored): (Vec<_>, Vec<_>) =
-        q.filters.iter().cloned().partition(|(column, _)| shown_differently(table, principal, column));
-    let mut out = Listed { rows: Vec::new(), total: 0 };
-    let take = |row: Map<String, Value>, out: &mut Listed| {
-        let presented = present(state, table, row, principal, columns);
-        if presented.as_object().is_some_and(|r| filters_match(r, &shown)) {
-            if out.total >= q.offset && out.rows.len() < q.limit {
-                out.rows.push(presented);
-            }
-            out.total += 1;
-        }
+    let differs = |column: &str| shown_differently(table, principal, column);
+    let next_of = |rows: &[Map<String, Value>]| {
+        (q.limit > 0 && rows.len() >= q.limit).then(|| rows.last().map(|r| After::of(&q.order, r))).flatten()
     };
-    if q.order.is_some() {
-        // A sorted list is sorted whole, in memory.
-        let every = ListQuery { filters: stored, offset: 0, limit: usize::MAX, ..q.clone() };
-        for row in state.store.list_rows(&table.name, &every)?.rows {
-            take(row, &mut out);
-        }
-        return Ok(out);
+    // The common case, everything on stored values: straight to the store (no copies).
+    if !q.filters.iter().any(|f| differs(&f.column)) && !q.order.iter().any(|o| differs(&o.column)) {
+        let page = state.store.list_rows(&table.name, q)?;
+        let next = next_of(&page.rows);
+        let rows = page.rows.into_iter().map(|r| present(state, table, r, principal, columns)).collect();
+        return Ok(Listed { rows, total: page.total, next });
     }
-    // Otherwise the candidates are read in id order, a chunk at a time (bounded memory);
-    // a keyset page (`after`) stops once it is full.
-    let mut chunk =
-        ListQuery { filters: stored, offset: 0, limit: SHOWN_CHUNK, order: None, after: Some(q.after.unwrap_or(0)) };
+    let (shown, stored): (Vec<_>, Vec<_>) = q.filters.iter().cloned().partition(|f| differs(&f.column));
+    let judged = ListQuery { filters: shown, ..q.clone() };
+    // Rows are presented with the order's columns too (a view may sort on one it hides).
+    let working: Option<Vec<String>> = columns.map(|cols| {
+        let mut all = cols.to_vec();
+        all.extend(q.order.iter().map(|o| o.column.clone()).filter(|c| !cols.contains(c)));
+        all
+    });
+    let mut pager = Pager::new(&judged, q.order.is_empty());
+    let mut chunk = ListQuery { filters: stored, limit: SHOWN_CHUNK, skip_total: true, ..Default::default() };
     loop {
         let page = state.store.list_rows(&table.name, &chunk)?;
         let read = page.rows.len();
-        chunk.after = page.rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64);
+        chunk.after = page.rows.last().map(|r| After::of(&[], r));
         for row in page.rows {
-            take(row, &mut out);
+            if let Value::Object(presented) = present(state, table, row, principal, working.as_deref()) {
+                pager.offer(presented);
+            }
         }
-        let page_full = q.after.is_some() && out.rows.len() >= q.limit;
-        if read < SHOWN_CHUNK || chunk.after.is_none() || page_full {
-            return Ok(out);
+        // A page that needs no total is done once it is full.
+        if read < SHOWN_CHUNK || (q.skip_total && pager.full()) {
+            break;
         }
     }
+    let page = pager.finish(None);
+    let next = next_of(&page.rows);
+    let keep = |mut row: Map<String, Value>| {
+        if let (Some(cols), Some(_)) = (columns, &working) {
+            row.retain(|k, _| k == "id" || cols.contains(k));
+        }
+        Value::Object(row)
+    };
+    Ok(Listed { rows: page.rows.into_iter().map(keep).collect(), total: page.total, next })
 }
 
 /// Rows read at a time when filters must be judged on presented values.

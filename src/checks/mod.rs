@@ -86,7 +86,13 @@ impl CheckRequest<'_> {
     /// `#` in the next as an injection (`create_leads(name: "#hashtags")`).
     pub fn strings(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self.path_segments.iter().map(String::as_str).collect();
-        for (k, v) in self.query.iter().chain(self.form.iter()) {
+        // A query value is read through its operands: `in.(…)`, `ilike.*x*` and `not.is.null`
+        // are filter syntax (`http::filter`), not text a client typed.
+        for (k, v) in self.query {
+            out.push(k);
+            out.extend(crate::http::filter::operands(v));
+        }
+        for (k, v) in self.form {
             out.push(k);
             out.push(v);
         }

@@ -4,6 +4,7 @@
 //! security; it only says what the request is.
 
 pub mod body;
+pub mod filter;
 pub mod literals;
 pub mod query;
 pub mod route;

@@ -1,5 +1,5 @@
 //! Query strings: lenient `a=b&c=d` decoding shared by the checks (which scan every pair)
-//! and the REST handlers (which refuse a repeated name).
+//! and the REST handlers (which refuse a repeated name, but for a list's filters).
 
 use crate::error::{ApiError, ErrorKind};
 use crate::redact::truncate;
@@ -18,9 +18,20 @@ pub fn decode_pairs(raw: &str) -> Vec<(String, String)> {
 
 /// Decoded query parameters; a repeated name is refused.
 pub fn query_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    params_once(raw, |_| true)
+}
+
+/// A list's query parameters: a filter's column may repeat (`total=gte.1&total=lt.9`: every
+/// filter must hold), the names that set one thing (`limit`, `offset`, `order`, `select`,
+/// `after`) may not — two of them would leave the answer to the parser's whim.
+pub fn list_params(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    params_once(raw, |k| matches!(k, "limit" | "offset" | "order" | "select" | "after"))
+}
+
+fn params_once(raw: &str, once: impl Fn(&str) -> bool) -> Result<Vec<(String, String)>, ApiError> {
     let pairs = decode_pairs(raw);
     for (i, (k, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(seen, _)| seen == k) {
+        if once(k) && pairs[..i].iter().any(|(seen, _)| seen == k) {
             return Err(ApiError::with_message(
                 ErrorKind::BadRequest,
                 format!("query parameter '{}' is repeated", truncate(k, 64)),
@@ -42,5 +53,7 @@ mod tests {
         );
         assert!(query_params("a=1&a=2").is_err());
         assert_eq!(query_params("a=1&b=2").unwrap().len(), 2);
+        assert_eq!(list_params("total=gte.1&total=lt.9").unwrap().len(), 2);
+        assert!(list_params("order=a&order=b").is_err() && list_params("limit=1&limit=2").is_err());
     }
 }

@@ -39,6 +39,17 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// How the store compares and orders values of this type.
+    pub fn kind(self) -> crate::store::Kind {
+        use crate::store::Kind;
+        match self {
+            ColumnType::Int | ColumnType::Float => Kind::Number,
+            ColumnType::Bool => Kind::Bool,
+            ColumnType::Datetime => Kind::Instant,
+            ColumnType::String | ColumnType::Date | ColumnType::Json => Kind::Text,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ColumnType::String => "string",
@@ -233,13 +244,14 @@ impl Schema {
 
     /// The columns the store keeps an index for, by table.
     pub fn index_plan(&self) -> crate::store::IndexPlan {
+        use crate::store::index::Indexed;
         let plan = self
             .tables
             .values()
             .map(|t| {
-                (t.name.clone(), t.columns.values().filter(|c| c.index).map(|c| c.name.clone()).collect::<Vec<_>>())
+                let columns = t.columns.values().filter(|c| c.index);
+                (t.name.clone(), columns.map(|c| Indexed { column: c.name.clone(), kind: c.ty.kind() }).collect())
             })
-            .filter(|(_, cols)| !cols.is_empty())
             .collect();
         crate::store::IndexPlan(plan)
     }

@@ -71,8 +71,7 @@ impl Engine {
         for (id, row) in &batch {
             let old = target.get(key(*id)).map_err(StoreError::from)?.map(|b| decode(&b)).transpose()?;
             self.put_row(to, *id, old.as_ref(), row)?;
-            self.preserve_row(&source, from, *id)?;
-            self.observe(source.remove(key(*id)))?;
+            self.remove_row(&source, from, *id, row)?;
         }
         Ok(Done::Progress(Some(batch.len() as u64)))
     }

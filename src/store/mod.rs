@@ -18,8 +18,11 @@ mod grouped;
 pub mod health;
 pub mod index;
 pub mod keys;
+mod list;
 pub mod locks;
+pub mod order;
 pub mod point;
+pub mod query;
 mod rows;
 mod snapshot;
 pub mod writer;
@@ -32,7 +35,9 @@ pub use codec::{decode_row, Row};
 pub use health::{Fault, Health};
 pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
-pub use rows::{filters_match, ListQuery, Page};
+pub use list::{Page, Pager};
+pub use order::Kind;
+pub use query::{filters_match, After, Cmp, Filter, ListQuery, OrderBy};
 pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
@@ -199,11 +204,17 @@ fn build_indexes(db: &sled::Db, meta: &sled::Tree, plan: &IndexPlan) -> Result<(
         let (k, _) = item?;
         tables.insert(String::from_utf8_lossy(&k[b"index:".len()..]).into_owned());
     }
+    for name in db.tree_names() {
+        if let Some(table) = name.strip_prefix(b"rows:") {
+            tables.insert(String::from_utf8_lossy(table).into_owned());
+        }
+    }
     for table in tables {
         let marker = format!("index:{table}");
         let columns = plan.columns(&table);
-        // The marker names the layout too: entries and count keys (v2).
-        let want = format!("v2:{}", columns.join(","));
+        // The marker names the layout too: ordered entries, value and row counts (v3).
+        let names: Vec<String> = columns.iter().map(|c| format!("{}:{:?}", c.column, c.kind)).collect();
+        let want = format!("v3:{}", names.join(","));
         let built = meta.get(&marker)?;
         if !dirty && built.as_deref() == Some(want.as_bytes()) {
             continue;
@@ -212,10 +223,8 @@ fn build_indexes(db: &sled::Db, meta: &sled::Tree, plan: &IndexPlan) -> Result<(
         let rows = db.open_tree(format!("rows:{table}"))?;
         let index = db.open_tree(format!("idx:{table}"))?;
         let entries = index::rebuild(&rows, &index, columns)?;
-        if columns.is_empty() {
-            meta.remove(&marker)?;
-        } else {
-            meta.insert(&marker, want.as_bytes())?;
+        meta.insert(&marker, want.as_bytes())?;
+        if !columns.is_empty() {
             tracing::info!(table, entries, ms = started.elapsed().as_millis() as u64, "index built");
         }
     }

@@ -398,17 +398,18 @@ impl Engine {
         Ok(Done::Row(next))
     }
 
-    /// Writes a row and moves its index entries (new ones after the row, stale ones removed).
+    /// Writes a row and moves its index entries (new ones after the row, stale ones removed);
+    /// `old`: the row stored under `id`, if any (none: the table gains a row).
     pub(super) fn put_row(&mut self, table: &str, id: u64, old: Option<&Row>, row: &Row) -> Result<(), ApiError> {
         let rows = self.rows(table)?;
         self.preserve_row(&rows, table, id)?;
         self.observe(rows.insert(key(id), encode(row)))?;
+        let idx = self.index(table)?;
+        if old.is_none() {
+            self.add_to_count(&idx, index::ROWS_KEY, 1)?;
+        }
         let indexes = self.indexes.clone();
         let columns = indexes.columns(table);
-        if columns.is_empty() {
-            return Ok(());
-        }
-        let idx = self.index(table)?;
         let fresh: Vec<Vec<u8>> = index::entries(columns, row, id).collect();
         if let Some(old) = old {
             for stale in index::entries(columns, old, id).filter(|e| !fresh.contains(e)) {
@@ -417,21 +418,35 @@ impl Engine {
         }
         for e in fresh {
             if self.observe(idx.insert(&e, &[]))?.is_none() {
-                self.add_to_count(&idx, index::count_key(&e), 1)?;
+                self.add_to_count(&idx, &index::count_key(&e), 1)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Removes a stored row and its index entries (entries first).
+    pub(super) fn remove_row(&mut self, rows: &sled::Tree, table: &str, id: u64, old: &Row) -> Result<(), ApiError> {
+        let indexes = self.indexes.clone();
+        let idx = self.index(table)?;
+        for e in index::entries(indexes.columns(table), old, id) {
+            self.remove_entry(&idx, &e)?;
+        }
+        self.preserve_row(rows, table, id)?;
+        if self.observe(rows.remove(key(id)))?.is_some() {
+            self.add_to_count(&idx, index::ROWS_KEY, -1)?;
         }
         Ok(())
     }
 
     pub(super) fn remove_entry(&self, idx: &sled::Tree, entry: &[u8]) -> Result<(), ApiError> {
         if self.observe(idx.remove(entry))?.is_some() {
-            self.add_to_count(idx, index::count_key(entry), -1)?;
+            self.add_to_count(idx, &index::count_key(entry), -1)?;
         }
         Ok(())
     }
 
-    /// Moves the number of entries under a prefix (the key goes at zero).
-    fn add_to_count(&self, idx: &sled::Tree, key: &[u8], delta: i64) -> Result<(), ApiError> {
+    /// Moves a count (a value's entries, a table's rows); the key goes at zero.
+    pub(super) fn add_to_count(&self, idx: &sled::Tree, key: &[u8], delta: i64) -> Result<(), ApiError> {
         let now = index::count_value(idx.get(key).map_err(StoreError::from)?.as_deref());
         match now.saturating_add_signed(delta) {
             0 => self.observe(idx.remove(key))?,
@@ -452,21 +467,15 @@ impl Engine {
             }
         }
         let old = decode(&bytes)?;
-        let indexes = self.indexes.clone();
-        let idx = self.index(table)?;
-        for e in index::entries(indexes.columns(table), &old, id) {
-            self.remove_entry(&idx, &e)?;
-        }
-        self.preserve_row(&rows, table, id)?;
-        self.observe(rows.remove(key(id)))?;
+        self.remove_row(&rows, table, id, &old)?;
         Ok(Done::Removed(true))
     }
 
     fn is_referenced(&mut self, table: &str, column: &str, id: u64) -> Result<bool, ApiError> {
         let want = Value::from(id);
-        if self.indexes.has(table, column) {
-            let prefix = index::prefix(column, &want).unwrap_or_default();
-            return Ok(self.index(table)?.contains_key(prefix).map_err(StoreError::from)?);
+        if let Some(kind) = self.indexes.kind(table, column) {
+            let prefix = index::prefix(column, kind, Some(&want));
+            return Ok(self.index(table)?.contains_key(index::count_key_of(&prefix)).map_err(StoreError::from)?);
         }
         for item in self.rows(table)?.iter() {
             let (_, bytes) = item.map_err(StoreError::from)?;

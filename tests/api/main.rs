@@ -30,6 +30,7 @@ mod openapi;
 mod operations;
 mod oracle;
 mod probe;
+mod queries;
 mod rate_limit;
 mod rest;
 mod review;

@@ -21,7 +21,7 @@ use super::node::{arg_value, field_error, node, register_column_arg, scalar, to_
 use crate::api::rest::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::{ApiError, ErrorKind};
 use crate::schema::{ColumnType, Table};
-use crate::store::ListQuery;
+use crate::store::{Filter, Kind, ListQuery, OrderBy};
 use crate::tokens::Action;
 
 type S = DefaultScalarValue;
@@ -159,14 +159,14 @@ impl GraphQLValue<S> for Node {
                 let def = readable(table)?;
                 let mut q = page(args)?;
                 let id = self.row.get("id").cloned().unwrap_or(Value::Null);
-                q.filters.push((column.clone(), id));
+                q.filters.push(Filter::eq(column.clone(), Kind::Number, id));
                 rows(def, &q, None)
             }
             FieldKind::List { table } => {
                 let def = readable(table)?;
                 let mut q = page(args)?;
                 if let Some(id) = args.get::<i32>("id")? {
-                    q.filters.push(("id".into(), Value::from(id)));
+                    q.filters.push(Filter::eq("id", Kind::Number, Value::from(id)));
                 }
                 for c in def.visible_columns().filter(|c| c.ty != ColumnType::Json) {
                     if let Some(v) = arg_value(args, &c.name, c.ty)? {
@@ -176,7 +176,7 @@ impl GraphQLValue<S> for Node {
                                 "sandbox tokens cannot filter on personal data",
                             )));
                         }
-                        q.filters.push((c.name.clone(), v));
+                        q.filters.push(Filter::eq(c.name.clone(), c.ty.kind(), v));
                     }
                 }
                 rows(def, &q, None)
@@ -193,8 +193,13 @@ impl GraphQLValue<S> for Node {
                 let (v, def) = catalog.view(view).ok_or_else(|| field_error(ApiError::new(ErrorKind::NotFound)))?;
                 catalog.check_view(&cx.principal, v, def).map_err(denied)?;
                 let mut q = page(args)?;
-                q.filters.extend(v.filter.iter().map(|(k, v)| (k.clone(), v.clone())));
-                q.order = v.order.as_ref().map(|o| (o.column.clone(), o.descending));
+                let kind = |c: &str| def.column(c).map_or(Kind::Number, |c| c.ty.kind());
+                q.filters.extend(v.filter.iter().map(|(k, v)| Filter::eq(k.clone(), kind(k), v.clone())));
+                q.order = v
+                    .order
+                    .iter()
+                    .map(|o| OrderBy { column: o.column.clone(), kind: kind(&o.column), descending: o.descending })
+                    .collect();
                 rows(def, &q, Some(&v.columns))
             }
             FieldKind::Create { table } | FieldKind::Update { table } | FieldKind::Delete { table } => {
