@@ -124,11 +124,17 @@ fn the_anonymous_document_lists_public_views_and_health_only() {
 fn the_document_follows_the_schema_file() {
     let schema = "[tables.gadgets.columns]\nlabel = { type = \"string\", required = true }\n\
                   made_on = { type = \"date\" }\n\
+                  [tables.parts.columns]\nlabel = { type = \"string\" }\n\
+                  gadget_id = { type = \"int\", references = \"gadgets\" }\n\
                   [views.gadget_list]\ntable = \"gadgets\"\ncolumns = [\"label\"]\n";
     let app = TestApp::builder().schema(schema).no_seed().start();
     let t = app.token(&["*:r"]);
     let doc = document(&app, Some(&t));
     assert_eq!(doc["components"]["schemas"]["gadgets_row"]["properties"]["made_on"]["format"], "date");
+    // A reference names its table in a field of its own (the explorer's lookup reads it).
+    let parts = &doc["components"]["schemas"]["parts_row"]["properties"];
+    assert_eq!(parts["gadget_id"]["x-references"], "gadgets");
+    assert!(parts["label"].get("x-references").is_none());
     assert!(doc["paths"]["/api/v1/clients"].is_null());
     // `public` is off: the anonymous document does not show the view, and it is not served.
     let anonymous = document(&app, None);

@@ -1,113 +1,90 @@
-// Palisade API Explorer: browse what a token may read (tables, views, their columns and
-// filters, all from the token's OpenAPI document), run REST calls and GraphQL queries, see
-// status, headers and body. Served under a strict CSP: no inline code, same origin only.
-"use strict";
+// Palisade API Explorer, the entry module: connects with a token (kept in this page only),
+// reads the token's OpenAPI document, probes what the server's list endpoint understands,
+// and wires the tabs — Data (grid and row forms), GraphQL, the raw request console and the
+// history of every request with its curl. Served under a strict CSP: modules from 'self', no
+// inline code or styles.
+import { $, el } from "./dom.js";
+import { call, caps, session, errorMessage, onHistory, renderHistory, renderExchange } from "./api.js";
+import { model as readModel } from "./doc.js";
+import * as grid from "./grid.js";
+import { initGraphql, loadSchema } from "./graphql.js";
+import { initConsole, setPath } from "./console.js";
 
-const $ = (id) => document.getElementById(id);
-let token = "";
+const TABS = ["data", "graphql", "console", "history"];
 
-async function call(method, path, body, contentType) {
-  const headers = { Authorization: "Bearer " + token };
-  if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
-  const response = await fetch(path, { method, headers, body, credentials: "omit", cache: "no-store" });
-  const text = await response.text();
-  show(response, text);
-  return { response, text };
-}
-
-function show(response, text) {
-  $("status").textContent = response.status + " " + response.statusText;
-  const lines = [];
-  response.headers.forEach((value, name) => lines.push(name + ": " + value));
-  $("headers").textContent = lines.sort().join("\n");
-  try {
-    $("body").textContent = JSON.stringify(JSON.parse(text), null, 2);
-  } catch (_) {
-    $("body").textContent = text;
+function showTab(name) {
+  for (const t of TABS) {
+    const selected = t === name;
+    $("tab-" + t).setAttribute("aria-selected", String(selected));
+    $("tab-" + t).tabIndex = selected ? 0 : -1;
+    $("panel-" + t).hidden = !selected;
   }
 }
 
-// What the token may do, read from its OpenAPI document (GET /api/v1/openapi.json).
-let doc = null;
-
-function resolve(node) {
-  while (node && node.$ref) {
-    node = node.$ref.slice(2).split("/").reduce((at, key) => (at ? at[key] : undefined), doc);
-  }
-  return node;
+function initTabs() {
+  for (const t of TABS) $("tab-" + t).addEventListener("click", () => showTab(t));
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern).
+  $("tabs").addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+    const at = TABS.findIndex((t) => $("tab-" + t).getAttribute("aria-selected") === "true");
+    const next = TABS[(at + (e.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length];
+    showTab(next);
+    $("tab-" + next).focus();
+  });
 }
 
-function typeName(schema) {
-  const types = [].concat(schema.type || "any").filter((t) => t !== "null");
-  return types.join("|") + (schema.format ? " (" + schema.format + ")" : "");
-}
-
-// Columns and filters of a table or view, from the row schema and the list operation.
-function describe(path) {
-  const get = doc.paths[path] && doc.paths[path].get;
-  const ok = get && resolve(get.responses["200"]);
-  const page = ok && resolve(ok.content["application/json"].schema);
-  const row = page && resolve(page.properties.data.items);
-  const body = $("columns");
-  body.replaceChildren();
-  for (const [name, schema] of Object.entries((row && row.properties) || {})) {
-    const tr = document.createElement("tr");
-    const required = (row.required || []).includes(name) || ![].concat(schema.type).includes("null");
-    for (const text of [name, typeName(schema), required ? "yes" : "", schema.readOnly ? "read-only" : ""]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  const filters = (get ? get.parameters : []).map(resolve).filter((p) => p && p.in === "query")
-    .map((p) => p.name);
-  $("filters").textContent = filters.join(", ");
-  const methods = Object.keys(doc.paths[path] || {}).concat(Object.keys(doc.paths[path + "/{id}"] || {}));
-  $("methods").textContent = [...new Set(methods)].map((m) => m.toUpperCase()).join(", ");
-  $("schema-title").textContent = path;
-  $("schema").hidden = false;
-}
-
-function list(id, paths) {
-  const ul = $(id);
-  ul.replaceChildren();
-  for (const path of paths) {
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = path.split("/").pop();
+function navList(id, targets, model) {
+  $(id).replaceChildren(...targets.map((target) => {
+    const button = el("button", { type: "button", className: "nav-item", textContent: target.name, "data-name": target.name });
     button.addEventListener("click", () => {
-      describe(path);
-      $("method").value = "GET";
-      $("path").value = path;
-      call("GET", path);
+      setPath(target.path);
+      showTab("data");
+      grid.open(target, model);
     });
-    li.append(button);
-    ul.append(li);
-  }
+    return el("li", {}, [button]);
+  }));
 }
 
-$("connect").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  token = $("token").value.trim();
-  const { response, text } = await call("GET", "/api/v1/openapi.json");
-  if (!response.ok) return;
-  doc = JSON.parse(text);
-  const paths = Object.keys(doc.paths).filter((p) => doc.paths[p].get);
-  list("tables", paths.filter((p) => /^\/api\/v1\/[a-z][a-z0-9_]*$/.test(p) && !p.endsWith(".json")));
-  list("views", paths.filter((p) => p.startsWith("/api/v1/views/")));
-  $("sandbox-banner").hidden = !(doc["x-palisade"] && doc["x-palisade"].sandbox);
-});
+// Whether lists take `order=` and filter operators: one tiny request each, because a server
+// without them refuses the parameter (400) rather than ignoring it.
+async function probe(table) {
+  if (!table) return;
+  const id = table.columns.some((c) => c.name === "id" && c.filterable);
+  caps.order = (await call("GET", table.path + "?limit=1&order=id")).ok;
+  caps.operators = id && (await call("GET", table.path + "?limit=1&id=gte.1")).ok;
+}
 
-$("rest").addEventListener("submit", (event) => {
+async function connect(event) {
   event.preventDefault();
-  const method = $("method").value;
-  const body = ["POST", "PUT", "PATCH"].includes(method) ? $("rest-body").value : undefined;
-  call(method, $("path").value, body);
-});
+  session.token = $("token").value.trim();
+  const status = $("connect-status");
+  status.textContent = "Connecting…";
+  document.body.dataset.connected = "";
+  $("data").hidden = true;
+  $("data-empty").hidden = false;
+  const entry = await call("GET", "/api/v1/openapi.json");
+  renderExchange($("console-exchange"), entry);
+  if (!entry.ok || !entry.json) {
+    status.textContent = "Refused: " + errorMessage(entry);
+    return;
+  }
+  const model = readModel(entry.json);
+  $("sandbox-banner").hidden = !model.sandbox;
+  await probe(model.tables.find((t) => t.may.list));
+  grid.showCaps();
+  navList("tables", model.tables.filter((t) => t.may.list), model);
+  navList("views", model.views, model);
+  status.textContent = "Connected: " + model.tables.length + " tables, " + model.views.length + " views.";
+  document.body.dataset.connected = "yes";
+  await loadSchema(model);
+}
 
-$("graphql").addEventListener("submit", (event) => {
-  event.preventDefault();
-  call("POST", "/graphql", JSON.stringify({ query: $("query").value }));
+initTabs();
+grid.init();
+initGraphql();
+initConsole();
+onHistory(renderHistory);
+$("connect").addEventListener("submit", connect);
+$("curl-token").addEventListener("change", () => {
+  session.realTokenInCurl = $("curl-token").checked;
 });

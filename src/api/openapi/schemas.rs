@@ -29,6 +29,8 @@ pub fn column(c: &Column, nullable: bool) -> Value {
     if let Some(target) = &c.references {
         s["description"] = json!(format!("the id of a row of {target} (no such row: 409 conflict)"));
         s["minimum"] = json!(1);
+        // For tools (the explorer's lookup) that should not parse the description.
+        s["x-references"] = json!(target);
     }
     s
 }
