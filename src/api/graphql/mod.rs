@@ -19,6 +19,7 @@ pub mod guard;
 pub mod model;
 mod mutate;
 mod node;
+mod query;
 mod schema;
 
 use std::sync::Arc;

@@ -16,6 +16,8 @@ use crate::schema::ColumnType;
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     Id,
+    /// A listed row's cursor (`_cursor`): pass it as `after` to continue after the row.
+    CursorOf,
     Column(ColumnType),
     /// The row a reference column points at.
     Forward {
@@ -67,7 +69,7 @@ impl FieldKind {
     /// The table the field reads or writes (exhaustive: a new kind must say).
     pub fn table(&self) -> Option<&str> {
         match self {
-            FieldKind::Id | FieldKind::Column(_) => None,
+            FieldKind::Id | FieldKind::CursorOf | FieldKind::Column(_) => None,
             FieldKind::Forward { table, .. }
             | FieldKind::Reverse { table, .. }
             | FieldKind::List { table }
@@ -95,6 +97,8 @@ pub struct Model {
 }
 
 pub const QUERY: &str = "Query";
+/// Every table type's cursor field (a column of that name stays the column).
+pub const CURSOR_FIELD: &str = "_cursor";
 pub const MUTATION: &str = "Mutation";
 
 /// `invoice_items` → `InvoiceItems`.
@@ -120,6 +124,7 @@ impl Model {
             let table = &schema.tables[t];
             let mut fields = BTreeMap::new();
             fields.insert("id".to_string(), FieldKind::Id);
+            fields.insert(CURSOR_FIELD.to_string(), FieldKind::CursorOf);
             for c in table.visible_columns() {
                 fields.insert(c.name.clone(), FieldKind::Column(c.ty));
             }

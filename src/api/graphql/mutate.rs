@@ -30,6 +30,7 @@ pub fn run(
         FieldKind::Update { .. } => WriteAction::Update,
         FieldKind::Delete { .. } => WriteAction::Delete,
         FieldKind::Id
+        | FieldKind::CursorOf
         | FieldKind::Column(_)
         | FieldKind::Forward { .. }
         | FieldKind::Reverse { .. }

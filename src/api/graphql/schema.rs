@@ -15,13 +15,14 @@ use juniper::{
 };
 use serde_json::{Map, Value};
 
-use super::model::{FieldKind, Model};
+use super::model::{type_name, FieldKind, Model, CURSOR_FIELD};
 use super::mutate;
 use super::node::{arg_value, field_error, node, register_column_arg, scalar, to_gql, Ctx, Info, Node, Scalar};
-use crate::api::rest::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::query::{self, WhereInfo};
+use crate::api::plan::{self, Allowed, Plan};
 use crate::error::{ApiError, ErrorKind};
-use crate::schema::{ColumnType, Table};
-use crate::store::{Filter, Kind, ListQuery, OrderBy};
+use crate::schema::{ColumnType, Table, View};
+use crate::store::{After, Filter, Kind, ListQuery};
 use crate::tokens::Action;
 
 type S = DefaultScalarValue;
@@ -54,11 +55,25 @@ impl GraphQLType<S> for Node {
                 FieldKind::Forward { table, .. } => registry.field::<Option<Node>>(name.clone(), &info.of(table)),
                 FieldKind::Reverse { table, .. } | FieldKind::View { table, .. } => {
                     let f = registry.field::<Option<Vec<Node>>>(name.clone(), &info.of(table));
-                    page_args(registry, f)
+                    let columns = match kind {
+                        FieldKind::View { view, .. } => {
+                            info.model.catalog.schema.views.get(view).map(|v| v.columns.as_slice())
+                        }
+                        _ => None,
+                    };
+                    let def = &info.model.catalog.schema.tables[table];
+                    let f = page_args(registry, f);
+                    query::register(registry, f, &WhereInfo::of(&type_name(table), def, columns))
                 }
+                FieldKind::CursorOf => registry.field::<Option<String>>(name.clone(), &()),
                 FieldKind::List { table: t } => {
                     let mut f = registry.field::<Option<Vec<Node>>>(name.clone(), &info.of(t));
                     f = page_args(registry, f).argument(registry.arg::<Option<i32>>("id", &()));
+                    f = query::register(
+                        registry,
+                        f,
+                        &WhereInfo::of(&type_name(t), &info.model.catalog.schema.tables[t], None),
+                    );
                     for c in info.model.catalog.schema.tables[t].visible_columns().filter(|c| c.ty != ColumnType::Json)
                     {
                         f = f.argument(register_column_arg(registry, &c.name, c.ty));
@@ -117,31 +132,35 @@ impl GraphQLValue<S> for Node {
             catalog.check_table(&cx.principal, def, Action::Read).map_err(denied)?;
             Ok(def)
         };
-        let page = |args: &Arguments<S>| -> Result<ListQuery, FieldError<S>> {
-            let limit = args.get::<Option<i32>>("limit")?.flatten().unwrap_or(DEFAULT_LIMIT as i32);
-            let offset = args.get::<Option<i32>>("offset")?.flatten().unwrap_or(0);
-            if limit < 0 || offset < 0 {
-                return Err(field_error(ApiError::with_message(
-                    ErrorKind::BadRequest,
-                    "limit and offset must not be negative",
-                )));
-            }
-            Ok(ListQuery { limit: (limit as usize).min(MAX_LIMIT), offset: offset as usize, ..Default::default() })
+        // A list field's arguments, through the REST plan (see `query`).
+        let plan = |table: &Table, equal: Vec<(String, String)>, view: Option<&View>| -> Result<Plan, FieldError<S>> {
+            let pairs = query::pairs(args, equal)?;
+            let allowed = Allowed { columns: view.map(|v| v.columns.as_slice()), sandbox: cx.principal.record.sandbox };
+            plan::parse(table, &pairs, &allowed, view).map_err(field_error)
         };
-        let rows = |table: &Table, q: &ListQuery, columns: Option<&[String]>| -> ExecutionResult<S> {
+        let rows = |table: &Table, plan: &Plan, columns: Option<&[String]>| -> ExecutionResult<S> {
             // Fetch at most one row past what is left, so running out is an error, not a
             // silently shorter page.
             let left = cx.budget.allowance().map_err(field_error)?;
             let capped;
-            let q = if q.limit as u64 > left {
-                capped = ListQuery { limit: left.saturating_add(1) as usize, ..q.clone() };
+            let q = if plan.q.limit as u64 > left {
+                capped = ListQuery { limit: left.saturating_add(1) as usize, ..plan.q.clone() };
                 &capped
             } else {
-                q
+                &plan.q
             };
             let page = crate::api::rows::list(&cx.state, table, q, &cx.principal, columns).map_err(field_error)?;
             cx.budget.take(page.rows.len() as u64).map_err(field_error)?;
-            let nodes: Vec<Node> = page.rows.into_iter().map(Node::from_presented).collect();
+            let nodes: Vec<Node> = page
+                .rows
+                .into_iter()
+                .map(|row| {
+                    let mut node = Node::from_presented(row);
+                    let cursor = plan.cursor(&After::of(&plan.q.order, &node.row));
+                    node.row.insert(CURSOR_FIELD.into(), Value::String(cursor));
+                    node
+                })
+                .collect();
             ex.resolve(&info.of(&table.name), &Some(nodes))
         };
         match kind {
@@ -157,16 +176,17 @@ impl GraphQLValue<S> for Node {
             }
             FieldKind::Reverse { table, column } => {
                 let def = readable(table)?;
-                let mut q = page(args)?;
-                let id = self.row.get("id").cloned().unwrap_or(Value::Null);
-                q.filters.push(Filter::eq(column.clone(), Kind::Number, id));
-                rows(def, &q, None)
+                let id = self.row.get("id").and_then(Value::as_u64).unwrap_or_default();
+                let mut plan = plan(def, Vec::new(), None)?;
+                plan.q.filters.push(Filter::eq(column.clone(), Kind::Number, Value::from(id)));
+                rows(def, &plan, None)
             }
+            FieldKind::CursorOf => Ok(to_gql(self.row.get(CURSOR_FIELD), ColumnType::String)),
             FieldKind::List { table } => {
                 let def = readable(table)?;
-                let mut q = page(args)?;
+                let mut equal = Vec::new();
                 if let Some(id) = args.get::<i32>("id")? {
-                    q.filters.push(Filter::eq("id", Kind::Number, Value::from(id)));
+                    equal.push(("id".to_string(), id.to_string()));
                 }
                 for c in def.visible_columns().filter(|c| c.ty != ColumnType::Json) {
                     if let Some(v) = arg_value(args, &c.name, c.ty)? {
@@ -176,10 +196,14 @@ impl GraphQLValue<S> for Node {
                                 "sandbox tokens cannot filter on personal data",
                             )));
                         }
-                        q.filters.push(Filter::eq(c.name.clone(), c.ty.kind(), v));
+                        let text = match v {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        equal.push((c.name.clone(), text));
                     }
                 }
-                rows(def, &q, None)
+                rows(def, &plan(def, equal, None)?, None)
             }
             FieldKind::ById { table } => {
                 let def = readable(table)?;
@@ -192,15 +216,7 @@ impl GraphQLValue<S> for Node {
             FieldKind::View { view, .. } => {
                 let (v, def) = catalog.view(view).ok_or_else(|| field_error(ApiError::new(ErrorKind::NotFound)))?;
                 catalog.check_view(&cx.principal, v, def).map_err(denied)?;
-                let mut q = page(args)?;
-                let kind = |c: &str| def.column(c).map_or(Kind::Number, |c| c.ty.kind());
-                q.filters.extend(v.filter.iter().map(|(k, v)| Filter::eq(k.clone(), kind(k), v.clone())));
-                q.order = v
-                    .order
-                    .iter()
-                    .map(|o| OrderBy { column: o.column.clone(), kind: kind(&o.column), descending: o.descending })
-                    .collect();
-                rows(def, &q, Some(&v.columns))
+                rows(def, &plan(def, Vec::new(), Some(v))?, Some(&v.columns))
             }
             FieldKind::Create { table } | FieldKind::Update { table } | FieldKind::Delete { table } => {
                 mutate::run(cx, info, kind, table, args, ex)
