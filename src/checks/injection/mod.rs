@@ -21,13 +21,26 @@
 //! comments both removed (`UN/**/ION` → `union`) and turned into spaces
 //! (`SELECT/**/password`); `+` is also read as a space. Every variant is checked.
 
+mod breaks;
+mod grammar;
+mod hints;
 mod rules;
 mod tokenizer;
 
 use std::borrow::Cow;
 
-use rules::{judge, suspicion};
+use breaks::{after_break, Break};
+use hints::suspicion;
+use rules::judge;
 use tokenizer::{tokenize, Kind, Token};
+
+/// The anomaly score at which hints add up to an attack: one proof reaches it alone; hints
+/// (a break followed by an operator, a catalog name, a `CASE WHEN`, …) need company.
+const ATTACK_SCORE: u32 = 10;
+/// A break followed by something that does not parse as SQL.
+const BREAK_HINT: u32 = 5;
+/// Any other hint.
+const HINT: u32 = 4;
 
 /// Why a value was flagged: the rule's name (for the audit record and lock reasons).
 pub type Finding = &'static str;
@@ -82,8 +95,9 @@ pub fn explain(value: &str) -> (Verdict, String) {
     if let Some(rule) = nosql_operator(value) {
         return (Verdict::Attack(rule), String::new());
     }
-    let mut suspicious = None;
     let mut first_print = None;
+    // Distinct hints over every reading, each with its weight and the print it was seen in.
+    let mut hints: Vec<(Finding, u32, String)> = Vec::new();
     let found = readings(value, |tokens, quote, unbalanced| {
         if first_print.is_none() {
             first_print = Some(fingerprint(tokens));
@@ -91,15 +105,25 @@ pub fn explain(value: &str) -> (Verdict, String) {
         if let Some(rule) = judge(tokens, quote, unbalanced) {
             return Some((rule, fingerprint(tokens)));
         }
-        if suspicious.is_none() {
-            suspicious = suspicion(tokens, quote).map(|r| (r, fingerprint(tokens)));
+        let broke = quote.and_then(|q| match after_break(tokens, q, unbalanced) {
+            Some(Break::Hint(rule)) => Some((rule, BREAK_HINT)),
+            _ => None,
+        });
+        for (rule, weight) in broke.into_iter().chain(suspicion(tokens, quote).map(|r| (r, HINT))) {
+            if !hints.iter().any(|(r, ..)| *r == rule) {
+                hints.push((rule, weight, fingerprint(tokens)));
+            }
         }
         None
     });
-    match (found, suspicious) {
-        (Some((rule, print)), _) => (Verdict::Attack(rule), print),
-        (None, Some((rule, print))) => (Verdict::Suspicious(rule), print),
-        (None, None) => (Verdict::Clean, first_print.unwrap_or_default()),
+    if let Some((rule, print)) = found {
+        return (Verdict::Attack(rule), print);
+    }
+    let score: u32 = hints.iter().map(|(_, w, _)| w).sum();
+    match hints.into_iter().next() {
+        Some((_, _, print)) if score >= ATTACK_SCORE => (Verdict::Attack("several hints"), print),
+        Some((rule, _, print)) => (Verdict::Suspicious(rule), print),
+        None => (Verdict::Clean, first_print.unwrap_or_default()),
     }
 }
 
@@ -204,9 +228,19 @@ fn readings<T>(value: &str, mut judge: impl FnMut(&[Token], Option<u8>, bool) ->
     let opened = unwrapped.contains("/*").then(|| unwrapped.replace("/*", " ").replace("*/", " "));
     let variants = [Some(removed.as_ref()), spaced.as_deref(), plus.as_deref(), opened.as_deref()];
     for variant in variants.into_iter().flatten() {
-        for quote in [None, Some(b'\''), Some(b'"')] {
+        for quote in [None, Some(b'\''), Some(b'"'), Some(b'`')] {
             let quotes = quote.map(|q| variant.bytes().filter(|&b| b == q).count());
             if quotes == Some(0) {
+                continue;
+            }
+            // A backtick breaks out of an identifier (`` 1` where 1=1 ``) only when what it
+            // closes is a bare value: prose before a markdown code span holds spaces.
+            if quote == Some(b'`')
+                && variant
+                    .split('`')
+                    .next()
+                    .is_some_and(|s| s.is_empty() || s.len() > 40 || s.contains([' ', '\t', '\n']))
+            {
                 continue;
             }
             let tokens = tokenize(variant, quote);
