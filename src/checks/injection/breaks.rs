@@ -7,8 +7,8 @@
 //! cutting the query off right after a bare value — is proof; a break followed only by an
 //! operator and a word, a `#`, a `;` or a stray keyword is a hint, worth `suspicious` alone.
 
-use super::grammar::{ends_validly, expression};
-use super::rules::{kw, order_probe, select_acts, select_list, skip_close, stacked_follows, statement_parses};
+use super::grammar::{ends_validly, expression, kw, skip_close};
+use super::statements::{order_probe, select_acts, select_list, stacked_follows, statement_parses};
 use super::tokenizer::{Kind, Token};
 use super::Finding;
 
@@ -174,8 +174,11 @@ fn clause(t: &[Token], j: usize, dealt_with: bool) -> Option<Break> {
             parses
         }
         "is" | "like" | "rlike" | "regexp" | "in" | "between" | "sounds" => {
+            // `x' like 'a` compares two strings; cut off by a comment (`user' like 'a%'--`), it
+            // is what a blind probe sends.
+            let cut = t.last().is_some_and(|x| matches!(x.kind, Kind::Comment | Kind::Semi));
             return expression(t, 0).filter(|e| e.compares && ends_validly(t, e.end)).map(|_| {
-                if dealt_with {
+                if cut {
                     Break::Proof("quote break then comparison")
                 } else {
                     Break::Hint("quote break then comparison")

@@ -222,6 +222,67 @@ pub fn ends_validly(t: &[Token], mut k: usize) -> bool {
     t.get(k).is_none_or(|x| matches!(x.kind, Kind::Comment | Kind::Semi))
 }
 
+pub(super) fn is_literal(t: &Token) -> bool {
+    matches!(t.kind, Kind::Num | Kind::Str | Kind::Hex)
+        || (t.kind == Kind::Keyword && matches!(t.text, "true" | "false" | "null"))
+}
+
+pub(super) fn is_comparison(t: &Token) -> bool {
+    (t.kind == Kind::Op && matches!(t.text, "=" | "<" | ">" | "<>" | "!=" | "<=" | ">=" | "<=>" | "==" | "::"))
+        || (t.kind == Kind::Keyword
+            && matches!(t.text, "like" | "rlike" | "regexp" | "is" | "in" | "between" | "sounds"))
+        || (t.kind == Kind::Logic && t.text == "not")
+}
+
+pub(super) fn kw(t: Option<&Token>, words: &[&str]) -> bool {
+    t.is_some_and(|x| x.kind == Kind::Keyword && words.contains(&x.text))
+}
+
+pub(super) fn kind(t: Option<&Token>, k: Kind) -> bool {
+    t.is_some_and(|x| x.kind == k)
+}
+
+/// Index of the next token that is not `(`.
+pub(super) fn skip_open(t: &[Token], mut j: usize) -> usize {
+    while kind(t.get(j), Kind::Open) {
+        j += 1;
+    }
+    j
+}
+
+/// Index of the next token that is not `)`.
+pub(super) fn skip_close(t: &[Token], mut j: usize) -> usize {
+    while kind(t.get(j), Kind::Close) {
+        j += 1;
+    }
+    j
+}
+
+/// `f(` with arguments that parse, closed (or left for the query to close), and not followed by
+/// a word: `sleep(5)`, `updatexml(1,concat(0x7e,user()),1)` — not "sleep (lots)", "baby sleep
+/// (0-3 months)" or "benchmark (2019) book".
+pub(super) fn called_with_sql_argument(t: &[Token], i: usize) -> bool {
+    if !kind(t.get(i + 1), Kind::Open) {
+        return false;
+    }
+    let mut k = i + 2;
+    if !kind(t.get(k), Kind::Close) {
+        loop {
+            let Some(e) = expression(t, k) else { return false };
+            k = e.end;
+            if !kind(t.get(k), Kind::Comma) {
+                break;
+            }
+            k += 1;
+        }
+    }
+    match t.get(k) {
+        None => true,
+        Some(x) if x.kind == Kind::Close => t.get(k + 1).is_none_or(|n| n.kind != Kind::Word),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tokenizer::tokenize;

@@ -3,8 +3,8 @@
 //! hint is worth a `suspicious` verdict (served, audited, refusable per endpoint); a lock needs
 //! proof, or several independent hints (see the scoring in `super`).
 
-use super::grammar::{ends_validly, expression};
-use super::rules::{is_comparison, kind, kw, select_reads, stacked_follows, STACKABLE};
+use super::grammar::{ends_validly, expression, is_comparison, kind, kw};
+use super::statements::{select_reads, stacked_follows, STACKABLE};
 use super::tokenizer::{Kind, Token};
 use super::Finding;
 
