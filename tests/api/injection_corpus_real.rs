@@ -56,6 +56,8 @@ fn score(files: &[&str], expect: Expect, label: &str) -> Figure {
         Expect::NotAttack => !matches!(v, Verdict::Attack(_)),
     };
     let (mut t_n, mut t_fail, mut h_n, mut h_fail) = (0usize, 0usize, 0usize, 0usize);
+    // Attack verdicts on the held-out part (what would refuse and lock).
+    let mut h_attack = 0usize;
     let mut report = String::new();
     for v in &values {
         let verdict = classify(v);
@@ -68,6 +70,7 @@ fn score(files: &[&str], expect: Expect, label: &str) -> Figure {
         } else {
             h_n += 1;
             h_fail += usize::from(!ok(verdict));
+            h_attack += usize::from(matches!(verdict, Verdict::Attack(_)));
         }
     }
     let dir = format!("{}/target/injection-tuning", env!("CARGO_MANIFEST_DIR"));
@@ -83,8 +86,13 @@ fn score(files: &[&str], expect: Expect, label: &str) -> Figure {
     };
     let f = Figure { tuning: share(t_fail, t_n), held_out: share(h_fail, h_n), held_out_n: h_n };
     let what = if expect == Expect::Caught { "caught" } else { "attack verdicts" };
+    let as_attack = if expect == Expect::Caught {
+        format!(" ({:.1} % as attack)", 100.0 * h_attack as f64 / h_n.max(1) as f64)
+    } else {
+        String::new()
+    };
     println!(
-        "{label}: {what} {:.3} % held-out ({} values), {:.3} % tuning ({t_n} values)",
+        "{label}: {what} {:.3} % held-out{as_attack} ({} values), {:.3} % tuning ({t_n} values)",
         100.0 * f.held_out,
         f.held_out_n,
         100.0 * f.tuning

@@ -45,10 +45,17 @@ fn binary(t: &Token) -> bool {
     }
 }
 
+/// How far one reading looks: an expression of more operands, a group of more items, or a
+/// group closed further than this many tokens away is not read further. Every rule asks the
+/// reader again at its own token, so without a bound a long value of `1 and 1 and …` costs the
+/// square of its length; with it, a constant per token.
+const OPERANDS: usize = 48;
+const GROUP_TOKENS: usize = 160;
+
 /// Index after the group opened at `open` (or the end of the value: the query closes it).
 fn after_group(t: &[Token], open: usize) -> usize {
     let mut depth = 0usize;
-    for (k, x) in t.iter().enumerate().skip(open) {
+    for (k, x) in t.iter().enumerate().skip(open).take(GROUP_TOKENS) {
         match x.kind {
             Kind::Open => depth += 1,
             Kind::Close => {
@@ -60,7 +67,7 @@ fn after_group(t: &[Token], open: usize) -> usize {
             _ => {}
         }
     }
-    t.len()
+    t.len().min(open + GROUP_TOKENS)
 }
 
 /// One operand at `j`; `e` gathers what it holds.
@@ -166,10 +173,10 @@ fn group(t: &[Token], open: usize, e: &mut Expr, depth: u8) -> Option<usize> {
             e.calls = true;
             return Some(after_group(t, open));
         }
-        _ if depth >= 8 => return Some(after_group(t, open)),
+        _ if depth >= 6 => return Some(after_group(t, open)),
         _ => {}
     }
-    loop {
+    for _ in 0..OPERANDS {
         let inner = expression_at(t, k, depth + 1)?;
         e.compares |= inner.compares;
         e.calls |= inner.calls;
@@ -182,6 +189,7 @@ fn group(t: &[Token], open: usize, e: &mut Expr, depth: u8) -> Option<usize> {
             Some(_) => return None,
         }
     }
+    None
 }
 
 /// The expression starting at `j`, when one does.
@@ -193,7 +201,7 @@ fn expression_at(t: &[Token], j: usize, depth: u8) -> Option<Expr> {
     let mut e = Expr { only_names: true, ..Expr::default() };
     let mut k = operand(t, j, &mut e, depth)?;
     // `is [not] null`, `not like`, `not in`: a comparison word may carry a NOT.
-    while let Some(op) = t.get(k) {
+    while let Some(op) = t.get(k).filter(|_| e.operands < OPERANDS) {
         let negated = op.kind == Kind::Logic && op.text == "not" && t.get(k + 1).is_some_and(comparison_word);
         if !(binary(op) || negated) {
             break;

@@ -173,3 +173,21 @@ fn breaks_that_parse_are_attacks() {
         assert!(matches!(classify(fragment), Verdict::Suspicious(_)), "{fragment}: {:?}", classify(fragment));
     }
 }
+
+/// Every rule asks the expression reader again at its own token: the reader's bounds keep a
+/// long run of logic, calls or groups linear (before them, 120 KB of `1 and ` took seconds).
+#[test]
+fn long_runs_of_sql_cost_linear_time() {
+    let time = |value: &str| {
+        let started = std::time::Instant::now();
+        let _ = classify(value);
+        started.elapsed()
+    };
+    for unit in ["1 and ", "' or ", "sleep(", "f(1,", "(1,", "select 1,", "x' - "] {
+        let _ = time(&unit.repeat(100));
+        let small = time(&unit.repeat(8_000));
+        let large = time(&unit.repeat(32_000));
+        // Four times the input: nowhere near sixteen times the time.
+        assert!(large < small * 8 + std::time::Duration::from_millis(30), "{unit:?}: {small:?} → {large:?}");
+    }
+}
