@@ -106,10 +106,12 @@ pub fn explain(value: &str) -> (Verdict, String) {
         if let Some(rule) = judge(tokens, quote, unbalanced) {
             return Some((rule, fingerprint(tokens)));
         }
-        let broke = quote.and_then(|q| match after_break(tokens, q, unbalanced) {
+        // What follows a quote break, read once: proof, or a hint.
+        let broke = match quote.and_then(|q| after_break(tokens, q, unbalanced)) {
+            Some(Break::Proof(rule)) => return Some((rule, fingerprint(tokens))),
             Some(Break::Hint(rule)) => Some((rule, BREAK_HINT)),
-            _ => None,
-        });
+            None => None,
+        };
         for (rule, weight) in broke.into_iter().chain(suspicion(tokens, quote).map(|r| (r, HINT))) {
             if !hints.iter().any(|(r, ..)| *r == rule) {
                 hints.push((rule, weight, fingerprint(tokens)));

@@ -3,7 +3,6 @@
 //! a comment; `UNION SELECT`; a second statement; time, error and encoding functions;
 //! tautologies; subqueries; `ORDER BY n` probes; catalog tables.
 
-use super::breaks::{after_break, Break};
 use super::grammar::{
     called_with_sql_argument, ends_validly, expression, is_comparison, is_literal, kind, kw, skip_close, skip_open,
 };
@@ -301,11 +300,6 @@ pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding
                 }
             }
             _ => {}
-        }
-    }
-    if let Some(q) = quote {
-        if let Some(Break::Proof(rule)) = after_break(t, q, unbalanced) {
-            return Some(rule);
         }
     }
     None
