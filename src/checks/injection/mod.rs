@@ -1,25 +1,29 @@
 //! SQL-injection detection by tokenizing, the way libinjection works: normalise the value,
 //! split it into classified tokens (strings, numbers, keywords, functions, operators,
-//! comments, …) in three contexts — as-is, as if it followed an opening `'`, and as if it
-//! followed an opening `"` — and look for the shapes attacks need: a string broken out of
-//! and followed by logic or a comment, `UNION SELECT`, stacked statements, time and error
-//! functions, tautologies, hex/char encodings. Ordinary prose that merely contains
-//! "select", "union" or an apostrophe (`O'Brien`, "Union Pacific") does not form those
-//! shapes, which keeps false alarms rare. Everything is linear in the input; nothing
-//! recurses.
+//! comments, …) in up to four contexts — as it stands, and as if it landed after an opening
+//! `'`, `"` or (after a bare value such as `1`) `` ` `` — and look for SQL that would act on
+//! the query it lands in.
 //!
-//! Two verdicts ([`Verdict`]): **attack**, a shape an injection needs and prose does not
-//! form — refused, and the address locked —, and **suspicious**, SQL a probe sends but a
-//! lock cannot rest on alone (a `version()` call, a `::int` cast, MySQL's `<=>`): audited
-//! with its rule, refused only where an endpoint policy asks for it. A lock costs a paying
-//! customer a day, while a missed probe costs nothing here (no SQL ever runs), so a verdict
-//! is `attack` only when it is confident. NoSQL operators in names and keys (`[$ne]`,
-//! `"$where"`) are attacks too: no column has such a name.
+//! Why evidence and not shapes: measured on real input the detector was not built from,
+//! punctuation alone locked shoppers out — inch marks and quoted search terms followed by a
+//! dash (`18" - vintage`, `"sweater" -wool`), a quote before `;` or `#` in pasted HTML and
+//! hashtags, prose opening with a SQL verb ("copy data from the old sheet to the new one"),
+//! `@scope/name` handles. A lock costs a paying customer's office a day; a missed probe costs
+//! nothing here (no SQL runs). So a verdict of **attack** needs proof: a continuation that
+//! `grammar` reads as SQL and that changes the query — a condition with a comparison, a call
+//! or a tautology, `UNION SELECT` with a column list, a stacked statement that parses, a bare
+//! value cut off by a comment, time and error functions where SQL evaluates them, catalog
+//! objects, NoSQL operators in names and keys. What prose forms as well is a hint
+//! (`hints`, and a break whose continuation does not parse, `breaks`): alone it gives
+//! **suspicious** (served, audited with its rule, refused only where an endpoint policy asks);
+//! hints add up to an attack only as several independent signs (an anomaly score, as WAFs
+//! keep one), never on one ambiguous sign from one value.
 //!
-//! Normalisation: URL-decoding (repeated, for double encoding), ASCII lower-casing, hidden
-//! bytes (NUL, `%A0`, `\x27`) made visible, MySQL versioned comments unwrapped, and inline
-//! comments both removed (`UN/**/ION` → `union`) and turned into spaces
-//! (`SELECT/**/password`); `+` is also read as a space. Every variant is checked.
+//! Normalisation (`normalise`): URL-decoding (repeated, for double encoding), ASCII
+//! lower-casing, hidden bytes (NUL, `%A0`, `\x27`) made visible, MySQL versioned comments
+//! unwrapped, and inline comments both removed (`UN/**/ION` → `union`) and turned into spaces
+//! (`SELECT/**/password`); `+` is also read as a space. Every variant is checked. The work is
+//! linear in the input: the expression reader recurses, but to a bounded depth and width.
 
 mod breaks;
 mod grammar;
