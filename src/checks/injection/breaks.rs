@@ -123,6 +123,12 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
             }
         }
         Kind::Keyword => clause(t, j, trailing_comment),
+        // `1',(select …)--`: another value in a list (an INSERT's VALUES), read as SQL.
+        Kind::Comma => match expression(t, j + 1).filter(|e| ends_validly(t, e.end)) {
+            Some(e) if e.calls && cut => Some(Break::Proof("quote break then clause")),
+            Some(e) if e.calls || e.compares => Some(Break::Hint("quote break then clause")),
+            _ => None,
+        },
         Kind::Word | Kind::Func if next.text.starts_with("exec") && (unbalanced || trailing_comment) => {
             Some(Break::Proof("quote break then exec"))
         }

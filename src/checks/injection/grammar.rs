@@ -111,9 +111,10 @@ fn operand(t: &[Token], mut j: usize, e: &mut Expr, depth: u8) -> Option<usize> 
             if x.text == "exists"
                 || (x.text == "select"
                     && t.get(j + 1).is_some_and(|n| {
+                        // A name first needs its `from` (`select name from t`, `select a, b
+                        // from t`); "Select Ave, Springfield" is an address.
                         n.kind != Kind::Word
-                            || t.get(j + 2)
-                                .is_none_or(|m| matches!(m.kind, Kind::Comma | Kind::Close) || m.text == "from")
+                            || t[j + 1..].iter().take(12).any(|m| m.kind == Kind::Keyword && m.text == "from")
                     })) =>
         {
             e.only_names = false;

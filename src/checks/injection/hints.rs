@@ -92,7 +92,7 @@ pub fn suspicion(t: &[Token], quote: Option<u8>) -> Option<Finding> {
             }
             Kind::Keyword
                 if tok.text == "having"
-                    && t[i + 1..].iter().take(4).any(|x| matches!(x.kind, Kind::Func | Kind::Op)) =>
+                    && t[i + 1..].iter().take(4).any(|x| matches!(x.kind, Kind::Func | Kind::Op | Kind::Logic)) =>
             {
                 return Some("having clause")
             }
@@ -249,6 +249,13 @@ fn fragment(t: &[Token]) -> Option<Finding> {
         && kw(t.get(2), &["from", "where", "union", "order", "group", "limit"])
     {
         return Some("clause fragment");
+    }
+    // `or x=1`, `and 1 like 1`: a condition with nothing before it.
+    if first.kind == Kind::Logic
+        && first.text != "not"
+        && expression(t, 1).is_some_and(|e| (e.compares || e.calls) && ends_validly(t, e.end))
+    {
+        return Some("sql expression");
     }
     let start = usize::from(matches!(first.kind, Kind::Close | Kind::Comma));
     let e = expression(t, start).filter(|e| ends_validly(t, e.end))?;

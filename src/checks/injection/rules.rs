@@ -278,7 +278,10 @@ pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding
                     After::Weak
                 };
                 // "Not null means …": `not` opens prose, not an injected condition.
-                let opens = (i == 0 && tok.text != "not")
+                // A value opening with `or`/`and` has nothing before it for a condition to
+                // follow: a call (`or sleep(5)`), `or true`, `or 1--` are SQL at work; a
+                // comparison that is no tautology may be a query string (`or 123&ref=x`).
+                let opens = (i == 0 && tok.text != "not" && expression(t, 1).is_some_and(|e| e.calls || !e.compares))
                     || ((1..=4).contains(&i)
                         && t[..i].iter().all(|x| matches!(x.kind, Kind::Num | Kind::Close | Kind::Str | Kind::Hex)))
                     || kind(at(i.wrapping_sub(1)), Kind::Close) && broken;
@@ -334,8 +337,11 @@ fn evaluated_call(t: &[Token], i: usize) -> bool {
         t[i].text,
         "sleep" | "pg_sleep" | "benchmark" | "dbms_lock.sleep" | "dbms_pipe.receive_message" | "randomblob"
     );
-    let nested =
-        t[i + 2..].iter().take(24).any(|x| x.kind == Kind::Func || (x.kind == Kind::Keyword && x.text == "select"));
+    // `elt(3249=5779,5779)`: a comparison inside, the boolean probe a numeric field evaluates.
+    let nested = t[i + 2..]
+        .iter()
+        .take(24)
+        .any(|x| x.kind == Kind::Func || (x.kind == Kind::Keyword && x.text == "select") || x.text == "=");
     i == 0 && (timed || nested)
 }
 
