@@ -7,9 +7,10 @@ repositories named below, each a bare git directory given by an environment vari
 
 Every set is deduplicated and, where large, sampled with a fixed seed. The tests split each
 file into a tuning part and a held-out part by a hash of the line (see
-tests/api/injection_corpus.rs); this script does not.
+tests/api/injection_corpus_real.rs); this script does not.
 
-    LIBINJECTION=… DITTO=… SQLFLUFF=… SQLMAP_VALUES=dir python3 tests/corpus/real/make_real.py
+    tests/corpus/real/record_sqlmap.sh /tmp/sqlmap-values
+    LIBINJECTION=… DITTO=… SQLFLUFF=… SQLMAP_VALUES=/tmp/sqlmap-values python3 tests/corpus/real/make_real.py
 """
 import gettext
 import glob
