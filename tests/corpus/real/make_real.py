@@ -112,7 +112,7 @@ One-line package descriptions written by Debian maintainers and upstream authors
 `Description:` line of `apt-cache dumpavail` on Debian 12), plus the `description` of the Rust
 crates in this project's dependency tree. BENIGN: expected not to be an attack.
 Source: the Debian archive (every package under a DFSG-free licence; the descriptions are part
-of each package's packaging), and crates.io crate metadata (each crate MIT and/or Apache-2.0).
+of each package's packaging), and the Cargo.toml metadata of those crates (each crate MIT and/or Apache-2.0).
 Sampled to 36000 lines (seed 20261206).""", debian_descriptions() + cargo_descriptions(), 36000)
     write("names_places_iso_codes.txt", """
 Country and subdivision (region, province, county, city) names in about a hundred languages and
