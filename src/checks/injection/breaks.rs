@@ -54,7 +54,7 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
         && t.len() > 2
         && (t[0].text.is_empty() || bare_value(t))
         && t.last().is_some_and(|x| x.kind == Kind::Str && !x.text.contains([' ', '\t', '\n']));
-    let trailing_comment = cut || closed;
+    let dealt_with = cut || closed;
     let j = skip_close(t, 1);
     let next = t.get(j)?;
     match next.kind {
@@ -71,7 +71,7 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
                     || (x.kind == Kind::Str && x.text.bytes().next().is_some_and(|c| c.is_ascii_digit() && c != b'0'))
                     || matches!(x.text, "true" | "not")
             });
-            if e.compares || e.calls || (trailing_comment && truthy) {
+            if e.compares || e.calls || (dealt_with && truthy) {
                 Some(Break::Proof("quote break then logic"))
             } else {
                 Some(Break::Hint("quote break then logic"))
@@ -80,7 +80,7 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
         Kind::Comment if quote == b'"' && inch_mark(t) => Some(Break::Hint("quote break then comment")),
         // `admin'--`, `1';--`: a bare value cut off. `foo bar'# blah`, `"#2 mom"`, `18';`: a hint.
         Kind::Comment | Kind::Semi => {
-            let cut = next.kind == Kind::Comment || t.get(j + 1).is_none_or(|x| x.kind == Kind::Comment);
+            let ends_here = next.kind == Kind::Comment || t.get(j + 1).is_none_or(|x| x.kind == Kind::Comment);
             // `--` then a space or the end is a comment in every dialect; `--nocolor` is an option.
             let comment = if next.kind == Kind::Comment { Some(next) } else { t.get(j + 1) };
             let line_comment = comment.is_some_and(|c| {
@@ -96,7 +96,7 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
             let any_comment = line_comment
                 || comment.is_some_and(|c| c.text.starts_with("/*"))
                 || (comment.is_some_and(|c| c.text.starts_with('#')) && spaced);
-            if cut && ((bare_value(t) && any_comment) || (t[0].text.is_empty() && line_comment)) {
+            if ends_here && ((bare_value(t) && any_comment) || (t[0].text.is_empty() && line_comment)) {
                 Some(Break::Proof("quote break then comment"))
             } else {
                 Some(Break::Hint("quote break then comment"))
@@ -122,14 +122,14 @@ pub fn after_break(t: &[Token], quote: u8, unbalanced: bool) -> Option<Break> {
                 Some(Break::Hint("quote break then comparison"))
             }
         }
-        Kind::Keyword => clause(t, j, trailing_comment),
+        Kind::Keyword => clause(t, j, dealt_with),
         // `1',(select …)--`: another value in a list (an INSERT's VALUES), read as SQL.
         Kind::Comma => match expression(t, j + 1).filter(|e| ends_validly(t, e.end)) {
             Some(e) if e.calls && cut => Some(Break::Proof("quote break then clause")),
             Some(e) if e.calls || e.compares => Some(Break::Hint("quote break then clause")),
             _ => None,
         },
-        Kind::Word | Kind::Func if next.text.starts_with("exec") && (unbalanced || trailing_comment) => {
+        Kind::Word | Kind::Func if next.text.starts_with("exec") && (unbalanced || dealt_with) => {
             Some(Break::Proof("quote break then exec"))
         }
         // Operators spelt as words: `a' div 'b`, `user'collate nocase--`, `'glob 1;`.
