@@ -106,12 +106,14 @@ fn real_human_text_is_not_locked() {
     let titles = score(&["real/search_product_titles.txt"], Expect::NotAttack, "search_product_titles");
     let prose = score(&["real/prose_debian_descriptions.txt"], Expect::NotAttack, "prose_debian");
     let names = score(&["real/names_places_iso_codes.txt"], Expect::NotAttack, "names_places");
+    let people = score(&["real/names_addresses_faker.txt"], Expect::NotAttack, "names_addresses");
     let border = score(&["real/borderline_sqlfluff_commits.txt"], Expect::NotAttack, "borderline_sqlfluff");
     let old_border = score(&["borderline.txt"], Expect::NotAttack, "borderline_written");
     assert!(fp.held_out <= 0.005, "search input held out: {:.3} %", 100.0 * fp.held_out);
     assert!(titles.held_out <= 0.005, "product titles held out: {:.3} %", 100.0 * titles.held_out);
     assert!(prose.held_out <= 0.0001, "prose one-liners held out: {:.4} %", 100.0 * prose.held_out);
     assert!(names.held_out <= 0.0001, "names held out: {:.4} %", 100.0 * names.held_out);
+    assert!(people.held_out <= 0.0001, "names and addresses held out: {:.4} %", 100.0 * people.held_out);
     assert!(border.held_out <= 0.10, "borderline held out: {:.1} %", 100.0 * border.held_out);
     assert!(old_border.held_out <= 0.10, "written borderline held out: {:.1} %", 100.0 * old_border.held_out);
 }
