@@ -265,8 +265,6 @@ pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding
                 if injected_here && literal_comparison(t, operand) {
                     return Some("tautology");
                 }
-                // Right after the injected value (`1 and …`, `x' or …`, `) or …`) or opening it.
-                let after = after_logic(t, i + 1);
                 // A quoted word in balanced prose ("the 'OR' in our name") needs a strong sign,
                 // and so does text that starts with its own literal ("1950 or 1960",
                 // `"sweater" AND "christmas"`): an injection has to follow something.
@@ -287,7 +285,9 @@ pub fn judge(t: &[Token], quote: Option<u8>, unbalanced: bool) -> Option<Finding
                     || kind(at(i.wrapping_sub(1)), Kind::Close) && broken;
                 // Right after a break, what follows is read by `after_break`.
                 let at_break = broken && i == skip_close(t, 1);
-                if opens && !at_break && after >= needed {
+                // Right after the injected value (`1 and …`, `x' or …`, `) or …`) or opening it;
+                // read only then (most `and`s are prose, and the reading costs).
+                if opens && !at_break && after_logic(t, i + 1) >= needed {
                     return Some("injected condition");
                 }
                 let k = skip_open(t, i + 1);
