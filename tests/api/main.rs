@@ -23,6 +23,7 @@ mod graphql_guard;
 mod hardening;
 mod headers;
 mod injection_corpus;
+mod injection_corpus_real;
 mod locks_manage;
 mod measure;
 mod observability;

@@ -145,14 +145,19 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 }
                 push(&mut tokens, Kind::Var, &s[start..i]);
             }
-            // Line comments run to the end of the line; tokens after a newline still count.
+            // Line comments run to the end of the line; tokens after a newline still count, and
+            // a comment with more SQL after it is only a space (`1#x\nand#y\n1=1`).
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = line_end(b, i);
-                push(&mut tokens, Kind::Comment, &s[start..i]);
+                if b[i..].iter().all(u8::is_ascii_whitespace) {
+                    push(&mut tokens, Kind::Comment, &s[start..i]);
+                }
             }
             b'#' => {
                 i = line_end(b, i);
-                push(&mut tokens, Kind::Comment, &s[start..i]);
+                if b[i..].iter().all(u8::is_ascii_whitespace) {
+                    push(&mut tokens, Kind::Comment, &s[start..i]);
+                }
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
                 push(&mut tokens, Kind::Comment, &s[i..]);
@@ -195,7 +200,7 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 }
                 let word = &s[start..i];
                 let mut j = i;
-                while j < b.len() && b[j] == b' ' {
+                while j < b.len() && b[j].is_ascii_whitespace() {
                     j += 1;
                 }
                 let kind = if matches!(word, "and" | "or" | "xor" | "not") {
