@@ -137,6 +137,7 @@ fn main() {
             created_at_ms: 0,
             expires_at_ms: None,
             revoked: false,
+            owner: None,
         };
         entries.push((record.id.clone().into_bytes(), serde_json::to_vec(&record).unwrap()));
     }

@@ -46,6 +46,7 @@ pub fn token_summary(r: &TokenRecord, last_used_hour: Option<u64>) -> Value {
         "expires_at": r.expires_at_ms.map(rfc3339),
         "last_used": last_used_hour.map(rfc3339),
         "revoked": r.revoked,
+        "owner": r.owner.as_ref().map(ToString::to_string),
     })
 }
 

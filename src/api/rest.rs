@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::plan::{self, Allowed, Plan};
-use super::rows::{as_stored, list, present, Listed};
+use super::rows::{as_stored, list, owns, present, Listed};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
 use crate::http::query::list_params;
@@ -110,7 +110,11 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
             Ok(HttpResponse::Ok().content_type("application/json").body(body))
         }
         (Method::GET, Some(id)) => {
-            let row = store.get_row(name, id)?.ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
+            // Another owner's row is not found (its existence is not revealed).
+            let row = store
+                .get_row(name, id)?
+                .filter(|row| owns(cx.state, table, row, cx.principal).unwrap_or(false))
+                .ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::POST, None) if matches!(cx.body.as_deref(), Some(Value::Array(_))) => create_many(cx, table).await,

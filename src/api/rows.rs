@@ -13,11 +13,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::sandbox;
 use crate::schema::{ColumnType, Table};
 use crate::state::AppState;
-use crate::store::{After, ListQuery, Pager};
+use crate::store::{After, Cmp, Filter, Kind, ListQuery, Pager};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
@@ -31,6 +31,7 @@ pub fn as_stored(table: &Table, principal: &Principal, columns: Option<&[String]
         && !principal.record.sandbox
         && !table.columns.values().any(|c| c.secret)
         && table.key_value().is_none()
+        && principal.record.owner.is_none()
 }
 
 /// Whether the token's scopes let it read the table's rows (views were checked by name).
@@ -110,6 +111,15 @@ pub fn list(
     principal: &Principal,
     columns: Option<&[String]>,
 ) -> Result<Listed, ApiError> {
+    // An owner-bound token lists only its owner's rows: one more filter, on stored values.
+    let bound;
+    let q = match owner_filter(state, table, principal)? {
+        Some(owned) => {
+            bound = ListQuery { filters: q.filters.iter().cloned().chain([owned]).collect(), ..q.clone() };
+            &bound
+        }
+        None => q,
+    };
     let differs = |column: &str| shown_differently(table, principal, column);
     let next_of = |rows: &[Map<String, Value>]| {
         (q.limit > 0 && rows.len() >= q.limit).then(|| rows.last().map(|r| After::of(&q.order, r))).flatten()
@@ -154,6 +164,54 @@ pub fn list(
         Value::Object(row)
     };
     Ok(Listed { rows: page.rows.into_iter().map(keep).collect(), total: page.total, next })
+}
+
+/// The filter that keeps an owner-bound token's lists inside its owner (`None`: not bound).
+/// A table one reference away from the owner filters on that column (its index serves it);
+/// further away, the owned ids of the next table down the chain are gathered first.
+fn owner_filter(state: &AppState, table: &Table, principal: &Principal) -> Result<Option<Filter>, ApiError> {
+    let Some(owner) = &principal.record.owner else { return Ok(None) };
+    let path =
+        state.catalog.schema.owner_path(&table.name, &owner.table).map_err(|_| ApiError::new(ErrorKind::NotFound))?;
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(Some(Filter::eq("id", Kind::Number, Value::from(owner.id))));
+    };
+    // From the owner down: the ids each table of the chain owns.
+    let mut ids = vec![Value::from(owner.id)];
+    for hop in rest.iter().rev() {
+        let q = ListQuery {
+            filters: vec![Filter::new(hop.column.clone(), Kind::Number, Cmp::In, false, ids)],
+            limit: usize::MAX,
+            skip_total: true,
+            ..Default::default()
+        };
+        let page = state.store.list_rows(&hop.table, &q)?;
+        ids = page.rows.iter().filter_map(|r| r.get("id").cloned()).collect();
+    }
+    let cmp = if rest.is_empty() { Cmp::Eq } else { Cmp::In };
+    Ok(Some(Filter::new(first.column.clone(), Kind::Number, cmp, false, ids)))
+}
+
+/// Whether a stored row of `table` is the token's to see: always, unless the token is bound
+/// to an owner and the row's chain of references does not lead to it.
+pub fn owns(
+    state: &AppState,
+    table: &Table,
+    row: &Map<String, Value>,
+    principal: &Principal,
+) -> Result<bool, ApiError> {
+    let Some(owner) = &principal.record.owner else { return Ok(true) };
+    let Ok(path) = state.catalog.schema.owner_path(&table.name, &owner.table) else { return Ok(false) };
+    let mut current = row.clone();
+    for (i, hop) in path.iter().enumerate() {
+        let Some(next) = current.get(&hop.column).and_then(Value::as_u64) else { return Ok(false) };
+        if i + 1 == path.len() {
+            return Ok(next == owner.id);
+        }
+        let Some(row) = state.store.get_row(&path[i + 1].table, next)? else { return Ok(false) };
+        current = row;
+    }
+    Ok(current.get("id").and_then(Value::as_u64) == Some(owner.id))
 }
 
 /// Rows read at a time when filters must be judged on presented values.

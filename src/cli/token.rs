@@ -64,6 +64,10 @@ pub struct CreateOpts {
     /// Expire the token after this many seconds.
     #[arg(long, value_name = "SECS")]
     expires: Option<u64>,
+    /// Bind the token to one row (TABLE:ID, e.g. clients:22): in every table it names it sees
+    /// only the rows whose references lead to that row (read scopes only, for now).
+    #[arg(long, value_name = "TABLE:ID")]
+    owner: Option<String>,
     /// Print one JSON object {"id","token","signing_secret"?}.
     #[arg(long)]
     json: bool,
@@ -108,6 +112,7 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
                 introspection: o.introspection,
                 allow_sensitive: o.allow_sensitive,
                 expires: o.expires,
+                owner: o.owner.clone(),
             };
             let created = call(cx, AdminRequest::TokenCreate(spec))?;
             if o.json {
@@ -130,6 +135,9 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
                     };
                     let mut access = words("scopes");
                     access.extend(words("views").into_iter().map(|v| format!("view:{v}")));
+                    if let Some(owner) = t["owner"].as_str() {
+                        access.push(format!("owner:{owner}"));
+                    }
                     let state = if t["revoked"] == Value::Bool(true) { "revoked" } else { "active" };
                     let date = |k: &str| t[k].as_str().unwrap_or("-").to_string();
                     say!(

@@ -6,6 +6,7 @@
 
 pub mod applied;
 pub mod migrate;
+pub mod owner;
 mod parse;
 mod pii;
 mod validate;

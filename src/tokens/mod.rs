@@ -170,6 +170,9 @@ pub struct TokenRecord {
     pub expires_at_ms: Option<u64>,
     #[serde(default)]
     pub revoked: bool,
+    /// The row this token is bound to (`--owner`): it sees only rows that belong to it.
+    #[serde(default)]
+    pub owner: Option<owner::Owner>,
 }
 
 /// A token as the pipeline sees it after authentication.
@@ -234,6 +237,7 @@ impl Principal {
             created_at_ms: 0,
             expires_at_ms: None,
             revoked: false,
+            owner: None,
         };
         Self {
             record,
@@ -273,6 +277,9 @@ pub struct TokenSpec {
     pub introspection: bool,
     pub allow_sensitive: bool,
     pub expires: Option<u64>,
+    /// `TABLE:ID`: bind the token to that row (see `owner`).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// What creation hands back, once.
@@ -382,6 +389,16 @@ impl TokenRegistry {
     /// Creates a token after checking its spec against the schema.
     pub fn create(&self, spec: &TokenSpec, schema: &Schema, now_ms: u64) -> Result<CreatedToken, TokenError> {
         let record_parts = validate_spec(spec, schema)?;
+        let owner = match &spec.owner {
+            Some(raw) => {
+                let owner = owner::validate(raw, &record_parts.0, &spec.views, schema)?;
+                if !self.store.row_exists(&owner.table, owner.id)? {
+                    return Err(TokenError::Invalid(format!("--owner {raw:?}: no such row")));
+                }
+                Some(owner)
+            }
+            None => None,
+        };
         let id = random_hex(8);
         let token = format!("pal_{id}_{}", random_hex(32));
         let signing_secret = spec.sign.then(|| format!("pals_{}", random_hex(32)));
@@ -402,6 +419,7 @@ impl TokenRegistry {
             created_at_ms: now_ms,
             expires_at_ms: spec.expires.map(|s| now_ms.saturating_add(s.saturating_mul(1000))),
             revoked: false,
+            owner,
         };
         self.persist(&record)?;
         self.cache_record(record)?;
@@ -500,6 +518,7 @@ fn parse_id(token: &str) -> Option<&str> {
     (hex16(id, 16) && hex16(secret, 64)).then_some(id)
 }
 
+pub mod owner;
 mod update;
 pub use update::TokenUpdate;
 

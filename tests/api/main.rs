@@ -30,6 +30,7 @@ mod observability;
 mod openapi;
 mod operations;
 mod oracle;
+mod ownership;
 mod probe;
 mod queries;
 mod rate_limit;

@@ -20,6 +20,7 @@ use super::mutate;
 use super::node::{arg_value, field_error, node, register_column_arg, scalar, to_gql, Ctx, Info, Node, Scalar};
 use super::query::{self, WhereInfo};
 use crate::api::plan::{self, Allowed, Plan};
+use crate::api::rows::owns;
 use crate::error::{ApiError, ErrorKind};
 use crate::schema::{ColumnType, Table, View};
 use crate::store::{After, Filter, Kind, ListQuery};
@@ -171,6 +172,10 @@ impl GraphQLValue<S> for Node {
                 let Some(id) = self.row.get(column).and_then(Value::as_u64) else { return Ok(GqlValue::null()) };
                 cx.budget.take(1).map_err(field_error)?;
                 let found = cx.state.store.get_row(table, id).map_err(|e| field_error(e.into()))?;
+                let found = match found {
+                    Some(r) if owns(&cx.state, def, &r, &cx.principal).map_err(field_error)? => Some(r),
+                    _ => None,
+                };
                 let value = found.map(|r| node(&cx.state, def, r, &cx.principal, None));
                 ex.resolve(&info.of(table), &value)
             }
@@ -210,6 +215,10 @@ impl GraphQLValue<S> for Node {
                 let id = args.get::<i32>("id")?.unwrap_or_default();
                 cx.budget.take(1).map_err(field_error)?;
                 let found = cx.state.store.get_row(table, id.max(0) as u64).map_err(|e| field_error(e.into()))?;
+                let found = match found {
+                    Some(r) if owns(&cx.state, def, &r, &cx.principal).map_err(field_error)? => Some(r),
+                    _ => None,
+                };
                 let value = found.map(|r| node(&cx.state, def, r, &cx.principal, None));
                 ex.resolve(&info.of(table), &value)
             }

@@ -49,6 +49,15 @@ impl Audience<'_> {
         matches!(self, Audience::Token(p) if p.is_public())
     }
 
+    /// The row an owner-bound token is bound to (`TABLE:ID`): every answer holds only rows
+    /// that belong to it.
+    fn owner(&self) -> Option<String> {
+        match self {
+            Audience::Token(p) => p.record.owner.as_ref().map(ToString::to_string),
+            _ => None,
+        }
+    }
+
     fn sandbox(&self) -> bool {
         matches!(self, Audience::Token(p) if p.record.sandbox)
     }
@@ -91,7 +100,7 @@ pub fn document(catalog: &Catalog, audience: Audience<'_>, server_url: &str) -> 
                             pipeline. Generated from data/schema.toml for the token that asked.",
         },
         "servers": [{"url": server}],
-        "x-palisade": {"sandbox": audience.sandbox(), "anonymous": audience.anonymous()},
+        "x-palisade": {"sandbox": audience.sandbox(), "anonymous": audience.anonymous(), "owner": audience.owner()},
         "security": if audience.anonymous() { json!([{}]) } else { json!([{"bearer": []}]) },
         "paths": paths,
         "components": {

@@ -1,0 +1,160 @@
+//! Owner-bound tokens (issue #28), from an attacker's side: a token bound to client 1 never
+//! sees another client's rows — by guessed id, filter, list, total, CSV, view or GraphQL walk.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::support::TestApp;
+
+const SCOPES: [&str; 5] = ["clients:r", "invoices:r", "invoice_items:r", "contacts:r", "tickets:r"];
+
+fn bound(app: &TestApp) -> String {
+    app.token_with(|s| {
+        s.scopes = SCOPES.iter().map(|x| x.to_string()).collect();
+        s.owner = Some("clients:1".into());
+        s.allow_sensitive = true;
+    })
+    .token
+}
+
+/// A token that reads every row of the same tables.
+fn admin(app: &TestApp) -> String {
+    app.token_with(|s| {
+        s.scopes = SCOPES.iter().map(|x| x.to_string()).collect();
+        s.allow_sensitive = true;
+    })
+    .token
+}
+
+fn rows(v: &Value) -> Vec<Value> {
+    v["data"].as_array().cloned().unwrap_or_default()
+}
+
+fn ids(v: &[Value]) -> HashSet<u64> {
+    v.iter().map(|r| r["id"].as_u64().unwrap()).collect()
+}
+
+/// Every row of a table as the full-access token sees it.
+fn every(app: &TestApp, admin: &str, table: &str) -> Vec<Value> {
+    rows(&app.get(&format!("/api/v1/{table}?limit=500"), admin).json())
+}
+
+#[test]
+fn a_bound_token_sees_only_its_owners_rows_on_rest() {
+    let app = TestApp::start();
+    let admin = admin(&app);
+    let t = bound(&app);
+    let invoices = every(&app, &admin, "invoices");
+    let (mine, theirs): (Vec<Value>, Vec<Value>) = invoices.iter().cloned().partition(|r| r["client_id"] == 1);
+    assert!(!mine.is_empty() && !theirs.is_empty(), "the demo data has invoices of several clients");
+    let my_invoices = ids(&mine);
+    // Lists and totals hold only owned rows; a filter on another client finds nothing.
+    let listed = app.get("/api/v1/invoices?limit=500", &t).json();
+    assert_eq!(ids(&rows(&listed)), my_invoices);
+    assert_eq!(listed["total"].as_u64().unwrap() as usize, my_invoices.len());
+    let other = app.get("/api/v1/invoices?client_id=2", &t).json();
+    assert!(rows(&other).is_empty() && other["total"] == 0);
+    // Guessed ids of another client's rows: 404, as for a row that does not exist.
+    for table in ["invoices", "invoice_items", "contacts", "tickets", "clients"] {
+        for r in every(&app, &admin, table) {
+            let id = r["id"].as_u64().unwrap();
+            let owned = match table {
+                "clients" => id == 1,
+                "invoice_items" => my_invoices.contains(&r["invoice_id"].as_u64().unwrap()),
+                _ => r["client_id"] == 1,
+            };
+            let got = app.get(&format!("/api/v1/{table}/{id}"), &t);
+            assert_eq!(got.status, if owned { 200 } else { 404 }, "{table}/{id}: {}", got.text());
+            if !owned {
+                assert_eq!(got.code(), "not_found");
+                got.assert_security_headers();
+            }
+        }
+        // The list of each table holds exactly the owned rows.
+        let listed = ids(&rows(&app.get(&format!("/api/v1/{table}?limit=500"), &t).json()));
+        for id in &listed {
+            assert_eq!(
+                app.get(&format!("/api/v1/{table}/{id}"), &t).status,
+                200,
+                "{table}/{id} listed but not readable"
+            );
+        }
+    }
+    // Items two references away: only those of owned invoices.
+    for item in rows(&app.get("/api/v1/invoice_items?limit=500", &t).json()) {
+        assert!(my_invoices.contains(&item["invoice_id"].as_u64().unwrap()), "{item}");
+    }
+    // CSV export: the same rows.
+    let csv = app.req("GET", "/api/v1/invoices").bearer(&t).header("Accept", "text/csv").send();
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.text().lines().count() - 1, my_invoices.len(), "{}", csv.text());
+    // Writes are not in a bound token's reach at all (read scopes only).
+    let w = app.req("POST", "/api/v1/invoices").bearer(&t).json(&json!({"client_id": 1})).send();
+    assert_eq!(w.status, 403);
+    // The document says it is bound.
+    assert_eq!(app.get("/api/v1/openapi.json", &t).json()["x-palisade"]["owner"], "clients:1");
+}
+
+#[test]
+fn graphql_walks_never_leave_the_owner() {
+    let app = TestApp::start();
+    let admin = admin(&app);
+    let t = bound(&app);
+    let theirs: Vec<u64> = every(&app, &admin, "invoices")
+        .iter()
+        .filter(|r| r["client_id"] != 1)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    let gql = |q: &str| {
+        let r = app.req("POST", "/graphql").bearer(&t).json(&json!({ "query": q })).send();
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        r.json()
+    };
+    assert!(gql("{ clients_by_id(id: 2) { id company } }")["data"]["clients_by_id"].is_null());
+    assert!(gql(&format!("{{ invoices_by_id(id: {}) {{ id }} }}", theirs[0]))["data"]["invoices_by_id"].is_null());
+    let clients = gql("{ clients(limit: 100) { id } }");
+    assert_eq!(clients["data"]["clients"].as_array().unwrap().len(), 1);
+    let walk = gql("{ invoices(limit: 100) { id client { id } } }");
+    for inv in walk["data"]["invoices"].as_array().unwrap() {
+        assert_eq!(inv["client"]["id"], 1, "{inv}");
+    }
+    let items = gql("{ invoice_items(limit: 100) { id invoice { id client { id } } } }");
+    for item in items["data"]["invoice_items"].as_array().unwrap() {
+        assert_eq!(item["invoice"]["client"]["id"], 1, "{item}");
+    }
+    let reverse = gql("{ clients(limit: 5) { id invoices(limit: 100) { id client_id } } }");
+    for c in reverse["data"]["clients"].as_array().unwrap() {
+        for inv in c["invoices"].as_array().unwrap() {
+            assert_eq!(inv["client_id"], 1);
+        }
+    }
+    let filtered = gql(r#"{ invoices(where: { client_id: { eq: 2 } }) { id } }"#);
+    assert!(filtered["data"]["invoices"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_binding_that_cannot_hold_is_refused_at_creation() {
+    let app = TestApp::start();
+    let make = |scopes: &[&str], owner: &str| {
+        let spec = palisade::tokens::TokenSpec {
+            name: "partner".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            owner: Some(owner.into()),
+            ..Default::default()
+        };
+        app.state.tokens.create(&spec, app.state.schema(), 0).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert!(make(&["invoices:r"], "clients:1").is_ok());
+    for (scopes, owner, says) in [
+        (&["leads:r"][..], "clients:1", "leads"),
+        (&["*:r"][..], "clients:1", "name each table"),
+        (&["invoices:rc"][..], "clients:1", "reads only"),
+        (&["invoices:r"][..], "clients:999999", "no such row"),
+        (&["invoices:r"][..], "nope:1", "unknown table"),
+        (&["invoices:r"][..], "clients", "TABLE:ID"),
+    ] {
+        let err = make(scopes, owner).unwrap_err();
+        assert!(err.contains(says), "{scopes:?} {owner}: {err}");
+    }
+}
