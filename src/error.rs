@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Forbidden,
     IpNotAllowed,
     SandboxReadOnly,
+    /// An owner-bound token's write would leave its owner (issue #28).
+    OwnerMismatch,
     Locked,
     InjectionDetected,
     CheckFailed,
@@ -81,6 +83,7 @@ impl ErrorKind {
         ErrorKind::Forbidden,
         ErrorKind::IpNotAllowed,
         ErrorKind::SandboxReadOnly,
+        ErrorKind::OwnerMismatch,
         ErrorKind::Locked,
         ErrorKind::InjectionDetected,
         ErrorKind::CheckFailed,
@@ -107,7 +110,7 @@ impl ErrorKind {
             MissingToken | InvalidToken | MissingSignature | BadSignature | StaleRequest | ReplayedRequest => {
                 StatusCode::UNAUTHORIZED
             }
-            CorsRejected | OriginNotAllowed | Forbidden | IpNotAllowed | SandboxReadOnly | Locked
+            CorsRejected | OriginNotAllowed | Forbidden | IpNotAllowed | SandboxReadOnly | OwnerMismatch | Locked
             | InjectionDetected | CheckFailed => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -149,6 +152,7 @@ impl ErrorKind {
             Forbidden => "forbidden",
             IpNotAllowed => "ip_not_allowed",
             SandboxReadOnly => "sandbox_read_only",
+            OwnerMismatch => "owner_mismatch",
             Locked => "locked",
             InjectionDetected => "injection_detected",
             CheckFailed => "check_failed",
@@ -192,6 +196,7 @@ impl ErrorKind {
             Forbidden => "the token may not do this",
             IpNotAllowed => "the token may not be used from this address",
             SandboxReadOnly => "sandbox tokens are read-only",
+            OwnerMismatch => "the row would not belong to the token's owner",
             Locked => "access is locked",
             InjectionDetected => "the request was refused",
             CheckFailed => "the request was refused",

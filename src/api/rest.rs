@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::plan::{self, Allowed, Plan};
-use super::rows::{as_stored, list, owns, present, Listed};
+use super::rows::{as_stored, bind, fill_owner, list, owns, present, Listed};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
 use crate::http::query::list_params;
@@ -119,8 +119,10 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
         }
         (Method::POST, None) if matches!(cx.body.as_deref(), Some(Value::Array(_))) => create_many(cx, table).await,
         (Method::POST, None) => {
-            let op = tables::create(table, &cx.state.real_values, body_object(cx)?, cx.state.clock.now_ms())?;
-            let stored = tables::stored(store.write(op).await?)?;
+            let mut body = body_object(cx)?;
+            fill_owner(cx.state, table, cx.principal, &mut body);
+            let op = tables::create(table, &cx.state.real_values, body, cx.state.clock.now_ms())?;
+            let stored = tables::stored(store.write(bind(cx.state, table, cx.principal, op)?).await?)?;
             let id = stored.get("id").and_then(Value::as_u64).unwrap_or_default();
             Ok(HttpResponse::Created()
                 .insert_header((LOCATION, format!("/api/v1/{name}/{id}")))
@@ -129,11 +131,12 @@ pub async fn table(cx: &Call<'_>, name: &str, id: Option<u64>) -> Result<HttpRes
         (Method::PUT | Method::PATCH, Some(id)) => {
             let how = if cx.req.method() == Method::PATCH { Update::Merge } else { Update::Replace };
             let op = tables::update(table, &cx.state.real_values, id, body_object(cx)?, how)?;
-            let row = tables::stored(store.write(op).await?)?;
+            let row = tables::stored(store.write(bind(cx.state, table, cx.principal, op)?).await?)?;
             Ok(HttpResponse::Ok().json(json!({"data": present(cx.state, table, row, cx.principal, None)})))
         }
         (Method::DELETE, Some(id)) => {
-            tables::deleted(store.write(tables::delete(cx.state.schema(), table, id)).await?)?;
+            let op = bind(cx.state, table, cx.principal, tables::delete(cx.state.schema(), table, id))?;
+            tables::deleted(store.write(op).await?)?;
             Ok(HttpResponse::NoContent().finish())
         }
         _ => Err(ApiError::new(ErrorKind::MethodNotAllowed)),
@@ -160,8 +163,14 @@ async fn create_many(cx: &Call<'_>, table: &Table) -> Result<HttpResponse, ApiEr
         let more = u32::try_from(items.len() - 1).unwrap_or(u32::MAX);
         cx.state.stages().rate_limit.count_n(cx.principal, &config.rate_limit, more).map_err(|r| r.error)?;
     }
-    let op = tables::create_many(table, &cx.state.real_values, items, cx.state.clock.now_ms())?;
-    let rows = tables::stored_rows(cx.state.store.write(op).await?)?;
+    let mut items = items.to_vec();
+    for item in items.iter_mut() {
+        if let Value::Object(body) = item {
+            fill_owner(cx.state, table, cx.principal, body);
+        }
+    }
+    let op = tables::create_many(table, &cx.state.real_values, &items, cx.state.clock.now_ms())?;
+    let rows = tables::stored_rows(cx.state.store.write(bind(cx.state, table, cx.principal, op)?).await?)?;
     let data: Vec<Value> = rows.into_iter().map(|r| present(cx.state, table, r, cx.principal, None)).collect();
     Ok(HttpResponse::Created().json(json!({"data": data})))
 }

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::sandbox;
 use crate::schema::{ColumnType, Table};
 use crate::state::AppState;
-use crate::store::{After, Cmp, Filter, Kind, ListQuery, Pager};
+use crate::store::{After, Cmp, Filter, Kind, ListQuery, Op, OwnerRule, Pager};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
@@ -190,6 +190,28 @@ fn owner_filter(state: &AppState, table: &Table, principal: &Principal) -> Resul
     }
     let cmp = if rest.is_empty() { Cmp::Eq } else { Cmp::In };
     Ok(Some(Filter::new(first.column.clone(), Kind::Number, cmp, false, ids)))
+}
+
+/// A new row of an owner-bound token one reference away from its owner gets the owner's id
+/// in that column when the body leaves it out (before validation, which may require it).
+pub fn fill_owner(state: &AppState, table: &Table, principal: &Principal, body: &mut Map<String, Value>) {
+    let Some(owner) = &principal.record.owner else { return };
+    if let Ok(path) = state.catalog.schema.owner_path(&table.name, &owner.table) {
+        if let [hop] = path.as_slice() {
+            body.entry(hop.column.clone()).or_insert(Value::from(owner.id));
+        }
+    }
+}
+
+/// A client write, bound to the token's owner when it has one (the writer checks it: see
+/// `store::owned`).
+pub fn bind(state: &AppState, table: &Table, principal: &Principal, op: Op) -> Result<Op, ApiError> {
+    let Some(owner) = &principal.record.owner else { return Ok(op) };
+    let path =
+        state.catalog.schema.owner_path(&table.name, &owner.table).map_err(|_| ApiError::new(ErrorKind::Forbidden))?;
+    let path = path.into_iter().map(|h| (h.table, h.column)).collect();
+    let rule = OwnerRule { path, table: owner.table.clone(), id: owner.id };
+    Ok(Op::Owned { rule, op: Box::new(op) })
 }
 
 /// Whether a stored row of `table` is the token's to see: always, unless the token is bound

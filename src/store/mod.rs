@@ -21,6 +21,7 @@ pub mod keys;
 mod list;
 pub mod locks;
 pub mod order;
+mod owned;
 pub mod point;
 pub mod query;
 mod rows;
@@ -37,6 +38,7 @@ pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
 pub use list::{Page, Pager};
 pub use order::Kind;
+pub use owned::OwnerRule;
 pub use query::{filters_match, After, Cmp, Filter, ListQuery, OrderBy};
 pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
 

@@ -94,6 +94,9 @@ pub enum Op {
     BeginPoint { capture: Arc<PointCapture> },
     /// Ends the capture of [`Op::BeginPoint`].
     EndPoint,
+    /// A client write of an owner-bound token: `op` (an insert, bulk insert, update or
+    /// delete) only inside the owner `rule` names (see `owned`).
+    Owned { rule: super::owned::OwnerRule, op: Box<Op> },
     /// Does nothing: proves the writer answers (the watchdog's probe).
     Ping,
 }
@@ -278,7 +281,7 @@ impl Engine {
         self.tree(&format!("idx:{table}"))
     }
 
-    fn apply(&mut self, op: Op) -> Result<Done, ApiError> {
+    pub(super) fn apply(&mut self, op: Op) -> Result<Done, ApiError> {
         match op {
             Op::Insert { table, row, refs } => self.insert(&table, row, &refs),
             Op::Update { table, id, refs, change } => self.update(&table, id, &refs, change),
@@ -315,6 +318,7 @@ impl Engine {
                 self.capture = None;
                 Ok(Done::Ok)
             }
+            Op::Owned { rule, op } => self.owned_write(&rule, *op),
             Op::Ping => Ok(Done::Ok),
         }
     }

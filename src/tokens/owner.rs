@@ -1,10 +1,8 @@
 //! Owner-bound tokens (issue #28): `token create --owner clients:22` binds a token to one row
 //! of an owner table; in every table its scopes name it then sees only the rows whose chain
-//! of references (`schema::owner`) leads to that row. Checked here, when the token is made:
-//! every named table (or view's table) must reach the owner table by exactly one chain, and
-//! the binding is read-only for now — writes inside a binding (a create must reference owned
-//! rows, an update cannot move a row out) are not built yet, so a bound token with a write
-//! scope is refused rather than let write outside its owner.
+//! of references (`schema::owner`) leads to that row, and writes only inside it (checked by
+//! the store's writer: `store::owned`). Checked here, when the token is made: every named
+//! table (or view's table) must reach the owner table by exactly one chain.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,13 +35,6 @@ pub fn validate(raw: &str, scopes: &[ScopeEntry], views: &[String], schema: &Sch
     for s in scopes {
         if s.table == "*" {
             return Err(invalid("--owner: name each table in --scope (`*` would take in tables with no owner)".into()));
-        }
-        if s.perms.letters() != "r" {
-            return Err(invalid(format!(
-                "--scope {}:{}: an owner-bound token reads only (writes inside the binding are not built yet)",
-                s.table,
-                s.perms.letters()
-            )));
         }
         schema.owner_path(&s.table, table).map_err(|e| invalid(format!("--scope {}: {e}", s.table)))?;
     }

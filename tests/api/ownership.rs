@@ -149,7 +149,6 @@ fn a_binding_that_cannot_hold_is_refused_at_creation() {
     for (scopes, owner, says) in [
         (&["leads:r"][..], "clients:1", "leads"),
         (&["*:r"][..], "clients:1", "name each table"),
-        (&["invoices:rc"][..], "clients:1", "reads only"),
         (&["invoices:r"][..], "clients:999999", "no such row"),
         (&["invoices:r"][..], "nope:1", "unknown table"),
         (&["invoices:r"][..], "clients", "TABLE:ID"),
@@ -157,4 +156,75 @@ fn a_binding_that_cannot_hold_is_refused_at_creation() {
         let err = make(scopes, owner).unwrap_err();
         assert!(err.contains(says), "{scopes:?} {owner}: {err}");
     }
+}
+
+#[test]
+fn writes_stay_inside_the_owner() {
+    let app = TestApp::start();
+    let admin = admin(&app);
+    let t = app
+        .token_with(|s| {
+            s.scopes = ["clients:ru", "invoices:rcud", "invoice_items:rc", "tickets:rc"]
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            s.owner = Some("clients:1".into());
+        })
+        .token;
+    let invoices = every(&app, &admin, "invoices");
+    let mine = invoices.iter().find(|r| r["client_id"] == 1).unwrap()["id"].as_u64().unwrap();
+    let theirs = invoices.iter().find(|r| r["client_id"] != 1).unwrap()["id"].as_u64().unwrap();
+    let invoice = |client: Option<u64>| {
+        let mut v = json!({"number": "OWN-1", "status": "draft", "issue_date": "2025-05-01", "total": 10.0});
+        if let Some(c) = client {
+            v["client_id"] = json!(c);
+        }
+        v
+    };
+    let post = |path: &str, body: &Value| app.req("POST", path).bearer(&t).json(body).send();
+    // A create without the owner column gets the owner; another owner's is refused.
+    let made = post("/api/v1/invoices", &invoice(None));
+    assert_eq!(made.status, 201, "{}", made.text());
+    assert_eq!(made.json()["data"]["client_id"], 1);
+    let refused = post("/api/v1/invoices", &invoice(Some(2)));
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(refused.code(), "owner_mismatch");
+    refused.assert_security_headers();
+    let bulk = post("/api/v1/invoices", &json!([invoice(Some(1)), invoice(Some(2))]));
+    assert_eq!((bulk.status, bulk.code()), (403, "owner_mismatch".to_string()), "{}", bulk.text());
+    // Two references away: an item of another client's invoice is refused.
+    let item = |inv: u64| json!({"invoice_id": inv, "description": "x", "quantity": 1, "unit_price": 1.0});
+    assert_eq!(post("/api/v1/invoice_items", &item(mine)).status, 201);
+    assert_eq!(post("/api/v1/invoice_items", &item(theirs)).code(), "owner_mismatch");
+    // Updates cannot move a row out; another owner's rows are not found.
+    let moved = app.req("PATCH", &format!("/api/v1/invoices/{mine}")).bearer(&t).json(&json!({"client_id": 2})).send();
+    assert_eq!((moved.status, moved.code()), (403, "owner_mismatch".to_string()));
+    let kept = app.req("PATCH", &format!("/api/v1/invoices/{mine}")).bearer(&t).json(&json!({"status": "sent"})).send();
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    let foreign =
+        app.req("PATCH", &format!("/api/v1/invoices/{theirs}")).bearer(&t).json(&json!({"status": "paid"})).send();
+    assert_eq!(foreign.status, 404);
+    assert_eq!(app.req("DELETE", &format!("/api/v1/invoices/{theirs}")).bearer(&t).send().status, 404);
+    assert_eq!(
+        app.get(&format!("/api/v1/invoices/{theirs}"), &admin).json()["data"]["status"],
+        invoices.iter().find(|r| r["id"] == theirs).unwrap()["status"]
+    );
+    let gone = made.json()["data"]["id"].as_u64().unwrap();
+    assert_eq!(app.req("DELETE", &format!("/api/v1/invoices/{gone}")).bearer(&t).send().status, 204);
+    // The owner row itself: editable, not creatable; another client's is not found.
+    assert_eq!(app.req("PATCH", "/api/v1/clients/1").bearer(&t).json(&json!({"city": "Oslo"})).send().status, 200);
+    assert_eq!(app.req("PATCH", "/api/v1/clients/2").bearer(&t).json(&json!({"city": "Oslo"})).send().status, 404);
+    // GraphQL goes through the same writer check.
+    let r = app
+        .req("POST", "/graphql")
+        .bearer(&t)
+        .json(&json!({"query": "mutation { create_invoices(client_id: 2, number: \"G\", status: \"draft\", issue_date: \"2025-01-01\", total: 1.0) { id } }"}))
+        .send();
+    assert_eq!(r.json()["errors"][0]["extensions"]["code"], "owner_mismatch", "{}", r.text());
+    let r = app
+        .req("POST", "/graphql")
+        .bearer(&t)
+        .json(&json!({"query": format!("mutation {{ update_invoices(id: {theirs}, status: \"paid\") {{ id }} }}")}))
+        .send();
+    assert_eq!(r.json()["errors"][0]["extensions"]["code"], "not_found", "{}", r.text());
 }
