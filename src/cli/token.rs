@@ -92,6 +92,9 @@ pub struct UpdateOpts {
     /// Client addresses allowed (CIDR; replaces the list). Repeatable.
     #[arg(long = "cidr", value_name = "CIDR")]
     cidrs: Vec<String>,
+    /// Bind the token to one row (TABLE:ID), checked as at creation.
+    #[arg(long, value_name = "TABLE:ID")]
+    owner: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -159,6 +162,7 @@ pub fn run(cx: &Context, command: &TokenCommand) -> anyhow::Result<()> {
                 expires: o.expires,
                 origins: (!o.origins.is_empty()).then(|| o.origins.clone()),
                 cidrs: (!o.cidrs.is_empty()).then(|| o.cidrs.clone()),
+                owner: o.owner.clone(),
             };
             let updated = call(cx, AdminRequest::TokenUpdate { id: o.id.clone(), change })?;
             if o.json {

@@ -26,6 +26,9 @@ pub struct TokenUpdate {
     pub origins: Option<Vec<String>>,
     /// Replaces the CIDR list.
     pub cidrs: Option<Vec<String>>,
+    /// Binds the token to this row (`TABLE:ID`), checked as at creation.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl TokenUpdate {
@@ -35,6 +38,7 @@ impl TokenUpdate {
             && self.expires.is_none()
             && self.origins.is_none()
             && self.cidrs.is_none()
+            && self.owner.is_none()
     }
 }
 
@@ -53,7 +57,7 @@ impl TokenRegistry {
     ) -> Result<TokenRecord, TokenError> {
         if change.is_empty() {
             return Err(TokenError::Invalid(
-                "nothing to change: give --rate, --window, --expires, --origin or --cidr".into(),
+                "nothing to change: give --rate, --window, --expires, --origin, --cidr or --owner".into(),
             ));
         }
         let bytes = self.store.tokens.get(id.as_bytes()).map_err(StoreError::from)?;
@@ -88,6 +92,13 @@ impl TokenRegistry {
         }
         if change.cidrs.is_some() {
             record.cidrs = cidrs;
+        }
+        if let Some(raw) = &change.owner {
+            let owner = super::owner::validate(raw, &record.scopes, &record.views, schema)?;
+            if !self.store.row_exists(&owner.table, owner.id)? {
+                return Err(TokenError::Invalid(format!("--owner {raw:?}: no such row")));
+            }
+            record.owner = Some(owner);
         }
         self.persist(&record)?;
         self.cache_record(record.clone())?;

@@ -228,3 +228,27 @@ fn writes_stay_inside_the_owner() {
         .send();
     assert_eq!(r.json()["errors"][0]["extensions"]["code"], "not_found", "{}", r.text());
 }
+
+#[test]
+fn token_update_binds_a_live_token() {
+    use palisade::api::admin::execute;
+    use palisade::api::admin_request::AdminRequest;
+    use palisade::tokens::TokenUpdate;
+    let app = TestApp::start();
+    let t = app.token_with(|s| s.scopes = vec!["invoices:r".into()]);
+    let before = app.get("/api/v1/invoices?limit=500", &t.token).json()["total"].as_u64().unwrap();
+    let bind = |owner: &str| {
+        let change = TokenUpdate { owner: Some(owner.into()), ..Default::default() };
+        execute(&app.state, AdminRequest::TokenUpdate { id: t.id.clone(), change })
+    };
+    assert!(bind("clients:999999").is_err(), "no such row");
+    let shown = bind("clients:1").unwrap();
+    assert_eq!(shown["owner"], "clients:1");
+    let after = app.get("/api/v1/invoices?limit=500", &t.token).json();
+    assert!(after["total"].as_u64().unwrap() < before);
+    assert!(rows(&after).iter().all(|r| r["client_id"] == 1));
+    let leads = app.token_with(|s| s.scopes = vec!["leads:r".into()]);
+    let change = TokenUpdate { owner: Some("clients:1".into()), ..Default::default() };
+    let refused = execute(&app.state, AdminRequest::TokenUpdate { id: leads.id.clone(), change });
+    assert!(refused.unwrap_err().contains("leads"));
+}
