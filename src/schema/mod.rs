@@ -138,6 +138,9 @@ pub struct Table {
     pub columns: BTreeMap<String, Column>,
     /// Its name before a rename (`renamed_from = "old"`).
     pub renamed_from: Option<String>,
+    /// `owner_path = "column"`: the one reference column that leads to a row's owner, where
+    /// the table has several (see `owner`).
+    pub owner_path: Option<String>,
     /// Stored rows may hold keys the schema no longer declares (a dropped column whose data
     /// is kept until `palisade schema prune`): rows must then be presented, never sent as
     /// stored. Set at start by `schema::migrate`.

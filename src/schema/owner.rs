@@ -2,8 +2,9 @@
 //! chain of reference columns that leads from a table to the owner table
 //! (`invoice_items.invoice_id → invoices.client_id → clients`). The schema's references are
 //! the only source, so an ownership rule is never written by hand and cannot drift from the
-//! data: a table reaches the owner by exactly one shortest chain, or a token bound to that
-//! owner cannot name it (the error names the table and says why).
+//! data: a table reaches the owner by exactly one shortest chain — or, where it has several
+//! reference columns that could, the one its `owner_path = "column"` names — or a token
+//! bound to that owner cannot name it (the error names the table and says why).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,7 +35,9 @@ impl Schema {
                 break;
             }
             let Some(def) = self.table(&at) else { continue };
-            for c in def.columns.values() {
+            // `owner_path` names the one column to follow where a table has several.
+            let followed = def.columns.values().filter(|c| def.owner_path.as_ref().is_none_or(|p| *p == c.name));
+            for c in followed {
                 let Some(next) = c.references.as_deref() else { continue };
                 let mut longer = path.clone();
                 longer.push(Hop { table: at.clone(), column: c.name.clone() });
@@ -57,7 +60,7 @@ impl Schema {
                     .iter()
                     .map(|p| p.iter().map(|h| format!("{}.{}", h.table, h.column)).collect::<Vec<_>>().join(" → "))
                     .collect();
-                Err(format!("table {table:?} reaches {owner:?} by more than one chain ({}), so which owner a row has is ambiguous", chains.join("; ")))
+                Err(format!("table {table:?} reaches {owner:?} by more than one chain ({}), so which owner a row has is ambiguous: set owner_path = \"column\" on it", chains.join("; ")))
             }
         }
     }
@@ -92,5 +95,21 @@ billed_to = { type = "int", references = "clients" }
         .unwrap();
         assert!(two.owner_path("tasks", "clients").unwrap_err().contains("more than one chain"));
         assert!(two.owner_path("projects", "clients").is_ok());
+        let named = Schema::parse(
+            r#"
+[tables.clients.columns]
+name = { type = "string" }
+[tables.tasks]
+owner_path = "client_id"
+[tables.tasks.columns]
+client_id = { type = "int", references = "clients" }
+billed_to = { type = "int", references = "clients" }
+"#,
+        )
+        .unwrap();
+        let path = named.owner_path("tasks", "clients").unwrap();
+        assert_eq!(path[0].column, "client_id");
+        let wrong = "[tables.clients.columns]\nname = { type = \"string\" }\n[tables.tasks]\nowner_path = \"name\"\n[tables.tasks.columns]\nname = { type = \"string\" }\n";
+        assert!(Schema::parse(wrong).is_err());
     }
 }

@@ -27,6 +27,8 @@ struct RawTable {
     plain_values: bool,
     /// The table's name before a rename (its rows move over once, at the next start).
     renamed_from: Option<String>,
+    /// The reference column that says which owner a row has, where several could.
+    owner_path: Option<String>,
     #[serde(default)]
     columns: BTreeMap<String, RawColumn>,
 }
@@ -138,6 +140,11 @@ pub(super) fn parse(text: &str) -> Result<Schema, SchemaError> {
                 },
             );
         }
+        if let Some(path) = &raw_table.owner_path {
+            if !columns.get(path).is_some_and(|c| c.references.is_some()) {
+                return Err(table_err(&format!("owner_path {path:?} must name one of its reference columns")));
+            }
+        }
         tables.insert(
             name.clone(),
             Table {
@@ -146,6 +153,7 @@ pub(super) fn parse(text: &str) -> Result<Schema, SchemaError> {
                 plain_values: raw_table.plain_values,
                 columns,
                 renamed_from: raw_table.renamed_from.clone(),
+                owner_path: raw_table.owner_path.clone(),
                 hidden_data: false,
             },
         );
