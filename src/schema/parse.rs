@@ -141,7 +141,7 @@ pub(super) fn parse(text: &str) -> Result<Schema, SchemaError> {
             );
         }
         if let Some(path) = &raw_table.owner_path {
-            if !columns.get(path).is_some_and(|c| c.references.is_some()) {
+            if columns.get(path).is_none_or(|c| c.references.is_none()) {
                 return Err(table_err(&format!("owner_path {path:?} must name one of its reference columns")));
             }
         }
