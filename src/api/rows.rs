@@ -120,6 +120,14 @@ pub fn list(
         }
         None => q,
     };
+    // Two or more references from the owner, the filter names the owned ids of the table in
+    // between as they were when it was made: a row moved to another owner since is dropped
+    // by checking each listed row's chain as it is now.
+    let far_from_owner = principal
+        .record
+        .owner
+        .as_ref()
+        .is_some_and(|o| state.catalog.schema.owner_path(&table.name, &o.table).is_ok_and(|path| path.len() > 1));
     let differs = |column: &str| shown_differently(table, principal, column);
     let next_of = |rows: &[Map<String, Value>]| {
         (q.limit > 0 && rows.len() >= q.limit).then(|| rows.last().map(|r| After::of(&q.order, r))).flatten()
@@ -128,7 +136,13 @@ pub fn list(
     if !q.filters.iter().any(|f| differs(&f.column)) && !q.order.iter().any(|o| differs(&o.column)) {
         let page = state.store.list_rows(&table.name, q)?;
         let next = next_of(&page.rows);
-        let rows = page.rows.into_iter().map(|r| present(state, table, r, principal, columns)).collect();
+        let mut rows = Vec::with_capacity(page.rows.len());
+        for row in page.rows {
+            if far_from_owner && !owns(state, table, &row, principal)? {
+                continue;
+            }
+            rows.push(present(state, table, row, principal, columns));
+        }
         return Ok(Listed { rows, total: page.total, next });
     }
     let (shown, stored): (Vec<_>, Vec<_>) = q.filters.iter().cloned().partition(|f| differs(&f.column));
@@ -155,8 +169,17 @@ pub fn list(
             break;
         }
     }
-    let page = pager.finish(None);
+    let mut page = pager.finish(None);
     let next = next_of(&page.rows);
+    if far_from_owner {
+        let mut kept = Vec::with_capacity(page.rows.len());
+        for row in page.rows {
+            if owns(state, table, &row, principal)? {
+                kept.push(row);
+            }
+        }
+        page.rows = kept;
+    }
     let keep = |mut row: Map<String, Value>| {
         if let (Some(cols), Some(_)) = (columns, &working) {
             row.retain(|k, _| k == "id" || cols.contains(k));

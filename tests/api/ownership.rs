@@ -252,3 +252,114 @@ fn token_update_binds_a_live_token() {
     let refused = execute(&app.state, AdminRequest::TokenUpdate { id: leads.id.clone(), change });
     assert!(refused.unwrap_err().contains("leads"));
 }
+
+#[test]
+fn rows_moving_between_owners_never_show_up_on_the_wrong_side() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::builder().config(|c| c.rate_limit.requests = 10_000_000).start();
+    let admin = app
+        .token_with(|s| {
+            s.scopes = ["invoices:rcud", "invoice_items:rc"].iter().map(|x| x.to_string()).collect();
+            s.rate = Some(10_000_000);
+        })
+        .token;
+    let reader = app
+        .token_with(|s| {
+            s.scopes = ["clients:r", "invoices:r", "invoice_items:r"].iter().map(|x| x.to_string()).collect();
+            s.owner = Some("clients:1".into());
+            s.rate = Some(10_000_000);
+        })
+        .token;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let addr = app.addr;
+    let writers: Vec<_> = (0..16u64)
+        .map(|w| {
+            let (admin, stop) = (admin.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let client = 1 + (w + n) % 3;
+                    let body = json!({"client_id": client, "number": format!("M-{w}-{n}"), "status": "draft",
+                                      "issue_date": "2025-01-01", "total": 1.0});
+                    let made =
+                        crate::support::Req::to(addr, "POST", "/api/v1/invoices").bearer(&admin).json(&body).send();
+                    let Some(id) = made.json()["data"]["id"].as_u64() else { continue };
+                    let item = json!({"invoice_id": id, "description": "x", "quantity": 1, "unit_price": 1.0});
+                    crate::support::Req::to(addr, "POST", "/api/v1/invoice_items").bearer(&admin).json(&item).send();
+                    // Move it across owners and back and forth.
+                    for to in [1 + (client % 3), client] {
+                        let path = format!("/api/v1/invoices/{id}");
+                        crate::support::Req::to(addr, "PATCH", &path)
+                            .bearer(&admin)
+                            .json(&json!({"client_id": to}))
+                            .send();
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (reader, stop, reads) = (reader.clone(), stop.clone(), reads.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let list = crate::support::Req::to(addr, "GET", "/api/v1/invoices?limit=200&order=-id").bearer(&reader).send();
+                    for r in list.json()["data"].as_array().unwrap() {
+                        assert_eq!(r["client_id"], 1, "a foreign invoice was listed: {r}");
+                    }
+                    let q = json!({"query": "{ invoice_items(limit: 100, order_by: \"-id\") { id invoice { client_id } } }"});
+                    let walk = crate::support::Req::to(addr, "POST", "/graphql").bearer(&reader).json(&q).send();
+                    for item in walk.json()["data"]["invoice_items"].as_array().unwrap() {
+                        let owner = &item["invoice"]["client_id"];
+                        assert!(owner.is_null() || *owner == 1, "a foreign invoice through an item: {item}");
+                    }
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    for r in readers {
+        r.join().expect("a reader saw a foreign row");
+    }
+    assert!(reads.load(Ordering::Relaxed) > 20, "too few reads to prove anything");
+    assert_eq!(app.get("/health", "").status, 200);
+    // Afterwards, the binding's lists equal the owner's rows exactly.
+    let mine: HashSet<u64> = every(&app, &admin, "invoices")
+        .iter()
+        .filter(|r| r["client_id"] == 1)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    let mut seen = HashSet::new();
+    let mut path = "/api/v1/invoices?limit=500".to_string();
+    loop {
+        let page = app.get(&path, &reader).json();
+        seen.extend(ids(&rows(&page)));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/invoices?limit=500&after={next}"),
+            None => break,
+        }
+    }
+    let all_mine: HashSet<u64> = {
+        let mut out = HashSet::new();
+        let mut path = "/api/v1/invoices?limit=500&client_id=1".to_string();
+        loop {
+            let page = app.get(&path, &admin).json();
+            out.extend(ids(&rows(&page)));
+            match page["next"].as_str() {
+                Some(next) => path = format!("/api/v1/invoices?limit=500&client_id=1&after={next}"),
+                None => break,
+            }
+        }
+        out
+    };
+    assert!(mine.is_subset(&all_mine));
+    assert_eq!(seen, all_mine);
+}
