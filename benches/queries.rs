@@ -7,6 +7,8 @@
 //! - `total=gte.X&order=-total&limit=20` (indexed range and order; X keeps the top 1 %),
 //! - `order=-issue_date&limit=20`, page 1,
 //! - a cursor page deep in the same walk (page 500 at 100 000 rows; page 45 at 1 000),
+//! - an owner-bound token's list (`client_id=eq.7&order=-id&limit=20`, the filter the
+//!   binding adds; client 7 owns 50 invoices at either size),
 //! - `company=ilike.*hotel*&limit=20` on clients (unindexed: a scan of every row).
 
 use std::time::{Duration, Instant};
@@ -69,7 +71,10 @@ fn main() {
             store.write_blocking(Op::Load { table: "clients".into(), rows: clients_rows }).expect("clients");
             let rows = (start..=end)
                 .map(|id| {
-                    json!({"id": id, "client_id": 1 + id % n.min(1000), "number": format!("INV-{id}"),
+                    // Client 7 owns the first 50 invoices at either size, and no other.
+                    let client = if id <= 50 { 7 } else { 1 + id % n.min(1000) };
+                    let client = if client == 7 && id > 50 { 8 } else { client };
+                    json!({"id": id, "client_id": client, "number": format!("INV-{id}"),
                            "status": STATUSES[(id % 3) as usize],
                            "issue_date": format!("20{:02}-{:02}-{:02}", 10 + id % 15, 1 + id % 12, 1 + id % 28),
                            "total": (id * 7919 % 100_000) as f64 / 10.0})
@@ -109,6 +114,13 @@ fn main() {
             run(invoices, &query);
         });
         println!("{n:>7} invoices  the same, cursor page {deep:<3}             p50 {p50:>9.2?}  p99 {p99:>9.2?}");
+        // What an owner-bound token's list runs (`--owner clients:7`, one reference away):
+        // the binding's filter on the reference column's index.
+        let (p50, p99) = time(runs, || {
+            run(invoices, "client_id=eq.7&order=-id&limit=20");
+        });
+        let owned = run(invoices, "client_id=eq.7&limit=1").total;
+        println!("{n:>7} invoices  owned list (client 7: {owned:>3} rows), limit 20  p50 {p50:>9.2?}  p99 {p99:>9.2?}");
         let scans = if n > 10_000 { 20 } else { 200 };
         let (p50, p99) = time(scans, || {
             run(clients, "company=ilike.*hotel*&limit=20");

@@ -266,16 +266,12 @@ impl Store {
         if let Some(f) = by_id {
             return self.list_by_id(table, q, f, known);
         }
-        if let [OrderBy { column, descending: true, .. }] = q.order.as_slice() {
-            if column == "id" {
-                return self.list_scan(table, q, known);
-            }
-        }
         let driver = q.filters.iter().find(|f| {
             !f.not
                 && self.indexes.kind(table, &f.column) == Some(f.kind)
                 && (f.cmp == Cmp::Eq || f.cmp == Cmp::In || f.cmp.is_range())
         });
+        // (`order=-id` without one is the rows tree read backwards: `list_scan`.)
         match driver {
             Some(f) => self.list_by_ids(table, q, f, known),
             None => self.list_scan(table, q, known),
@@ -397,10 +393,18 @@ impl Store {
             ids.sort_unstable();
             ids.dedup();
         }
-        let sorted = q.order.is_empty();
-        let start = q.after.as_ref().filter(|_| sorted).map_or(0, |a| a.id);
+        // Id order either way is the ids' own order (`order=-id`: backwards).
+        let descending = matches!(q.order.as_slice(), [OrderBy { column, descending: true, .. }] if column == "id");
+        let sorted = q.order.is_empty() || descending;
+        let after = q.after.as_ref().filter(|_| sorted).map(|a| a.id);
         let mut out = Pager::new(q, sorted);
-        out.fill(&rows, ids.into_iter().filter(|id| *id > start).map(Ok), known)?;
+        if descending {
+            let below = after.unwrap_or(u64::MAX);
+            out.fill(&rows, ids.into_iter().rev().filter(|id| *id < below).map(Ok), known)?;
+        } else {
+            let above = after.unwrap_or(0);
+            out.fill(&rows, ids.into_iter().filter(|id| *id > above).map(Ok), known)?;
+        }
         Ok(out.finish(known))
     }
 
