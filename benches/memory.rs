@@ -255,6 +255,7 @@ fn main() {
             duration_us: 120,
             token_id: None,
             user: None,
+            owner: None,
             ip_hash: format!("{:032x}", i),
             stage: Some("auth".into()),
             reason: Some("missing bearer token".into()),

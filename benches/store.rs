@@ -180,6 +180,7 @@ fn audit(secs: u64) {
         duration_us: 180 + i % 400,
         token_id: Some("3f9a1c2be8d04e17".into()),
         user: Some("alice".into()),
+        owner: None,
         ip_hash: format!("{:032x}", i.wrapping_mul(0x2545_f491_4f6c_dd1d) as u128 * 3),
         stage: None,
         reason: None,

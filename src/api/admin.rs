@@ -88,6 +88,7 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 duration_us: 0,
                 token_id: Some(id.clone()),
                 user: Some(record.name.clone()),
+                owner: None,
                 ip_hash: String::new(),
                 stage: None,
                 reason: Some(format!("changed by an administrator: {}", changed.join(", "))),

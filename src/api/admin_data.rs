@@ -134,6 +134,7 @@ pub fn backup(
         duration_us: started.elapsed().as_micros() as u64,
         token_id: None,
         user: None,
+        owner: None,
         ip_hash: String::new(),
         stage: None,
         reason: result.as_ref().err().cloned(),

@@ -299,6 +299,7 @@ pub fn lock_event(action: &str, record: &LockRecord, now_ms: u64) -> AuditRecord
         duration_us: 0,
         token_id: None,
         user: (record.kind == LockKind::User).then(|| record.subject.clone()),
+        owner: None,
         ip_hash: if record.kind == LockKind::Ip { record.subject.clone() } else { String::new() },
         stage: Some("checks".into()),
         reason: Some(record.reason.clone()),

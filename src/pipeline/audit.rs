@@ -106,6 +106,7 @@ impl Entry for AuditEntry {
         let reason = self.reason.as_deref().map(|r| names.reason(r));
         let (request_id, ip_hash) = (d.request_id.hex(), Hex::<32>::of(&d.ip_key.0));
         let stamp = crate::clock::Stamp::of(d.time_ms);
+        let owner = self.principal.as_deref().and_then(|p| p.record.owner.as_ref()).map(ToString::to_string);
         let line = Line {
             time: stamp.as_str(),
             request_id: request_id.as_str(),
@@ -116,6 +117,7 @@ impl Entry for AuditEntry {
             duration_us: self.duration_us,
             token_id: self.principal.as_deref().map(Principal::id),
             user: self.principal.as_deref().map(|p| p.record.name.as_str()),
+            owner: owner.as_deref(),
             ip_hash: ip_hash.as_str(),
             stage: self.stage.map(StageName::as_str),
             reason: reason.as_deref(),

@@ -92,8 +92,12 @@ fn a_bound_token_sees_only_its_owners_rows_on_rest() {
     // Writes are not in a bound token's reach at all (read scopes only).
     let w = app.req("POST", "/api/v1/invoices").bearer(&t).json(&json!({"client_id": 1})).send();
     assert_eq!(w.status, 403);
-    // The document says it is bound.
+    // The document says it is bound, and so does every audit record of its requests.
     assert_eq!(app.get("/api/v1/openapi.json", &t).json()["x-palisade"]["owner"], "clients:1");
+    let audit = app.audit();
+    let bound_records: Vec<_> = audit.iter().filter(|r| r.owner.is_some()).collect();
+    assert!(bound_records.len() > 10, "{} records carry the binding", bound_records.len());
+    assert!(bound_records.iter().all(|r| r.owner.as_deref() == Some("clients:1")));
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub struct AuditRecord {
     pub token_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub user: Option<String>,
+    /// The row an owner-bound token is bound to (`clients:22`), when it is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner: Option<String>,
     pub ip_hash: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stage: Option<String>,
@@ -150,6 +153,8 @@ pub struct Line<'a> {
     pub token_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<&'a str>,
     pub ip_hash: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<&'a str>,
@@ -189,6 +194,7 @@ impl Entry for AuditRecord {
             duration_us: self.duration_us,
             token_id: self.token_id.as_deref(),
             user: self.user.as_deref(),
+            owner: self.owner.as_deref(),
             ip_hash: &self.ip_hash,
             stage: self.stage.as_deref(),
             reason: self.reason.as_deref(),

@@ -14,6 +14,7 @@ pub(super) fn record(time_ms: u64, path: &str) -> AuditRecord {
         duration_us: 1,
         token_id: None,
         user: None,
+        owner: None,
         ip_hash: "h".into(),
         stage: None,
         reason: None,
