@@ -371,7 +371,7 @@ impl Doc<'_> {
 /// How a filter's operators read, for its description.
 fn operators_text(ops: &[&str]) -> String {
     let list: Vec<String> = ops.iter().map(|o| format!("`{o}`")).collect();
-    format!("PostgREST operators: col=OP.value with OP one of {} (`in.(a,b)`, `is.null`; `not.` before any negates it; `*` is the like wildcard; repeat a column to combine)", list.join(", "))
+    format!("PostgREST operators: col=OP.value with OP one of {} (`in.(a,b)`, `is.null`; `not.` before any negates it; `*` is the like wildcard; a range may name its column twice: `col=gte.a&col=lt.b`)", list.join(", "))
 }
 
 /// What `Accept: text/csv` does on a list or a view.
