@@ -38,9 +38,8 @@ pub use index::IndexPlan;
 pub use keys::{IpKey, KeyRing, SealError};
 pub use list::{Page, Pager};
 pub use order::Kind;
-pub use owned::OwnerRule;
 pub use query::{filters_match, After, Cmp, Filter, ListQuery, OrderBy};
-pub use writer::{Done, NewRow, Op, RowMap, RowRef, SysTree};
+pub use writer::{Done, NewRow, Op, OwnerRule, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
 use crate::error::{ApiError, ErrorKind};

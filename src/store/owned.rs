@@ -12,18 +12,9 @@
 use serde_json::Value;
 
 use super::codec::{decode, key, Row};
-use super::writer::{Done, Engine, NewRow, Op};
+use super::writer::{Done, Engine, NewRow, Op, OwnerRule};
 use super::StoreError;
 use crate::error::{ApiError, ErrorKind};
-
-/// Whose rows a write may touch: the chain of (table, column) from the written table to the
-/// owner table (empty for the owner table itself) and the owner row's id.
-#[derive(Debug, Clone)]
-pub struct OwnerRule {
-    pub path: Vec<(String, String)>,
-    pub table: String,
-    pub id: u64,
-}
 
 fn mismatch() -> ApiError {
     ApiError::new(ErrorKind::OwnerMismatch)

@@ -96,9 +96,18 @@ pub enum Op {
     EndPoint,
     /// A client write of an owner-bound token: `op` (an insert, bulk insert, update or
     /// delete) only inside the owner `rule` names (see `owned`).
-    Owned { rule: super::owned::OwnerRule, op: Box<Op> },
+    Owned { rule: OwnerRule, op: Box<Op> },
     /// Does nothing: proves the writer answers (the watchdog's probe).
     Ping,
+}
+
+/// Whose rows an [`Op::Owned`] write may touch (see `owned`): the chain of (table, column) from the written table to the
+/// owner table (empty for the owner table itself) and the owner row's id.
+#[derive(Debug, Clone)]
+pub struct OwnerRule {
+    pub path: Vec<(String, String)>,
+    pub table: String,
+    pub id: u64,
 }
 
 /// One row of [`Op::InsertMany`] and the references it makes.

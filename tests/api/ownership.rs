@@ -259,6 +259,8 @@ fn token_update_binds_a_live_token() {
 
 #[test]
 fn rows_moving_between_owners_never_show_up_on_the_wrong_side() {
+    // Thousands of rows through this process: kept apart from the tests that measure its memory.
+    let _one = crate::measure::one_at_a_time();
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     let app = TestApp::builder().config(|c| c.rate_limit.requests = 10_000_000).start();

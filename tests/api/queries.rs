@@ -192,6 +192,8 @@ fn check_all(app: &TestApp, t: &str) {
 
 #[test]
 fn every_operator_and_order_matches_a_scan_before_and_after_writes() {
+    // Thousands of rows through this process: kept apart from the tests that measure its memory.
+    let _one = crate::measure::one_at_a_time();
     let app = app();
     let t = app.token(&["invoices:rcud"]);
     seed(&app, &t, 600, "Q");
@@ -211,6 +213,8 @@ fn every_operator_and_order_matches_a_scan_before_and_after_writes() {
 
 #[test]
 fn the_same_answers_by_scan_on_the_plain_demo_schema() {
+    // Thousands of rows through this process: kept apart from the tests that measure its memory.
+    let _one = crate::measure::one_at_a_time();
     let app = TestApp::builder().config(|c| c.rate_limit.requests = 1_000_000).start();
     let t = app.token(&["invoices:rcud"]);
     seed(&app, &t, 300, "Q");
@@ -219,6 +223,8 @@ fn the_same_answers_by_scan_on_the_plain_demo_schema() {
 
 #[test]
 fn a_cursor_walk_returns_each_row_once_while_rows_are_inserted() {
+    // Thousands of rows through this process: kept apart from the tests that measure its memory.
+    let _one = crate::measure::one_at_a_time();
     let app = app();
     let t = app.token(&["invoices:rc"]);
     seed(&app, &t, 10_000, "W");
@@ -325,6 +331,8 @@ fn operator_syntax_is_not_an_injection_but_a_payload_in_the_value_is() {
 
 #[test]
 fn graphql_where_order_by_and_cursors_answer_the_rest_rows() {
+    // Thousands of rows through this process: kept apart from the tests that measure its memory.
+    let _one = crate::measure::one_at_a_time();
     let app = app();
     let t = app.token(&["invoices:rc", "clients:r"]);
     seed(&app, &t, 300, "G");
