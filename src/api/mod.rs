@@ -10,6 +10,7 @@ pub mod explorer;
 pub mod graphql;
 pub mod metrics;
 pub mod openapi;
+pub mod owner;
 pub mod plan;
 pub mod rest;
 pub mod rows;

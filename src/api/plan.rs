@@ -186,17 +186,16 @@ pub fn parse(
             }
             "select" => {
                 // `id` always comes along: it names the row (and its links).
-                let mut cols = vec!["id".to_string()];
+                let mut named: Vec<&str> = Vec::new();
                 for name in value.split(',').map(str::trim) {
                     allowed.column(table, name, "select")?;
-                    if value.split(',').filter(|n| n.trim() == name).count() > 1 {
+                    if named.contains(&name) {
                         return Err(bad(format!("select names '{}' twice", truncate(name, 64))));
                     }
-                    if name != "id" {
-                        cols.push(name.to_string());
-                    }
+                    named.push(name);
                 }
-                select = Some(cols);
+                let rest = named.into_iter().filter(|n| *n != "id").map(str::to_string);
+                select = Some(std::iter::once("id".to_string()).chain(rest).collect());
             }
             "after" => after = Some(value.clone()),
             name => q.filters.push(filter(table, allowed, name, value)?),

@@ -10,8 +10,9 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use super::owner::{bind, fill as fill_owner, owns};
 use super::plan::{self, Allowed, Plan};
-use super::rows::{as_stored, bind, fill_owner, list, owns, present, Listed};
+use super::rows::{as_stored, list, present, Listed};
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::is_json_content_type;
 use crate::http::query::list_params;

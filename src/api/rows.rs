@@ -13,11 +13,12 @@
 
 use serde_json::{Map, Value};
 
+use super::owner;
 use crate::error::{ApiError, ErrorKind};
 use crate::sandbox;
 use crate::schema::{ColumnType, Table};
 use crate::state::AppState;
-use crate::store::{After, Cmp, Filter, Kind, ListQuery, Op, OwnerRule, Pager};
+use crate::store::{After, ListQuery, Pager};
 use crate::tokens::{Action, Principal};
 
 /// Whether `present` would hand back a stored row of `table` unchanged: nothing to strip
@@ -112,9 +113,15 @@ pub fn list(
     columns: Option<&[String]>,
 ) -> Result<Listed, ApiError> {
     // An owner-bound token lists only its owner's rows: one more filter, on stored values.
+    let rule = match owner::rule(state, table, principal) {
+        None => None,
+        Some(Ok(rule)) => Some(rule),
+        Some(Err(())) => return Err(ApiError::new(ErrorKind::NotFound)),
+    };
     let bound;
-    let q = match owner_filter(state, table, principal)? {
-        Some(owned) => {
+    let q = match &rule {
+        Some(rule) => {
+            let owned = owner::filter(state, rule)?;
             bound = ListQuery { filters: q.filters.iter().cloned().chain([owned]).collect(), ..q.clone() };
             &bound
         }
@@ -123,11 +130,7 @@ pub fn list(
     // Two or more references from the owner, the filter names the owned ids of the table in
     // between as they were when it was made: a row moved to another owner since is dropped
     // by checking each listed row's chain as it is now.
-    let far_from_owner = principal
-        .record
-        .owner
-        .as_ref()
-        .is_some_and(|o| state.catalog.schema.owner_path(&table.name, &o.table).is_ok_and(|path| path.len() > 1));
+    let recheck = rule.as_ref().filter(|r| r.path.len() > 1);
     let differs = |column: &str| shown_differently(table, principal, column);
     let next_of = |rows: &[Map<String, Value>]| {
         (q.limit > 0 && rows.len() >= q.limit).then(|| rows.last().map(|r| After::of(&q.order, r))).flatten()
@@ -138,8 +141,10 @@ pub fn list(
         let next = next_of(&page.rows);
         let mut rows = Vec::with_capacity(page.rows.len());
         for row in page.rows {
-            if far_from_owner && !owns(state, table, &row, principal)? {
-                continue;
+            if let Some(rule) = recheck {
+                if !owner::leads_to(state, rule, &row)? {
+                    continue;
+                }
             }
             rows.push(present(state, table, row, principal, columns));
         }
@@ -171,10 +176,10 @@ pub fn list(
     }
     let mut page = pager.finish(None);
     let next = next_of(&page.rows);
-    if far_from_owner {
+    if let Some(rule) = recheck {
         let mut kept = Vec::with_capacity(page.rows.len());
         for row in page.rows {
-            if owns(state, table, &row, principal)? {
+            if owner::leads_to(state, rule, &row)? {
                 kept.push(row);
             }
         }
@@ -187,76 +192,6 @@ pub fn list(
         Value::Object(row)
     };
     Ok(Listed { rows: page.rows.into_iter().map(keep).collect(), total: page.total, next })
-}
-
-/// The filter that keeps an owner-bound token's lists inside its owner (`None`: not bound).
-/// A table one reference away from the owner filters on that column (its index serves it);
-/// further away, the owned ids of the next table down the chain are gathered first.
-fn owner_filter(state: &AppState, table: &Table, principal: &Principal) -> Result<Option<Filter>, ApiError> {
-    let Some(owner) = &principal.record.owner else { return Ok(None) };
-    let path =
-        state.catalog.schema.owner_path(&table.name, &owner.table).map_err(|_| ApiError::new(ErrorKind::NotFound))?;
-    let Some((first, rest)) = path.split_first() else {
-        return Ok(Some(Filter::eq("id", Kind::Number, Value::from(owner.id))));
-    };
-    // From the owner down: the ids each table of the chain owns.
-    let mut ids = vec![Value::from(owner.id)];
-    for hop in rest.iter().rev() {
-        let q = ListQuery {
-            filters: vec![Filter::new(hop.column.clone(), Kind::Number, Cmp::In, false, ids)],
-            limit: usize::MAX,
-            skip_total: true,
-            ..Default::default()
-        };
-        let page = state.store.list_rows(&hop.table, &q)?;
-        ids = page.rows.iter().filter_map(|r| r.get("id").cloned()).collect();
-    }
-    let cmp = if rest.is_empty() { Cmp::Eq } else { Cmp::In };
-    Ok(Some(Filter::new(first.column.clone(), Kind::Number, cmp, false, ids)))
-}
-
-/// A new row of an owner-bound token one reference away from its owner gets the owner's id
-/// in that column when the body leaves it out (before validation, which may require it).
-pub fn fill_owner(state: &AppState, table: &Table, principal: &Principal, body: &mut Map<String, Value>) {
-    let Some(owner) = &principal.record.owner else { return };
-    if let Ok(path) = state.catalog.schema.owner_path(&table.name, &owner.table) {
-        if let [hop] = path.as_slice() {
-            body.entry(hop.column.clone()).or_insert(Value::from(owner.id));
-        }
-    }
-}
-
-/// A client write, bound to the token's owner when it has one (the writer checks it: see
-/// `store::owned`).
-pub fn bind(state: &AppState, table: &Table, principal: &Principal, op: Op) -> Result<Op, ApiError> {
-    let Some(owner) = &principal.record.owner else { return Ok(op) };
-    let path =
-        state.catalog.schema.owner_path(&table.name, &owner.table).map_err(|_| ApiError::new(ErrorKind::Forbidden))?;
-    let path = path.into_iter().map(|h| (h.table, h.column)).collect();
-    let rule = OwnerRule { path, table: owner.table.clone(), id: owner.id };
-    Ok(Op::Owned { rule, op: Box::new(op) })
-}
-
-/// Whether a stored row of `table` is the token's to see: always, unless the token is bound
-/// to an owner and the row's chain of references does not lead to it.
-pub fn owns(
-    state: &AppState,
-    table: &Table,
-    row: &Map<String, Value>,
-    principal: &Principal,
-) -> Result<bool, ApiError> {
-    let Some(owner) = &principal.record.owner else { return Ok(true) };
-    let Ok(path) = state.catalog.schema.owner_path(&table.name, &owner.table) else { return Ok(false) };
-    let mut current = row.clone();
-    for (i, hop) in path.iter().enumerate() {
-        let Some(next) = current.get(&hop.column).and_then(Value::as_u64) else { return Ok(false) };
-        if i + 1 == path.len() {
-            return Ok(next == owner.id);
-        }
-        let Some(row) = state.store.get_row(&path[i + 1].table, next)? else { return Ok(false) };
-        current = row;
-    }
-    Ok(current.get("id").and_then(Value::as_u64) == Some(owner.id))
 }
 
 /// Rows read at a time when filters must be judged on presented values.

@@ -23,17 +23,10 @@ fn mismatch() -> ApiError {
 impl Engine {
     /// Whether `row` (of the path's first table) leads to the owner.
     fn owned(&mut self, row: &Row, rule: &OwnerRule) -> Result<bool, ApiError> {
-        if rule.path.is_empty() {
-            return Ok(row.get("id").and_then(Value::as_u64) == Some(rule.id));
-        }
-        let mut current = row.clone();
-        for (i, (_, column)) in rule.path.iter().enumerate() {
-            let Some(next) = current.get(column).and_then(Value::as_u64) else { return Ok(false) };
-            let Some((table, _)) = rule.path.get(i + 1) else { return Ok(next == rule.id) };
-            let Some(bytes) = self.rows(table)?.get(key(next)).map_err(StoreError::from)? else { return Ok(false) };
-            current = decode(&bytes)?;
-        }
-        Ok(false)
+        rule.leads_to(row, |table, id| {
+            let bytes = self.rows(table)?.get(key(id)).map_err(StoreError::from)?;
+            Ok(bytes.map(|b| decode(&b)).transpose()?)
+        })
     }
 
     /// A new row of an owner-bound token: its chain's first column filled in where the owner

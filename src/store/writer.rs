@@ -110,6 +110,28 @@ pub struct OwnerRule {
     pub id: u64,
 }
 
+impl OwnerRule {
+    /// Whether `row` (of the chain's first table) leads to the owner, reading each row on
+    /// the way with `fetch(table, id)`: the one walk, for the writer's checks and readers'.
+    pub fn leads_to(
+        &self,
+        row: &Row,
+        mut fetch: impl FnMut(&str, u64) -> Result<Option<Row>, ApiError>,
+    ) -> Result<bool, ApiError> {
+        if self.path.is_empty() {
+            return Ok(row.get("id").and_then(Value::as_u64) == Some(self.id));
+        }
+        let mut current = row.clone();
+        for (i, (_, column)) in self.path.iter().enumerate() {
+            let Some(next) = current.get(column).and_then(Value::as_u64) else { return Ok(false) };
+            let Some((table, _)) = self.path.get(i + 1) else { return Ok(next == self.id) };
+            let Some(row) = fetch(table, next)? else { return Ok(false) };
+            current = row;
+        }
+        Ok(false)
+    }
+}
+
 /// One row of [`Op::InsertMany`] and the references it makes.
 #[derive(Debug, Clone)]
 pub struct NewRow {

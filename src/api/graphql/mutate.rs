@@ -78,7 +78,7 @@ fn write(
     };
     state.catalog.check_table(&cx.principal, def, scope).map_err(|(e, _)| field_error(e))?;
     let write = |op| {
-        let op = crate::api::rows::bind(state, def, &cx.principal, op).map_err(field_error)?;
+        let op = crate::api::owner::bind(state, def, &cx.principal, op).map_err(field_error)?;
         state.store.write_blocking(op).map_err(field_error)
     };
     let id = || -> Result<u64, FieldError<S>> { Ok(args.get::<i32>("id")?.unwrap_or_default().max(0) as u64) };
@@ -93,7 +93,7 @@ fn write(
         }
     }
     let op = if action == WriteAction::Create {
-        crate::api::rows::fill_owner(state, def, &cx.principal, &mut body);
+        crate::api::owner::fill(state, def, &cx.principal, &mut body);
         tables::create(def, &state.real_values, body, state.clock.now_ms())
     } else {
         tables::update(def, &state.real_values, id()?, body, Update::Merge)
