@@ -13,8 +13,10 @@ use serde::Deserialize;
 
 mod checks;
 mod data;
+mod shared;
 pub use checks::{BruteForceConfig, ChecksConfig, EndpointPolicy, HoneypotConfig};
 pub use data::{parse_duration, BackupConfig, LimitsConfig};
+pub use shared::SharedConfig;
 
 /// Where `--config` points when it is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "data/palisade.toml";
@@ -38,6 +40,7 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: LimitsConfig,
     pub backup: BackupConfig,
+    pub shared: SharedConfig,
 }
 
 /// The running config, swapped whole by a reload (see [`Config::reloaded`]). Readers take an
@@ -353,7 +356,7 @@ impl Config {
         next.server.request_timeout_secs = new.server.request_timeout_secs;
         next.log.level = new.log.level.clone();
         let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let pending: [(&'static str, bool); 16] = [
+        let pending: [(&'static str, bool); 17] = [
             ("server", differs(&next.server, &new.server)),
             ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
             ("cors", differs(&next.cors, &new.cors)),
@@ -370,6 +373,7 @@ impl Config {
             ("log.level", false),
             ("limits", differs(&next.limits, &new.limits)),
             ("backup", differs(&next.backup, &new.backup)),
+            ("shared", next.shared != new.shared),
         ];
         (next, pending.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect())
     }
@@ -477,6 +481,7 @@ impl Config {
         }
         self.limits.validate()?;
         self.backup.validate()?;
+        self.shared.validate()?;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::catalog::Catalog;
 use crate::checks::{BruteForceGuard, ChecksState, SecurityCheck};
 use crate::clock::SharedClock;
 use crate::config::{Config, LiveConfig};
+use crate::limits::shared::SharedCounters;
 use crate::metrics::Metrics;
 use crate::pipeline::{auth, cors, rate_limit, scope, shield, Parts, Stages};
 use crate::sandbox::RealValues;
@@ -100,6 +101,10 @@ impl AppState {
             locks.clone(),
             audit.clone(),
         ));
+        let shared = match config.shared.enabled() {
+            true => Some(Arc::new(SharedCounters::new(&config.shared).map_err(|e| anyhow::anyhow!(e))?)),
+            false => None,
+        };
         let stages = Stages {
             shield: Arc::new(shield::ShieldState::new(config.shield.max_tracked_ips, clock.clone())),
             checks: Arc::new(checks),
@@ -110,7 +115,10 @@ impl AppState {
                 config.auth.clone(),
                 clock.clone(),
             )),
-            rate_limit: Arc::new(rate_limit::RateLimitState::new(&config.rate_limit, &config.public, clock.clone())),
+            rate_limit: Arc::new(rate_limit::RateLimitState {
+                shared: shared.clone(),
+                ..rate_limit::RateLimitState::new(&config.rate_limit, &config.public, clock.clone())
+            }),
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
         let metrics = Arc::new(Metrics::default());
@@ -126,6 +134,7 @@ impl AppState {
             proxy_warned_ms: Default::default(),
             public: Arc::new(Principal::public(catalog.public_views())),
             audit_flush: Default::default(),
+            shared,
         });
         Ok(Self {
             config: live,

@@ -30,7 +30,7 @@ use crate::tokens::Principal;
 pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let route = req.extensions_mut().remove::<Route>().ok_or_else(|| ApiError::new(ErrorKind::NotFound))?;
     match &route {
-        Route::Health => return health(&state).await,
+        Route::Health => return health(&state, &req).await,
         Route::Explorer { asset } => return Ok(explorer::serve(asset)),
         _ => {}
     }
@@ -56,8 +56,23 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
 const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// `GET /health`: `ok` only when the store's writer answers a round trip in time, so a hung
-/// writer shows up here (and stops the systemd watchdog, see `watchdog`).
-async fn health(state: &AppState) -> Result<HttpResponse, ApiError> {
+/// writer shows up here (and stops the systemd watchdog, see `watchdog`). With shared
+/// counters, an outside probe (a load balancer) also learns when they are unreachable: 503
+/// `rate_limiter_unavailable` saying why. The server's own watchdog probe skips that check:
+/// restarting this process would not bring the counters back.
+async fn health(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let own_probe = req
+        .headers()
+        .get(crate::pipeline::probe::PROBE_HEADER)
+        .is_some_and(|v| state.pipeline.probe.matches(v.as_bytes()));
+    if let Some(shared) = state.pipeline.shared.as_ref().filter(|_| !own_probe) {
+        if let Err(why) = shared.ping().await {
+            tracing::warn!(error = %why.0, "health: the shared counters cannot be reached");
+            let message = "the shared counters (Redis) cannot be reached: rate-limited routes answer 503";
+            let error = ApiError::with_message(ErrorKind::RateLimiterUnavailable, message);
+            return Err(error.header(actix_web::http::header::RETRY_AFTER, 1));
+        }
+    }
     match actix_rt::time::timeout(HEALTH_DEADLINE, state.store.write(crate::store::Op::Ping)).await {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))),
         Ok(Err(e)) => Err(e),

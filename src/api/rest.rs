@@ -162,7 +162,7 @@ async fn create_many(cx: &Call<'_>, table: &Table) -> Result<HttpResponse, ApiEr
     }
     if items.len() > 1 {
         let more = u32::try_from(items.len() - 1).unwrap_or(u32::MAX);
-        cx.state.stages().rate_limit.count_n(cx.principal, &config.rate_limit, more).map_err(|r| r.error)?;
+        cx.state.stages().rate_limit.count_more(cx.principal, &config.rate_limit, more).await.map_err(|r| r.error)?;
     }
     let mut items = items.to_vec();
     for item in items.iter_mut() {

@@ -38,7 +38,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::http::literals;
 use crate::http::query::decode_pairs;
 use crate::http::route::GRAPHQL_PATH;
-use crate::limits::window::FixedWindows;
+use crate::limits::window::{FixedWindows, WindowDecision};
 use crate::redact;
 use crate::store::audit::{AuditLog, AuditRecord};
 use crate::store::locks::{LockKind, LockOutcome, LockRecord, LockSource, LockStore};
@@ -223,27 +223,37 @@ impl BruteForceGuard {
         Self { failures: FixedWindows::sheddable(capacity), config, locks, audit }
     }
 
+    /// The limits it counts against.
+    pub fn config(&self) -> &BruteForceConfig {
+        &self.config
+    }
+
     /// Counts one failed authentication from `ip` (keyed `ip_key`).
     pub fn failed(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str, route: String) {
         let c = &self.config;
         match self.failures.hit(ip_key, now_ms, c.max_failures, c.window_secs * 1000) {
             Ok(d) if d.allowed => {}
             // Over the limit, or unable to count: lock (fail closed).
-            _ => {
-                let mut record = LockRecord::new(
-                    LockKind::Ip,
-                    ip_key.to_string(),
-                    LockSource::Automatic,
-                    now_ms,
-                    now_ms + c.lock_secs * 1000,
-                    format!("brute force: more than {} failed authentications", c.max_failures),
-                );
-                record.sample = Some(reason.to_string());
-                record.rule = Some("brute_force".into());
-                record.route = Some(route);
-                lock_client_and_record(&self.locks, &self.audit, ip, record, now_ms);
-            }
+            _ => self.lock_out(ip, ip_key, now_ms, reason, route),
         }
+    }
+
+    /// Locks `ip` for `lock_secs`: it failed more than `max_failures` times in the window
+    /// (counted here or by the shared counters).
+    pub fn lock_out(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str, route: String) {
+        let c = &self.config;
+        let mut record = LockRecord::new(
+            LockKind::Ip,
+            ip_key.to_string(),
+            LockSource::Automatic,
+            now_ms,
+            now_ms + c.lock_secs * 1000,
+            format!("brute force: more than {} failed authentications", c.max_failures),
+        );
+        record.sample = Some(reason.to_string());
+        record.rule = Some("brute_force".into());
+        record.route = Some(route);
+        lock_client_and_record(&self.locks, &self.audit, ip, record, now_ms);
     }
 
     pub fn sweep(&self, now_ms: u64) {
@@ -478,6 +488,20 @@ impl Inspect<'_> {
     }
 }
 
+/// An endpoint policy's per-minute limit, for the shared counters to count (per client
+/// address, under the key `ep:{id}:{ip_key}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointLimit {
+    pub id: String,
+    pub per_minute: u32,
+}
+
+/// An endpoint policy's spent limit: 429 `rate_limited` with `Retry-After`.
+pub fn endpoint_limit_exceeded(id: &str, d: &WindowDecision) -> Blocked {
+    let error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
+    Blocked { error, reason: format!("endpoint limit {id} exceeded") }
+}
+
 /// Why the chain refused a request: the client's error, and the exact cause for the audit.
 #[derive(Debug)]
 pub struct Blocked {
@@ -487,8 +511,13 @@ pub struct Blocked {
 
 impl ChecksState {
     /// Runs the chain (the endpoint's own, or `[checks] chain`) and the endpoint's limit.
-    /// Passing, it hands back what the checks noticed (for the audit record).
-    pub fn inspect(&self, msg: &Inspect<'_>) -> Result<Vec<String>, Blocked> {
+    /// Passing, it hands back what the checks noticed (for the audit record). With shared
+    /// counters (`shared_limits`), the endpoint's limit is handed there instead of counted.
+    pub fn inspect(
+        &self,
+        msg: &Inspect<'_>,
+        shared_limits: Option<&mut Vec<EndpointLimit>>,
+    ) -> Result<Vec<String>, Blocked> {
         let now = self.clock.now_ms();
         let policy = self.policies.iter().find(|p| p.matches(msg.method, msg.path)).unwrap_or(&policy::DEFAULT);
         let query = decode_pairs(msg.query);
@@ -538,12 +567,13 @@ impl ChecksState {
             }
         }
         if let Some((id, per_minute)) = policy.limit() {
+            if let Some(limits) = shared_limits {
+                limits.push(EndpointLimit { id: id.to_string(), per_minute });
+                return Ok(request.notes.into_inner());
+            }
             match self.limits.hit((id.to_string(), msg.ip_key), now, per_minute, 60_000) {
                 Ok(d) if d.allowed => {}
-                Ok(d) => {
-                    let error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
-                    return Err(Blocked { error, reason: format!("endpoint limit {id} exceeded") });
-                }
+                Ok(d) => return Err(endpoint_limit_exceeded(id, &d)),
                 Err(_) => {
                     let error = ApiError::new(ErrorKind::CapacityExhausted).header(RETRY_AFTER, 1);
                     return Err(Blocked { error, reason: "checks cannot decide: endpoint limit table full".into() });

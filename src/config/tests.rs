@@ -74,3 +74,22 @@ fn wildcard_origin_is_refused() {
     let c = Config::parse("[cors]\nallowed_origins = [\"*\"]\n").unwrap();
     assert!(c.validate().unwrap_err().to_string().contains("cors.allowed_origins"));
 }
+
+#[test]
+fn shared_counters_are_checked_and_fixed_at_start() {
+    for (text, key) in [
+        ("[shared]\nredis_url = \"http://cache:6379\"\n", "shared.redis_url"),
+        ("[shared]\ntimeout_ms = 0\n", "shared.timeout_ms"),
+        ("[shared]\nkey_prefix = \"\"\n", "shared.key_prefix"),
+    ] {
+        let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    let shared = Config::parse("[shared]\nredis_url = \"redis://127.0.0.1:6379\"\n").unwrap();
+    assert!(shared.validate().is_ok() && shared.shared.enabled());
+    assert!(!Config::default().shared.enabled());
+    // A reload cannot move the counters: it keeps them and names the key.
+    let (next, pending) = Config::default().reloaded(&shared);
+    assert!(!next.shared.enabled());
+    assert_eq!(pending, ["shared"]);
+}

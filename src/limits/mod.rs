@@ -5,4 +5,5 @@
 //! store snapshots them; the stages count with them.
 
 pub mod replay;
+pub mod shared;
 pub mod window;

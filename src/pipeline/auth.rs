@@ -23,12 +23,15 @@ use actix_web::http::header;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::stage::Purpose;
 use super::stage::{Refusal, Stage, StageName};
 use crate::checks::BruteForceGuard;
 use crate::clock::SharedClock;
 use crate::config::AuthConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::limits::replay::{ReplayCache, ReplayRefusal};
+use crate::limits::shared::Once;
+use crate::limits::shared::Tally;
 
 /// The signing headers (named once: a name given as text is parsed on every lookup).
 pub const X_TIMESTAMP: header::HeaderName = header::HeaderName::from_static("x-timestamp");
@@ -121,6 +124,11 @@ fn refuse(kind: ErrorKind, reason: impl Into<std::borrow::Cow<'static, str>>) ->
     Refusal::new(StageName::Auth, error, reason)
 }
 
+/// A signature seen before: 401 `replayed_request`.
+pub fn replayed() -> Refusal {
+    refuse(ErrorKind::ReplayedRequest, "signature already used")
+}
+
 impl AuthState {
     /// The principal of a valid bearer token, without counting anything (a refused request's
     /// audit record names whose token it carried).
@@ -133,8 +141,12 @@ impl AuthState {
     }
 
     /// Who is calling. A wrong credential (not a missing one) counts towards the IP's
-    /// brute-force lock.
-    pub fn authenticate(&self, a: &Presented<'_>) -> Result<Authenticated, Refusal> {
+    /// brute-force lock: here, or (`tally`, with shared counters) in the request's tally.
+    pub fn authenticate(
+        &self,
+        a: &Presented<'_>,
+        tally: Option<&mut Tally<Purpose>>,
+    ) -> Result<Authenticated, Refusal> {
         let now_ms = self.clock.now_ms();
         let verdict = self.verify(a, now_ms);
         if let Err(refusal) = &verdict {
@@ -146,20 +158,42 @@ impl AuthState {
                     | ErrorKind::StaleRequest
             ) {
                 let route = crate::http::route::Route::describe(a.method, a.path);
-                self.brute_force.failed(&a.ip, a.ip_key, now_ms, &refusal.reason, route);
+                match tally {
+                    Some(tally) => {
+                        let c = self.brute_force.config();
+                        let purpose = Purpose::FailedAuth { reason: refusal.reason.to_string(), route };
+                        let window_ms = c.window_secs.saturating_mul(1000);
+                        tally.count(purpose, format!("fail:{}", a.ip_key), c.max_failures, window_ms, 1);
+                    }
+                    None => self.brute_force.failed(&a.ip, a.ip_key, now_ms, &refusal.reason, route),
+                }
             }
         }
         verdict
     }
 
     /// Records an admitted request's signature; a second request with the same signature
-    /// that got this far concurrently is refused here, counted like any replay.
-    pub fn record_signature(&self, pending: PendingSignature, ip: &IpAddr, ip_key: IpKey) -> Result<(), Refusal> {
+    /// that got this far concurrently is refused here, counted like any replay. With shared
+    /// counters (`tally`), the signature joins the request's tally and is refused or
+    /// recorded there.
+    pub fn record_signature(
+        &self,
+        pending: PendingSignature,
+        ip: &IpAddr,
+        ip_key: IpKey,
+        tally: Option<&mut Tally<Purpose>>,
+    ) -> Result<(), Refusal> {
         let now_ms = self.clock.now_ms();
+        if let Some(tally) = tally {
+            let ttl_ms = pending.expires_ms.saturating_sub(now_ms).max(1);
+            let name = format!("r:{}", hex::encode(pending.digest));
+            tally.once = Some(Once { tag: Purpose::Replay, name, ttl_ms });
+            return Ok(());
+        }
         match self.replay.remember(pending.digest, now_ms, pending.expires_ms) {
             Ok(()) => Ok(()),
             Err(ReplayRefusal::Replayed) => {
-                let refusal = refuse(ErrorKind::ReplayedRequest, "signature already used");
+                let refusal = replayed();
                 self.brute_force.failed(ip, ip_key, now_ms, &refusal.reason, "(a replayed signed request)".into());
                 Err(refusal)
             }
@@ -196,7 +230,7 @@ impl AuthState {
             mac.update(canonical.as_bytes());
             mac.verify_slice(&presented).map_err(|_| refuse(ErrorKind::BadSignature, "signature mismatch"))?;
             if self.replay.seen(&presented, now_ms) {
-                return Err(refuse(ErrorKind::ReplayedRequest, "signature already used"));
+                return Err(replayed());
             }
             let expires_ms = replay_expiry_ms(ts_secs, self.config.replay_window_secs);
             return Ok(Authenticated {

@@ -42,6 +42,7 @@ pub mod rate_limit;
 pub mod scope;
 pub mod shield;
 pub mod stage;
+pub mod tally;
 
 use std::borrow::Cow;
 use std::future::{ready, Ready};
@@ -121,6 +122,8 @@ pub struct Exchange {
     pub bad_forwarded_for: bool,
     /// The metrics label of the resolved route (the handler takes the route itself).
     pub route_label: Option<&'static str>,
+    /// With shared counters: the windows this request counts, decided in one call.
+    pub tally: Option<tally::Tally<tally::Purpose>>,
 }
 
 impl<S> Service<ServiceRequest> for PipelineService<S>
@@ -165,6 +168,7 @@ where
                 note: None,
                 bad_forwarded_for: resolved.is_err(),
                 route_label: None,
+                tally: parts.shared.as_ref().map(|_| tally::Tally::default()),
             };
             let limit = Duration::from_secs(config.server.request_timeout_secs);
             let outcome = actix_rt::time::timeout(limit, run(&service, req, &mut cx, &parts, &config)).await;
@@ -260,7 +264,16 @@ fn authorization(req: &ServiceRequest) -> Result<Option<Cow<'_, str>>, Refusal> 
     Ok(first.map(|v| String::from_utf8_lossy(v.as_bytes())))
 }
 
-/// The stage order, written once. Returns the handler's response or the first refusal.
+/// What the stages decided for a request they let through.
+enum Admission {
+    /// Answered by the pipeline itself (a CORS preflight, an `OPTIONS` request).
+    Answer(HttpResponse),
+    /// On to the handler.
+    Handle,
+}
+
+/// The stages, then (with shared counters) the request's one shared decision, then the
+/// handler. Returns the handler's response or the first refusal.
 async fn run<S>(
     service: &Rc<S>,
     mut req: ServiceRequest,
@@ -271,6 +284,28 @@ async fn run<S>(
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
 {
+    let admitted = admit(&mut req, cx, parts, config).await;
+    let admitted = match &parts.shared {
+        Some(shared) => tally::settle(shared, cx, admitted, parts, config).await,
+        None => admitted,
+    };
+    match admitted? {
+        Admission::Answer(res) => Ok(req.into_response(res)),
+        Admission::Handle => service
+            .call(req)
+            .await
+            .map_err(|e| Refusal::new(StageName::Handler, ErrorKind::Internal, format!("handler failed: {e}"))),
+    }
+}
+
+/// The stage order, written once. With shared counters the stages add their windows to
+/// `cx.tally` instead of counting (see `tally`).
+async fn admit(
+    req: &mut ServiceRequest,
+    cx: &mut Exchange,
+    parts: &Parts,
+    config: &Config,
+) -> Result<Admission, Refusal> {
     let stages = &parts.stages;
 
     // 1. Shield: who the client is (a proxy that names none is refused: no fallback to the
@@ -282,26 +317,29 @@ where
     if cx.bad_forwarded_for && !own_probe {
         return Err(Refusal::new(StageName::Shield, ErrorKind::BadForwardedFor, "unparseable X-Forwarded-For entry"));
     }
-    let content_length = text(&req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
+    let content_length = text(req, header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     let wide_multiple = config.checks.ipv6_wide_multiple;
     if !own_probe {
         stages.shield.screen(cx.client, wide_multiple, req.query_string().len(), content_length, &config.shield)?;
+        if let Some(tally) = cx.tally.as_mut().filter(|_| req.path() != "/health") {
+            shield::throttle_windows(tally, cx.client, wide_multiple, &config.shield);
+        }
     }
-    let body = if has_body(&req) {
+    let body = if has_body(req) {
         shield::read_body(req.take_payload(), config.shield.max_body_bytes).await?
     } else {
         bytes::Bytes::new()
     };
-    let json = shield::inspect_body(&body, is_json(&req), config.shield.max_json_depth)?;
-    let authorization_header = authorization(&req)?;
+    let json = shield::inspect_body(&body, is_json(req), config.shield.max_json_depth)?;
+    let authorization_header = authorization(req)?;
 
     // Security checks chain (locks, injection, honeypot, endpoint limits): before auth work.
-    let (user_agent, referer) = (text(&req, header::USER_AGENT), text(&req, header::REFERER));
+    let (user_agent, referer) = (text(req, header::USER_AGENT), text(req, header::REFERER));
     let has_headers = user_agent.is_some() || referer.is_some();
     if !own_probe
         && stages.checks.has_work(req.method().as_str(), req.path(), req.query_string(), !body.is_empty(), has_headers)
     {
-        let is_form = text(&req, header::CONTENT_TYPE)
+        let is_form = text(req, header::CONTENT_TYPE)
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
         let facts = crate::checks::Inspect {
             method: req.method().as_str(),
@@ -315,7 +353,17 @@ where
             user_agent,
             referer,
         };
-        let notes = stages.checks.inspect(&facts).map_err(|b| Refusal::new(StageName::Checks, b.error, b.reason))?;
+        let mut limits = Vec::new();
+        let notes = stages
+            .checks
+            .inspect(&facts, cx.tally.is_some().then_some(&mut limits))
+            .map_err(|b| Refusal::new(StageName::Checks, b.error, b.reason))?;
+        if let Some(tally) = cx.tally.as_mut() {
+            for limit in limits {
+                let name = format!("ep:{}:{}", limit.id, cx.ip_key);
+                tally.count(tally::Purpose::Endpoint(limit.id), name, limit.per_minute, 60_000, 1);
+            }
+        }
         if !notes.is_empty() {
             cx.note = Some(notes.join("; "));
         }
@@ -323,16 +371,16 @@ where
 
     // 2. CORS preflight, answered from server policy without authentication.
     if req.method() == Method::OPTIONS {
-        let preflight = (text(&req, header::ORIGIN), text(&req, header::ACCESS_CONTROL_REQUEST_METHOD));
+        let preflight = (text(req, header::ORIGIN), text(req, header::ACCESS_CONTROL_REQUEST_METHOD));
         return match preflight {
             (Some(origin), Some(method)) => {
-                let requested = text(&req, header::ACCESS_CONTROL_REQUEST_HEADERS);
+                let requested = text(req, header::ACCESS_CONTROL_REQUEST_HEADERS);
                 let headers = stages.cors.preflight(origin, method, requested)?;
                 let mut res = HttpResponse::NoContent();
                 for h in headers {
                     res.insert_header(h);
                 }
-                Ok(req.into_response(res.finish()))
+                Ok(Admission::Answer(res.finish()))
             }
             _ => {
                 let route =
@@ -350,7 +398,7 @@ where
                         .join(", "),
                     None => route::allow_header(&route),
                 };
-                Ok(req.into_response(HttpResponse::NoContent().insert_header(("allow", allow)).finish()))
+                Ok(Admission::Answer(HttpResponse::NoContent().insert_header(("allow", allow)).finish()))
             }
         };
     }
@@ -364,8 +412,13 @@ where
     if anonymous {
         // A public view (or the anonymous OpenAPI document): no token, a window per client
         // address instead of per token, and the scope stage as for any token.
-        cx.extra_headers.extend(stages.rate_limit.count_public(cx.client, wide_multiple, &config.public)?);
-        if text(&req, header::ORIGIN).is_some() {
+        match cx.tally.as_mut() {
+            Some(tally) => rate_limit::RateLimitState::public_windows(cx.client, wide_multiple, &config.public, tally),
+            None => {
+                cx.extra_headers.extend(stages.rate_limit.count_public(cx.client, wide_multiple, &config.public)?)
+            }
+        }
+        if text(req, header::ORIGIN).is_some() {
             cx.extra_headers.push((header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*")));
         }
         stages.scope.authorize(&parts.public, &route, req.method(), cx.ip)?;
@@ -375,8 +428,8 @@ where
         // 3. Auth.
         let presented = auth::Presented {
             authorization,
-            timestamp: text(&req, auth::X_TIMESTAMP),
-            signature: text(&req, auth::X_SIGNATURE),
+            timestamp: text(req, auth::X_TIMESTAMP),
+            signature: text(req, auth::X_SIGNATURE),
             method: req.method().as_str(),
             path: req.uri().path(),
             query: req.query_string(),
@@ -384,7 +437,7 @@ where
             ip: cx.ip,
             ip_key: cx.ip_key,
         };
-        let auth::Authenticated { principal, signature } = stages.auth.authenticate(&presented)?;
+        let auth::Authenticated { principal, signature } = stages.auth.authenticate(&presented, cx.tally.as_mut())?;
         cx.principal = Some(principal.clone());
 
         // 2. CORS, second half: the token's own origin list (nothing to decide without
@@ -395,14 +448,17 @@ where
         }
 
         // 4. Rate limit (its refusals carry their own headers).
-        cx.extra_headers.extend(stages.rate_limit.count(&principal, &config.rate_limit)?);
+        match cx.tally.as_mut() {
+            Some(tally) => rate_limit::RateLimitState::token_window(&principal, &config.rate_limit, 1, tally),
+            None => cx.extra_headers.extend(stages.rate_limit.count(&principal, &config.rate_limit)?),
+        }
 
         // 5. Scope.
         stages.scope.authorize(&principal, &route, req.method(), cx.ip)?;
 
         // 3. Auth, last part: the admitted request's signature is recorded against replay.
         if let Some(signature) = signature {
-            stages.auth.record_signature(signature, &cx.ip, cx.ip_key)?;
+            stages.auth.record_signature(signature, &cx.ip, cx.ip_key, cx.tally.as_mut())?;
         }
         req.extensions_mut().insert(principal);
     }
@@ -415,8 +471,5 @@ where
     if !body.is_empty() {
         req.set_payload(crate::http::body::replay_payload(body));
     }
-    service
-        .call(req)
-        .await
-        .map_err(|e| Refusal::new(StageName::Handler, ErrorKind::Internal, format!("handler failed: {e}")))
+    Ok(Admission::Handle)
 }

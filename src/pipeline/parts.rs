@@ -77,6 +77,8 @@ pub struct Parts {
     pub proxy_warned_ms: std::sync::atomic::AtomicU64,
     /// Every worker's audit batcher, for an admin flush.
     pub audit_flush: audit::AuditFlushers,
+    /// With `[shared] redis_url`: the counters every instance counts on (see `tally`).
+    pub shared: Option<Arc<crate::limits::shared::SharedCounters>>,
 }
 
 impl Parts {

@@ -18,13 +18,17 @@
 use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::client_ip::ClientKeys;
+use super::stage::Purpose;
 use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
 use crate::config::{PublicConfig, RateLimitConfig};
 use crate::error::{ApiError, ErrorKind};
+use crate::limits::shared::Tally;
+use crate::limits::shared::{SharedCounters, Verdict};
 use crate::limits::window::{FixedWindows, Outer, WindowDecision};
 use crate::store::IpKey;
 use crate::tokens::Principal;
+use std::sync::Arc;
 
 pub const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -42,6 +46,8 @@ pub struct RateLimitState {
     pub windows: FixedWindows<u64>,
     pub public: FixedWindows<IpKey>,
     pub clock: SharedClock,
+    /// With `[shared] redis_url`: where the windows are counted instead (see `tally`).
+    pub shared: Option<Arc<SharedCounters>>,
 }
 
 impl RateLimitState {
@@ -50,6 +56,7 @@ impl RateLimitState {
             windows: FixedWindows::new(config.max_tracked_tokens),
             public: FixedWindows::sheddable(public.max_tracked_clients),
             clock,
+            shared: None,
         }
     }
 
@@ -83,6 +90,53 @@ impl RateLimitState {
         let decision = self.windows.hit_n(p.key(), now, limit, window_secs.saturating_mul(1000), n);
         decide(decision, "token", window_secs, "token window exhausted", "token window table")
     }
+
+    /// The token's window for the shared counters (`n` requests at once).
+    pub fn token_window(p: &Principal, defaults: &RateLimitConfig, n: u32, tally: &mut Tally<Purpose>) {
+        let limit = p.record.rate.unwrap_or(defaults.requests);
+        let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
+        tally.count(
+            Purpose::Token { window_secs },
+            format!("t:{}", p.key()),
+            limit,
+            window_secs.saturating_mul(1000),
+            n,
+        );
+    }
+
+    /// An anonymous client's public-view windows for the shared counters (its IPv6
+    /// network's too).
+    pub fn public_windows(client: ClientKeys, wide_multiple: u32, config: &PublicConfig, tally: &mut Tally<Purpose>) {
+        let wide = client.wide.map(|key| (format!("pubw:{key}"), config.requests.saturating_mul(wide_multiple)));
+        let (name, window_ms) = (format!("pub:{}", client.ip), config.window_secs.saturating_mul(1000));
+        tally.count_within(Purpose::Public, name, config.requests, wide, window_ms);
+    }
+
+    /// `n` more requests on the token's window, counted where the windows are kept: here, or
+    /// (with `[shared] redis_url`) by the shared counters in one call. A GraphQL document or
+    /// a JSON array with several writes counts the others this way.
+    pub async fn count_more(&self, p: &Principal, defaults: &RateLimitConfig, n: u32) -> Result<RateHeaders, Refusal> {
+        let Some(shared) = &self.shared else { return self.count_n(p, defaults, n) };
+        let mut tally = Tally::default();
+        Self::token_window(p, defaults, n, &mut tally);
+        let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
+        match shared.settle(&tally).await {
+            Ok(Verdict::Passed(d)) if d.len() == 1 => Ok(headers(&d[0].1, "token", window_secs)),
+            Ok(Verdict::Refused(_, d, _)) => Err(refused(&d, "token", window_secs, "token window exhausted")),
+            Ok(_) => Err(Refusal::full(StageName::RateLimit, "shared token window")),
+            Err(why) => {
+                let error = ApiError::new(ErrorKind::RateLimiterUnavailable).header(RETRY_AFTER, 1);
+                Err(Refusal::new(StageName::RateLimit, error, why.0))
+            }
+        }
+    }
+}
+
+/// A spent window's 429, with its headers.
+pub(super) fn refused(d: &WindowDecision, policy: &str, window_secs: u64, exhausted: &'static str) -> Refusal {
+    let mut error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
+    error.headers.extend(headers(d, policy, window_secs));
+    Refusal::new(StageName::RateLimit, error, exhausted)
 }
 
 /// One window decision as headers, a 429 or (table full) a 503.
@@ -95,11 +149,7 @@ fn decide<E>(
 ) -> Result<RateHeaders, Refusal> {
     match decision {
         Ok(d) if d.allowed => Ok(headers(&d, policy, window_secs)),
-        Ok(d) => {
-            let mut error = ApiError::new(ErrorKind::RateLimited).header(RETRY_AFTER, d.retry_after_secs());
-            error.headers.extend(headers(&d, policy, window_secs));
-            Err(Refusal::new(StageName::RateLimit, error, exhausted))
-        }
+        Ok(d) => Err(refused(&d, policy, window_secs, exhausted)),
         Err(_) => Err(Refusal::full(StageName::RateLimit, table)),
     }
 }

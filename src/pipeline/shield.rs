@@ -25,12 +25,14 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::client_ip::ClientKeys;
+use super::stage::Purpose;
 use super::stage::{Refusal, Stage, StageName};
 use crate::clock::SharedClock;
 use crate::config::ShieldConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::http::body::{check_depth, ParsedBody};
-use crate::limits::window::{FixedWindows, Outer};
+use crate::limits::shared::Tally;
+use crate::limits::window::{FixedWindows, Outer, WindowDecision};
 use crate::store::IpKey;
 
 /// A gap this long between body chunks drops the request.
@@ -62,12 +64,7 @@ impl ShieldState {
         let wide = client.wide.map(|key| Outer { key, limit: c.ip_requests.saturating_mul(wide_multiple) });
         match self.throttle.hit_within(client.ip, wide, now, c.ip_requests, c.ip_window_secs * 1000) {
             Ok(d) if d.allowed => {}
-            Ok(d) => {
-                // The same rate-limit headers as the token limiter's 429 (policy "ip").
-                let mut err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());
-                err.headers.extend(super::rate_limit::headers(&d, "ip", c.ip_window_secs));
-                return Err(Refusal::new(StageName::Shield, err, "per-IP throttle exceeded"));
-            }
+            Ok(d) => return Err(throttled(&d, c)),
             Err(_) => return Err(Refusal::full(StageName::Shield, "IP throttle table")),
         }
         if query_bytes > c.max_query_bytes {
@@ -80,6 +77,20 @@ impl ShieldState {
         }
         Ok(())
     }
+}
+
+/// The throttle's windows for the shared counters (an IPv6 client's network's too).
+pub fn throttle_windows(tally: &mut Tally<Purpose>, client: ClientKeys, wide_multiple: u32, c: &ShieldConfig) {
+    let wide = client.wide.map(|key| (format!("ipw:{key}"), c.ip_requests.saturating_mul(wide_multiple)));
+    let (name, window_ms) = (format!("ip:{}", client.ip), c.ip_window_secs.saturating_mul(1000));
+    tally.count_within(Purpose::Throttle, name, c.ip_requests, wide, window_ms);
+}
+
+/// The throttle's 429, with the same rate-limit headers as the token limiter's (policy "ip").
+pub fn throttled(d: &WindowDecision, c: &ShieldConfig) -> Refusal {
+    let mut err = ApiError::new(ErrorKind::IpRateLimited).header(header::RETRY_AFTER, d.retry_after_secs());
+    err.headers.extend(super::rate_limit::headers(d, "ip", c.ip_window_secs));
+    Refusal::new(StageName::Shield, err, "per-IP throttle exceeded")
 }
 
 impl Stage for ShieldState {

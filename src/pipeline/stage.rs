@@ -100,3 +100,20 @@ impl<S: Stage> Actor for StageActor<S> {
         ctx.run_interval(UPKEEP_EVERY, |actor, _| actor.state.upkeep(actor.clock.now_ms()));
     }
 }
+
+/// What a shared window is for: which stage refuses when it is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    /// The shield's per-IP throttle (and an IPv6 client's network).
+    Throttle,
+    /// A `[[checks.endpoints]]` policy's per-minute limit.
+    Endpoint(String),
+    /// An anonymous client's public-view window.
+    Public,
+    /// A failed authentication, counted towards the brute-force lock.
+    FailedAuth { reason: String, route: String },
+    /// The token's own window.
+    Token { window_secs: u64 },
+    /// The signature of a signed request (replay cache).
+    Replay,
+}

@@ -113,7 +113,7 @@ pub fn attack_directly(state: &AppState, ip: IpAddr) {
         user_agent: None,
         referer: None,
     };
-    assert!(state.stages().checks.inspect(&facts).is_err());
+    assert!(state.stages().checks.inspect(&facts, None).is_err());
 }
 
 #[test]

@@ -116,7 +116,7 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
     // before anything runs, so a document with more writes than are left runs none.
     if measure.writes > 1 {
         let more = u32::try_from(measure.writes - 1).unwrap_or(u32::MAX);
-        if let Err(refused) = state.stages().rate_limit.count_n(&principal, &config.rate_limit, more) {
+        if let Err(refused) = state.stages().rate_limit.count_more(&principal, &config.rate_limit, more).await {
             return refused.error.into_response();
         }
     }

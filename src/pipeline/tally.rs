@@ -1,0 +1,74 @@
+//! Shared counting, when `[shared] redis_url` is set: the stages add the windows they would
+//! count to the request's [`Tally`] instead of counting in this process, and the pipeline
+//! decides them all in one call to the shared counters ([`settle`]), once per request —
+//! before the handler runs, or as soon as a stage refuses. Each window's refusal is the
+//! stage's own (the shield's 429, the token's 429 with its headers, a replay's 401), so a
+//! client cannot tell one instance from several. The counters unreachable, the request is
+//! refused 503 `rate_limiter_unavailable` with `Retry-After`: fail closed, never served
+//! uncounted.
+//!
+//! What stays in the process: the shield's throttle is also counted locally first, as the
+//! instance's own guard (a flood from one address is refused without a round trip; it
+//! never lets through what the shared count would refuse, it can only refuse sooner).
+
+use actix_web::http::header::RETRY_AFTER;
+
+use super::rate_limit;
+use super::stage::{Refusal, StageName};
+use super::Exchange;
+use crate::config::Config;
+use crate::error::{ApiError, ErrorKind};
+use crate::limits::shared::{SharedCounters, Verdict};
+
+pub use super::stage::Purpose;
+pub use crate::limits::shared::Tally;
+
+/// Decides the request's tally in one round trip and turns the answer into the first
+/// refusal, or the stages' own outcome with the windows' headers added.
+pub async fn settle<A>(
+    shared: &SharedCounters,
+    cx: &mut Exchange,
+    outcome: Result<A, Refusal>,
+    parts: &super::Parts,
+    config: &Config,
+) -> Result<A, Refusal> {
+    let Some(tally) = cx.tally.take().filter(|t| !t.is_empty()) else { return outcome };
+    let verdict = match shared.settle(&tally).await {
+        Ok(v) => v,
+        Err(why) => {
+            let error = ApiError::new(ErrorKind::RateLimiterUnavailable).header(RETRY_AFTER, 1);
+            return Err(Refusal::new(StageName::RateLimit, error, why.0));
+        }
+    };
+    let (passed, refused) = match verdict {
+        Verdict::Passed(passed) => (passed, None),
+        Verdict::Refused(purpose, decision, before) => (before, Some((purpose, decision))),
+        Verdict::Replayed(_) => {
+            return Err(super::auth::replayed());
+        }
+    };
+    for (purpose, d) in &passed {
+        match purpose {
+            Purpose::Token { window_secs } => cx.extra_headers.extend(rate_limit::headers(d, "token", *window_secs)),
+            Purpose::Public => cx.extra_headers.extend(rate_limit::headers(d, "public", config.public.window_secs)),
+            _ => {}
+        }
+    }
+    let Some((purpose, d)) = refused else { return outcome };
+    Err(match purpose {
+        Purpose::Throttle => super::shield::throttled(&d, &config.shield),
+        Purpose::Endpoint(id) => {
+            let blocked = crate::checks::endpoint_limit_exceeded(&id, &d);
+            Refusal::new(StageName::Checks, blocked.error, blocked.reason)
+        }
+        Purpose::Public => rate_limit::refused(&d, "public", config.public.window_secs, "public window exhausted"),
+        Purpose::Token { window_secs } => rate_limit::refused(&d, "token", window_secs, "token window exhausted"),
+        Purpose::FailedAuth { reason, route } => {
+            // Past the limit: the address is locked; the request keeps its own refusal.
+            let now = parts.clock.now_ms();
+            parts.stages.auth.brute_force.lock_out(&cx.ip, cx.ip_key, now, &reason, route);
+            return outcome;
+        }
+        Purpose::Replay => super::auth::replayed(),
+    })
+}
