@@ -260,6 +260,34 @@ impl Schema {
         crate::store::IndexPlan(plan)
     }
 
+    /// The tables as the PostgreSQL backend creates them (see `store::pg::layout`).
+    pub fn pg_layout(&self) -> crate::store::pg::layout::Layout {
+        use crate::store::pg::layout::{ColumnDef, Layout, SqlType, TableDef};
+        let ty = |t: ColumnType| match t {
+            ColumnType::String => SqlType::Text,
+            ColumnType::Int => SqlType::BigInt,
+            ColumnType::Float => SqlType::Double,
+            ColumnType::Bool => SqlType::Bool,
+            ColumnType::Date => SqlType::Date,
+            ColumnType::Datetime => SqlType::Timestamptz,
+            ColumnType::Json => SqlType::Jsonb,
+        };
+        let tables = self.tables.values().map(|t| TableDef {
+            name: t.name.clone(),
+            columns: t
+                .columns
+                .values()
+                .map(|c| ColumnDef {
+                    name: c.name.clone(),
+                    ty: ty(c.ty),
+                    references: c.references.clone(),
+                    indexed: c.index,
+                })
+                .collect(),
+        });
+        Layout { tables: tables.collect() }
+    }
+
     /// Every (table, column) whose column references `table`, hidden data included.
     pub fn referrers(&self, table: &str) -> Vec<(String, String)> {
         let declared = self.tables.values().flat_map(|t| {

@@ -22,6 +22,7 @@ mod list;
 pub mod locks;
 pub mod order;
 mod owned;
+pub mod pg;
 pub mod point;
 pub mod query;
 mod rows;
@@ -59,6 +60,9 @@ pub enum StoreError {
     /// The writer refused or could not make a write durable (the reason was logged).
     #[error("write refused: {0}")]
     Refused(String),
+    /// PostgreSQL could not be reached or failed a statement.
+    #[error("database: {0}")]
+    Database(String),
 }
 
 impl StoreError {

@@ -30,6 +30,123 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A PostgreSQL cluster of its own: `initdb` in a temp dir, `postgres` on a free loopback
+/// port, trust authentication for the role `palisade` on loopback only. As root (CI), both
+/// run as the `postgres` user, which owns the directory (PostgreSQL refuses to run as root).
+pub struct Postgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Postgres {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Postgres { port: free_port(), dir, child: None };
+        if is_root() {
+            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(pg.dir.path()).status().unwrap();
+            assert!(status.success(), "chown the cluster's dir to postgres");
+        }
+        let data = pg.data().to_string_lossy().into_owned();
+        let initdb = pg_binary("initdb");
+        let out = pg
+            .as_owner(&initdb)
+            .args(["-D", &data, "-U", "palisade", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let mut pg = pg;
+        pg.resume();
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `program` as the cluster's owner (`postgres` when this process is root).
+    fn as_owner(&self, program: &std::path::Path) -> Command {
+        if is_root() {
+            // setpriv execs (one process, so signals reach the server itself).
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// A connection URL for database `db`.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://palisade@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Starts the server (again, after [`Postgres::stop`]) on its port and waits for it.
+    pub fn resume(&mut self) {
+        let child = self
+            .as_owner(&pg_binary("postgres"))
+            .arg("-D")
+            .arg(self.data())
+            .args(["-p", &self.port.to_string(), "-h", "127.0.0.1", "-k"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = Command::new(pg_binary("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "palisade", "-d", "postgres"])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "postgres did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Creates database `name` (each test its own).
+    pub fn create_database(&self, name: &str) {
+        let out = Command::new(pg_binary("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "palisade", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "createdb: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Stops it as systemd does (fast shutdown): committed data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Through `kill`: the server may run as another user than this process.
+            let _ = Command::new("kill").args(["-s", "INT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// A PostgreSQL server program from Debian's versioned directory (the newest there).
+fn pg_binary(name: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions.pop().unwrap_or_else(|| binary(&[name]))
+}
+
 /// A Redis (or Valkey) server of its own.
 pub struct Redis {
     pub port: u16,

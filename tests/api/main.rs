@@ -32,6 +32,7 @@ mod openapi;
 mod operations;
 mod oracle;
 mod ownership;
+mod pg_store;
 mod probe;
 mod queries;
 mod rate_limit;

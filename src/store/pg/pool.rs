@@ -1,0 +1,139 @@
+//! Connections to PostgreSQL for code that cannot wait asynchronously.
+//!
+//! The store's read interface is synchronous (sled answers from memory or the page cache,
+//! and GraphQL's resolvers call it directly). A synchronous PostgreSQL client may not run on
+//! an actix worker's thread — it drives its own small runtime, and a runtime inside a
+//! runtime panics — so each connection lives on a thread of its own and callers hand it
+//! jobs: [`Pool::run`] blocks the caller until its job is done (as a read from disk does),
+//! [`Pool::submit`] answers through a callback (the writer's path, awaited by the request).
+//!
+//! A connection that breaks is made again for the next job; while PostgreSQL cannot be
+//! reached, jobs fail at once with [`PoolError::Unreachable`] (the HTTP layer answers 503
+//! `storage_unavailable`), and the first job after it returns is served: nothing restarts.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+
+/// Why a job did not run, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("PostgreSQL unreachable: {0}")]
+    Unreachable(String),
+    #[error("PostgreSQL: {0}")]
+    Sql(#[from] postgres::Error),
+}
+
+type Job = Box<dyn FnOnce(&mut Option<Client>, &Connector) + Send>;
+
+/// How a thread connects (the URL, and a pause after a failed attempt).
+struct Connector {
+    url: String,
+    /// No new attempt before this instant, after a failure.
+    retry_at: Mutex<Option<Instant>>,
+}
+
+/// After a failed connect, jobs fail at once for this long.
+const BACKOFF: Duration = Duration::from_millis(250);
+
+impl Connector {
+    /// The thread's connection, made (again) when there is none or it broke.
+    fn client<'c>(&self, slot: &'c mut Option<Client>) -> Result<&'c mut Client, PoolError> {
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            if let Some(at) = *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) {
+                if Instant::now() < at {
+                    return Err(PoolError::Unreachable("a recent connection attempt failed".into()));
+                }
+            }
+            let mut config: postgres::Config =
+                self.url.parse().map_err(|e: postgres::Error| PoolError::Unreachable(e.to_string()))?;
+            config.connect_timeout(Duration::from_secs(2));
+            match config.connect(NoTls) {
+                Ok(c) => *slot = Some(c),
+                Err(e) => {
+                    *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
+                    return Err(PoolError::Unreachable(e.to_string()));
+                }
+            }
+        }
+        Ok(slot.as_mut().expect("connected above"))
+    }
+}
+
+/// A fixed set of connection threads sharing one queue of jobs.
+#[derive(Clone)]
+pub struct Pool {
+    jobs: SyncSender<Job>,
+}
+
+impl Pool {
+    /// Starts `size` threads (at least one); nothing connects until the first job.
+    pub fn start(url: &str, size: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = sync_channel::<Job>(size.max(1) * 64);
+        let queue = Arc::new(Mutex::new(queue));
+        let connector = Arc::new(Connector { url: url.to_string(), retry_at: Mutex::new(None) });
+        for n in 0..size.max(1) {
+            let (queue, connector) = (queue.clone(), connector.clone());
+            std::thread::Builder::new().name(format!("palisade-pg-{n}")).spawn(move || serve(&queue, &connector))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on a connection and waits for its answer.
+    pub fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<R, PoolError> + Send + 'static,
+    ) -> Result<R, PoolError> {
+        let (tx, rx) = sync_channel(1);
+        self.submit(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv().unwrap_or_else(|_| Err(PoolError::Unreachable("the connection thread stopped".into())))
+    }
+
+    /// Runs `f` on a connection; `reply` gets its answer on that thread.
+    pub fn submit<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<R, PoolError> + Send + 'static,
+        reply: impl FnOnce(Result<R, PoolError>) + Send + 'static,
+    ) {
+        let job: Job = Box::new(move |slot, connector| {
+            let answer = connector.client(slot).and_then(f);
+            if let Err(PoolError::Sql(e)) = &answer {
+                if e.is_closed() {
+                    *slot = None;
+                }
+            }
+            reply(answer);
+        });
+        if let Err(e) = self.jobs.send(job) {
+            // Every thread is gone (the process is stopping): answer here.
+            let job = e.0;
+            job(&mut None, &Connector { url: String::new(), retry_at: Mutex::new(Some(far_future())) });
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+/// One connection thread: takes jobs until every sender is gone.
+fn serve(queue: &Mutex<Receiver<Job>>, connector: &Connector) {
+    let mut client: Option<Client> = None;
+    loop {
+        let job = {
+            let Ok(queue) = queue.lock() else { return };
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        job(&mut client, connector);
+    }
+}
