@@ -104,7 +104,9 @@ fn main() {
     drop(store);
     let restored = work.path().join("restored");
     let t = Instant::now();
-    palisade::backup::restore(&archive, &Default::default(), &restored, &Default::default(), schema.index_plan())
+    let (plan, layout) = (schema.index_plan(), schema.pg_layout());
+    let sled = Default::default();
+    palisade::backup::restore(&archive, &Default::default(), &restored, &Default::default(), &sled, plan, layout)
         .expect("restore");
     println!("restore {:.2} s", t.elapsed().as_secs_f64());
 }

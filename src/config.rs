@@ -14,9 +14,11 @@ use serde::Deserialize;
 mod checks;
 mod data;
 mod shared;
+mod store;
 pub use checks::{BruteForceConfig, ChecksConfig, EndpointPolicy, HoneypotConfig};
 pub use data::{parse_duration, BackupConfig, LimitsConfig};
 pub use shared::SharedConfig;
+pub use store::{Backend, StoreConfig};
 
 /// Where `--config` points when it is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "data/palisade.toml";
@@ -41,6 +43,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub backup: BackupConfig,
     pub shared: SharedConfig,
+    pub store: StoreConfig,
 }
 
 /// The running config, swapped whole by a reload (see [`Config::reloaded`]). Readers take an
@@ -356,7 +359,7 @@ impl Config {
         next.server.request_timeout_secs = new.server.request_timeout_secs;
         next.log.level = new.log.level.clone();
         let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let pending: [(&'static str, bool); 17] = [
+        let pending: [(&'static str, bool); 18] = [
             ("server", differs(&next.server, &new.server)),
             ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
             ("cors", differs(&next.cors, &new.cors)),
@@ -374,6 +377,7 @@ impl Config {
             ("limits", differs(&next.limits, &new.limits)),
             ("backup", differs(&next.backup, &new.backup)),
             ("shared", next.shared != new.shared),
+            ("store", next.store != new.store),
         ];
         (next, pending.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect())
     }
@@ -482,6 +486,7 @@ impl Config {
         self.limits.validate()?;
         self.backup.validate()?;
         self.shared.validate()?;
+        self.store.validate()?;
         Ok(())
     }
 }

@@ -49,10 +49,12 @@ pub fn demo_rows(schema: &Schema, table: &str) -> Result<Vec<Row>, ApiError> {
 /// Writes the demo rows of every schema table into an empty store. Returns rows written.
 pub fn seed_demo(store: &Store, schema: &Schema) -> Result<usize, ApiError> {
     let mut written = 0;
-    for table in schema.tables.keys() {
-        let rows = demo_rows(schema, table)?;
+    // Referenced tables first: a store that checks keys on every write (PostgreSQL) takes
+    // them in this order.
+    for table in schema.tables_in_reference_order() {
+        let rows = demo_rows(schema, &table)?;
         written += rows.len();
-        store.write_blocking(Op::Load { table: table.clone(), rows })?;
+        store.write_blocking(Op::Load { table, rows })?;
     }
     let marker = (b"seeded".to_vec(), Value::from(written).to_string().into_bytes());
     store.write_blocking(Op::Put { tree: SysTree::Meta, entries: vec![marker] })?;

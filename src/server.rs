@@ -102,7 +102,9 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     // data dir created.
     let listen = l.config.server.listen.clone();
     let listener = bind(&listen)?;
-    let store = Store::open(&data_dir, &l.config.state, l.schema.index_plan()).map_err(|e| open_error(&data_dir, e))?;
+    let (plan, layout) = (l.schema.index_plan(), l.schema.pg_layout());
+    let store = Store::open_with(&data_dir, &l.config.state, &l.config.store, plan, layout)
+        .map_err(|e| open_error(&data_dir, e))?;
     let fresh = store.is_empty();
     let mut schema = l.schema;
     // The data follows the schema file before anything is served (see `schema::migrate`).

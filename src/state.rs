@@ -92,6 +92,23 @@ impl AppState {
         let audit = Arc::new(AuditLog::open(&store.data_dir, config.audit.clone(), store.health.clone())?);
         let locks = Arc::new(LockStore::load(store.clone(), LockPolicy::from_config(&config.checks))?);
         let real_values = Arc::new(RealValues::load(&store, &catalog.schema)?);
+        if let Some(pg) = store.postgres() {
+            // Several instances: another one's locks, unlocks and token changes reach this
+            // one's mirrors within a second.
+            let (tokens, locks) = (Arc::downgrade(&tokens), Arc::downgrade(&locks));
+            pg.watch(Box::new(move |tree| {
+                let (Some(tokens), Some(locks)) = (tokens.upgrade(), locks.upgrade()) else { return false };
+                let result = match tree {
+                    Some(crate::store::SysTree::Tokens) => tokens.reload().map_err(|e| e.to_string()),
+                    Some(crate::store::SysTree::Locks) => locks.reload().map_err(|e| e.to_string()),
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "tokens or locks could not be read again");
+                }
+                true
+            }))?;
+        }
         let checks =
             ChecksState::new(&config.checks, extra_checks, locks.clone(), tokens.clone(), audit.clone(), clock.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;

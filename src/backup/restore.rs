@@ -12,6 +12,8 @@ use super::archive::{self, safe_name, Manifest};
 use super::crypt::Keys;
 use super::{io, BackupError, SYS_TREES};
 use crate::config::StateConfig;
+use crate::config::StoreConfig;
+use crate::store::pg::layout::Layout;
 use crate::store::{IndexPlan, Op, Row, Store};
 
 /// Rows (or keys) per writer op.
@@ -25,7 +27,9 @@ pub fn restore(
     keys: &Keys,
     data_dir: &Path,
     state: &StateConfig,
+    backend: &StoreConfig,
     plan: IndexPlan,
+    layout: Layout,
 ) -> Result<Manifest, BackupError> {
     if std::fs::read_dir(data_dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(BackupError::NotEmpty(data_dir.to_path_buf()));
@@ -33,7 +37,7 @@ pub fn restore(
     super::verify(file, keys)?;
     std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     crate::store::restrict_permissions(data_dir, 0o700).map_err(io(data_dir))?;
-    let mut plan = Some(plan);
+    let mut plan = Some((plan, layout));
     let mut store: Option<Store> = None;
     let manifest = archive::read(file, keys, |name, data| {
         if name == "secret.key" {
@@ -52,8 +56,17 @@ pub fn restore(
             return out.sync_all().map_err(io(&path));
         }
         if store.is_none() {
-            let plan = plan.take().unwrap_or_default();
-            store = Some(Store::open(data_dir, state, plan)?);
+            let (plan, layout) = plan.take().unwrap_or_default();
+            let opened = Store::open_with(data_dir, state, backend, plan, layout)?;
+            if let Some(pg) = opened.postgres() {
+                // Into an empty database only; tables arrive in name order, so the foreign
+                // keys wait until every row is in (and then check them all).
+                if !pg.is_empty()? {
+                    return Err(BackupError::Refused("the PostgreSQL database already holds data".into()));
+                }
+                pg.drop_foreign_keys()?;
+            }
+            store = Some(opened);
         }
         let Some(store) = store.as_ref() else { return Ok(()) };
         let lines = BufReader::with_capacity(1 << 20, data).split(b'\n');
@@ -88,6 +101,9 @@ pub fn restore(
         }
         Err(BackupError::BadArchive(format!("{name}: unknown member")))
     })?;
+    if let Some(pg) = store.as_ref().and_then(Store::postgres) {
+        pg.ensure_layout().map_err(|e| BackupError::Refused(format!("the restored rows break a reference: {e}")))?;
+    }
     // Dropping the store lets its writer finish and mark it cleanly closed.
     drop(store);
     Ok(manifest)

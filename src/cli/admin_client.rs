@@ -34,7 +34,8 @@ pub fn call_stream(cx: &Context, request: AdminRequest, out: &mut dyn Write) -> 
 /// The store opened by this process (no server runs on the data dir).
 fn open_offline(cx: &Context) -> anyhow::Result<AppState> {
     let data_dir = &cx.config.server.data_dir;
-    let store = Store::open(data_dir, &cx.config.state, cx.schema.index_plan())
+    let (plan, layout) = (cx.schema.index_plan(), cx.schema.pg_layout());
+    let store = Store::open_with(data_dir, &cx.config.state, &cx.config.store, plan, layout)
         .map_err(|e| crate::server::open_error(data_dir, e))?;
     AppState::new(cx.config.clone(), cx.schema.clone(), store, Arc::new(SystemClock))
 }

@@ -117,7 +117,9 @@ pub fn backup(cx: &Context, opts: &BackupOpts) -> anyhow::Result<()> {
 pub fn restore(cx: &Context, opts: &RestoreOpts) -> anyhow::Result<()> {
     let dir = &cx.config.server.data_dir;
     let keys = keys(&opts.file, &opts.identity)?;
-    let manifest = crate::backup::restore(&opts.file, &keys, dir, &cx.config.state, cx.schema.index_plan())?;
+    let (state, backend) = (&cx.config.state, &cx.config.store);
+    let layout = cx.schema.pg_layout();
+    let manifest = crate::backup::restore(&opts.file, &keys, dir, state, backend, cx.schema.index_plan(), layout)?;
     say!("restored {} into {} (point {})", opts.file.display(), dir.display(), manifest.point);
     for (table, n) in &manifest.rows {
         say!("  {table}: {n} rows");

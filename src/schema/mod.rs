@@ -260,6 +260,25 @@ impl Schema {
         crate::store::IndexPlan(plan)
     }
 
+    /// Table names, every referenced table before the tables that reference it (a cycle's
+    /// tables in name order): the order rows can be loaded in with their keys checked.
+    pub fn tables_in_reference_order(&self) -> Vec<String> {
+        let mut placed: Vec<String> = Vec::with_capacity(self.tables.len());
+        let mut left: Vec<&Table> = self.tables.values().collect();
+        while !left.is_empty() {
+            let ready = left.iter().position(|t| {
+                t.columns
+                    .values()
+                    .filter_map(|c| c.references.as_deref())
+                    .all(|r| r == t.name || placed.iter().any(|p| p == r) || !self.tables.contains_key(r))
+            });
+            // A cycle: take the first by name and go on.
+            let next = left.remove(ready.unwrap_or(0));
+            placed.push(next.name.clone());
+        }
+        placed
+    }
+
     /// The tables as the PostgreSQL backend creates them (see `store::pg::layout`).
     pub fn pg_layout(&self) -> crate::store::pg::layout::Layout {
         use crate::store::pg::layout::{ColumnDef, Layout, SqlType, TableDef};
@@ -282,8 +301,10 @@ impl Schema {
                     ty: ty(c.ty),
                     references: c.references.clone(),
                     indexed: c.index,
+                    renamed_from: c.renamed_from.clone(),
                 })
                 .collect(),
+            renamed_from: t.renamed_from.clone(),
         });
         Layout { tables: tables.collect() }
     }

@@ -248,11 +248,17 @@ impl<'q> Pager<'q> {
 impl Store {
     /// How many rows a table has (kept by the writer in the table's index tree).
     pub fn row_count(&self, table: &str) -> Result<u64, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.row_count(table);
+        }
         Ok(count_value(self.index_tree(table)?.get(index::ROWS_KEY)?.as_deref()))
     }
 
     /// A page of a table (see the module docs for the way each query takes).
     pub fn list_rows(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.list_rows(table, q);
+        }
         let known = if q.skip_total { Some(0) } else { self.counted_total(table, &q.filters)? };
         if let [order] = q.order.as_slice() {
             if self.indexes.kind(table, &order.column) == Some(order.kind) {

@@ -40,6 +40,7 @@ pub use keys::{IpKey, KeyRing, SealError};
 pub use list::{Page, Pager};
 pub use order::Kind;
 pub use query::{filters_match, After, Cmp, Filter, ListQuery, OrderBy};
+pub use rows::RawRow;
 pub use writer::{Done, NewRow, Op, OwnerRule, RowMap, RowRef, SysTree};
 
 use crate::config::StateConfig;
@@ -85,6 +86,11 @@ impl From<StoreError> for ApiError {
         }
         match e {
             StoreError::Corrupt(_) => ApiError::new(ErrorKind::Internal),
+            // Said (without its details) so that `/health` and a refused write tell why.
+            StoreError::Database(_) => ApiError::with_message(
+                ErrorKind::StorageUnavailable,
+                "the database (PostgreSQL) cannot be reached or refused the change; try again shortly",
+            ),
             _ => ApiError::new(ErrorKind::StorageUnavailable),
         }
     }
@@ -106,6 +112,10 @@ pub struct Store {
     indexes: Arc<IndexPlan>,
     writer: Arc<Writer>,
     trees: Arc<TableTrees>,
+    /// With `[store] backend = "postgres"`: where every row, token, lock and counter
+    /// snapshot is read and written instead; the sled database in the data dir then stays
+    /// empty (the data dir keeps the install key, the audit trail and the admin socket).
+    pg: Option<pg::PgStore>,
 }
 
 /// The table trees opened so far, by table name.
@@ -158,7 +168,29 @@ impl Store {
             indexes,
             writer,
             trees: Default::default(),
+            pg: None,
         })
+    }
+
+    /// Opens the store `config` names: [`Store::open`], and with `backend = "postgres"` the
+    /// PostgreSQL tables of `layout` (created where missing).
+    pub fn open_with(
+        data_dir: &Path,
+        state: &StateConfig,
+        config: &crate::config::StoreConfig,
+        plan: IndexPlan,
+        layout: pg::layout::Layout,
+    ) -> Result<Self, StoreError> {
+        let mut store = Self::open(data_dir, state, plan)?;
+        if config.backend == crate::config::Backend::Postgres {
+            store.pg = Some(pg::PgStore::open(&config.url, config.pool_size, layout)?);
+        }
+        Ok(store)
+    }
+
+    /// The PostgreSQL backend, when it is the one in use.
+    pub fn postgres(&self) -> Option<&pg::PgStore> {
+        self.pg.as_ref()
     }
 
     /// Whether `data_dir` holds a store (`serve` made one there). Admin commands refuse a
@@ -172,28 +204,57 @@ impl Store {
         data_dir.join("admin.sock")
     }
 
-    /// Applies one change through the writer; answers once it is durable.
+    /// Applies one change through the writer; answers once it is durable (on PostgreSQL:
+    /// once its transaction committed).
     pub async fn write(&self, op: Op) -> Result<Done, ApiError> {
-        self.writer.write(op).await
+        match &self.pg {
+            Some(pg) => pg.write(op).await,
+            None => self.writer.write(op).await,
+        }
     }
 
     /// The same, blocking the calling thread (never call it on an async worker).
     pub fn write_blocking(&self, op: Op) -> Result<Done, ApiError> {
-        self.writer.write_blocking(op)
+        match &self.pg {
+            Some(pg) => pg.write_blocking(op),
+            None => self.writer.write_blocking(op),
+        }
     }
 
     /// Queues a change without waiting; `reply` runs on the writer thread when it is durable.
     pub fn submit(&self, op: Op, reply: impl FnOnce(Result<Done, ApiError>) + Send + 'static) {
-        self.writer.submit(op, reply)
+        match &self.pg {
+            Some(pg) => pg.submit(op, reply),
+            None => self.writer.submit(op, reply),
+        }
     }
 
     /// Reads one key of a system tree.
-    pub fn sys_get(&self, tree: SysTree, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.db.open_tree(tree.name())?.get(key)?)
+    pub fn sys_get(&self, tree: SysTree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.pg {
+            Some(pg) => pg.sys_get(tree, key),
+            None => Ok(self.db.open_tree(tree.name())?.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    /// Every record of a system tree, in key order.
+    pub fn sys_scan(&self, tree: SysTree) -> Result<Vec<pg::SysRecord>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.sys_scan(tree);
+        }
+        let mut out = Vec::new();
+        for item in self.db.open_tree(tree.name())?.iter() {
+            let (k, v) = item?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Whether the store holds no data yet (a fresh data dir: nothing seeded, no token).
     pub fn is_empty(&self) -> bool {
+        if let Some(pg) = &self.pg {
+            return pg.is_empty().unwrap_or(false);
+        }
         self.meta.scan_prefix(b"seq:").next().is_none()
             && !self.meta.contains_key(b"seeded").unwrap_or(true)
             && self.tokens.is_empty()

@@ -88,6 +88,13 @@ pub struct Point {
 impl Store {
     /// Names a point through the writer (see the module docs). Blocks until it is named.
     pub fn begin_point(&self) -> Result<Point, StoreError> {
+        if self.pg.is_some() {
+            return Err(StoreError::Database(
+                "palisade backup reads the embedded store; on the PostgreSQL backend use pg_dump \
+                 (see README, \"Running more than one instance\")"
+                    .into(),
+            ));
+        }
         let capture = Arc::new(PointCapture::default());
         self.write_blocking(super::Op::BeginPoint { capture: capture.clone() }).map_err(StoreError::refused)?;
         Ok(Point { store: self.clone(), capture })

@@ -2,7 +2,7 @@
 //! row as compact JSON. This file is the read side (pages, filters, lookups), run on the
 //! HTTP workers without any lock; every change goes through the writer (`writer`).
 
-use super::codec::{decode, key, Row};
+use super::codec::{decode, encode, key, Row};
 use super::{Store, StoreError};
 
 impl Store {
@@ -31,11 +31,17 @@ impl Store {
     }
 
     /// A row as stored (compact JSON), for callers that can send it as it is.
-    pub fn get_row_bytes(&self, table: &str, id: u64) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.rows_tree(table)?.get(key(id))?)
+    pub fn get_row_bytes(&self, table: &str, id: u64) -> Result<Option<RawRow>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return Ok(pg.get_row(table, id)?.map(|r| RawRow::Owned(encode(&r))));
+        }
+        Ok(self.rows_tree(table)?.get(key(id))?.map(RawRow::Sled))
     }
 
     pub fn get_row(&self, table: &str, id: u64) -> Result<Option<Row>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.get_row(table, id);
+        }
         match self.rows_tree(table)?.get(key(id))? {
             Some(bytes) => Ok(Some(decode(&bytes)?)),
             None => Ok(None),
@@ -43,16 +49,31 @@ impl Store {
     }
 
     pub fn row_exists(&self, table: &str, id: u64) -> Result<bool, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.row_exists(table, id);
+        }
         Ok(self.rows_tree(table)?.contains_key(key(id))?)
     }
 
-    /// Every row of a table as stored (compact JSON), in id order, read lazily.
-    pub fn scan_rows(&self, table: &str) -> Result<impl Iterator<Item = Result<sled::IVec, StoreError>>, StoreError> {
-        Ok(self.rows_tree(table)?.iter().values().map(|v| v.map_err(StoreError::from)))
+    /// Every row of a table as stored (compact JSON), in id order, read lazily (on
+    /// PostgreSQL: a thousand at a time).
+    pub fn scan_rows(
+        &self,
+        table: &str,
+    ) -> Result<Box<dyn Iterator<Item = Result<RawRow, StoreError>> + '_>, StoreError> {
+        if let Some(pg) = &self.pg {
+            let mut rows = Vec::new();
+            pg.for_each_row(table, |r| rows.push(Ok(RawRow::Owned(encode(r)))))?;
+            return Ok(Box::new(rows.into_iter()));
+        }
+        Ok(Box::new(self.rows_tree(table)?.iter().values().map(|v| v.map(RawRow::Sled).map_err(StoreError::from))))
     }
 
     /// Every table that has rows in the database, whether the schema declares it or not.
     pub fn row_tables(&self) -> Result<Vec<String>, StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.row_tables();
+        }
         let mut out = Vec::new();
         for name in self.db.tree_names() {
             if let Some(table) = name.strip_prefix(b"rows:") {
@@ -67,10 +88,29 @@ impl Store {
 
     /// Calls `f` with every row of a table.
     pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
+        if let Some(pg) = &self.pg {
+            return pg.for_each_row(table, f);
+        }
         for item in self.rows_tree(table)?.iter() {
             let (_, bytes) = item?;
             f(&decode(&bytes)?);
         }
         Ok(())
+    }
+}
+
+/// A row's stored bytes: sled's own buffer, or a row read from PostgreSQL and encoded.
+pub enum RawRow {
+    Sled(sled::IVec),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for RawRow {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            RawRow::Sled(v) => v,
+            RawRow::Owned(v) => v,
+        }
     }
 }

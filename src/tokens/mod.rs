@@ -354,8 +354,7 @@ impl TokenRegistry {
     /// Loads every live token into memory, opening sealed signing secrets.
     pub fn load(store: Store) -> Result<Self, TokenError> {
         let registry = Self { store, cache: DashMap::new() };
-        for item in registry.store.tokens.iter() {
-            let (_, bytes) = item.map_err(StoreError::from)?;
+        for (_, bytes) in registry.store.sys_scan(SysTree::Tokens)? {
             let record: TokenRecord =
                 serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?;
             if !record.revoked {
@@ -383,6 +382,30 @@ impl TokenRegistry {
         let used = self.last_used_hour(&record.id);
         let last_used_hour = std::sync::atomic::AtomicU64::new(used.unwrap_or(0));
         self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing, key, last_used_hour }));
+        Ok(())
+    }
+
+    /// Reads every stored token again and brings the in-memory registry to it: new and
+    /// changed tokens are taken in, revoked and deleted ones dropped. Another instance made
+    /// the change (see `store::pg::watch`).
+    pub fn reload(&self) -> Result<(), TokenError> {
+        let mut live = std::collections::HashSet::new();
+        for (_, bytes) in self.store.sys_scan(SysTree::Tokens)? {
+            let record: TokenRecord =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?;
+            if record.revoked {
+                continue;
+            }
+            live.insert(record.id.clone());
+            let same = self
+                .cache
+                .get(&record.id)
+                .is_some_and(|p| serde_json::to_vec(&p.record).ok().as_deref() == Some(bytes.as_slice()));
+            if !same {
+                self.cache_record(record)?;
+            }
+        }
+        self.cache.retain(|id, _| live.contains(id));
         Ok(())
     }
 
@@ -429,8 +452,7 @@ impl TokenRegistry {
     /// Every stored token, revoked ones included (no secrets).
     pub fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
         let mut out = Vec::new();
-        for item in self.store.tokens.iter() {
-            let (_, bytes) = item.map_err(StoreError::from)?;
+        for (_, bytes) in self.store.sys_scan(SysTree::Tokens)? {
             out.push(serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?);
         }
         Ok(out)
@@ -438,12 +460,8 @@ impl TokenRegistry {
 
     /// Marks a token revoked; it stops working at once.
     pub fn revoke(&self, id: &str) -> Result<(), TokenError> {
-        let bytes = self
-            .store
-            .tokens
-            .get(id.as_bytes())
-            .map_err(StoreError::from)?
-            .ok_or_else(|| TokenError::NotFound(id.to_string()))?;
+        let bytes =
+            self.store.sys_get(SysTree::Tokens, id.as_bytes())?.ok_or_else(|| TokenError::NotFound(id.to_string()))?;
         let mut record: TokenRecord = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         record.revoked = true;
         self.persist(&record)?;

@@ -60,7 +60,7 @@ impl TokenRegistry {
                 "nothing to change: give --rate, --window, --expires, --origin, --cidr or --owner".into(),
             ));
         }
-        let bytes = self.store.tokens.get(id.as_bytes()).map_err(StoreError::from)?;
+        let bytes = self.store.sys_get(SysTree::Tokens, id.as_bytes())?;
         let bytes = bytes.ok_or_else(|| TokenError::NotFound(id.to_string()))?;
         let mut record: TokenRecord =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?;
@@ -108,7 +108,7 @@ impl TokenRegistry {
     /// The hour a token was last used in, as recorded.
     pub fn last_used_hour(&self, id: &str) -> Option<u64> {
         let bytes = self.store.sys_get(SysTree::Meta, &used_key(id)).ok()??;
-        Some(u64::from_be_bytes(bytes.as_ref().try_into().ok()?))
+        Some(u64::from_be_bytes(bytes.as_slice().try_into().ok()?))
     }
 
     /// Records that `p` was used now, once per hour (queued to the writer, not awaited).

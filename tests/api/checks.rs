@@ -4,6 +4,7 @@
 use palisade::api::admin::{execute, AdminRequest};
 use palisade::config::EndpointPolicy;
 use palisade::store::locks::LockKind;
+use palisade::store::SysTree;
 use serde_json::json;
 
 use crate::support::TestApp;
@@ -71,9 +72,9 @@ fn locks_expire_by_themselves_and_are_swept() {
     assert_eq!(app.req("GET", "/api/v1/leads/1").bearer(&t).client_ip(ATTACKER).send().code(), "locked");
     app.manual_clock().advance_ms(600_000);
     assert_eq!(app.req("GET", "/api/v1/leads/1").bearer(&t).client_ip(ATTACKER).send().status, 200);
-    assert_eq!(app.state.store.locks.len(), 1, "expired but not yet swept");
+    assert_eq!(app.state.store.sys_scan(SysTree::Locks).unwrap().len(), 1, "expired but not yet swept");
     palisade::housekeeper::Housekeeper::sweep(&app.state);
-    assert_eq!(app.state.store.locks.len(), 0);
+    assert_eq!(app.state.store.sys_scan(SysTree::Locks).unwrap().len(), 0);
 }
 
 #[test]

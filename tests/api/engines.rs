@@ -82,13 +82,21 @@ impl Postgres {
     }
 
     /// Starts the server (again, after [`Postgres::stop`]) on its port and waits for it.
+    /// It runs under a small shell that stops it (fast shutdown) when its standard input
+    /// closes: when [`Postgres::stop`] drops the pipe, or when this process ends however it
+    /// ends, so no server outlives the tests.
     pub fn resume(&mut self) {
+        let script = format!(
+            "{} -D '{}' -p {} -h 127.0.0.1 -k '{}' & pid=$!; read _; kill -INT $pid; wait $pid",
+            pg_binary("postgres").display(),
+            self.data().display(),
+            self.port,
+            self.dir.path().display()
+        );
         let child = self
-            .as_owner(&pg_binary("postgres"))
-            .arg("-D")
-            .arg(self.data())
-            .args(["-p", &self.port.to_string(), "-h", "127.0.0.1", "-k"])
-            .arg(self.dir.path())
+            .as_owner(std::path::Path::new("/bin/sh"))
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -109,6 +117,22 @@ impl Postgres {
         }
     }
 
+    /// The cluster every test of this process shares (started on first use), for the suite
+    /// run against the PostgreSQL backend.
+    pub fn shared() -> &'static Postgres {
+        static SHARED: std::sync::OnceLock<Postgres> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Postgres::start)
+    }
+
+    /// A new, empty database of its own: its URL.
+    pub fn fresh_database(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("t{}_{n}", std::process::id());
+        self.create_database(&name);
+        self.url(&name)
+    }
+
     /// Creates database `name` (each test its own).
     pub fn create_database(&self, name: &str) {
         let out = Command::new(pg_binary("createdb"))
@@ -121,8 +145,7 @@ impl Postgres {
     /// Stops it as systemd does (fast shutdown): committed data stays.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // Through `kill`: the server may run as another user than this process.
-            let _ = Command::new("kill").args(["-s", "INT", &child.id().to_string()]).status();
+            drop(child.stdin.take());
             let _ = child.wait();
         }
     }

@@ -85,6 +85,9 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn a_full_disk_refuses_writes_keeps_reads_and_limits_and_recovers_by_itself() {
+    if crate::support::on_postgres("rows do not live on the data dir's disk") {
+        return;
+    }
     let outer = tempfile::tempdir().unwrap();
     let Some(_mount) = Mount::tmpfs(outer.path(), "40m") else { return no_privilege("tmpfs") };
     let dir = tempfile::tempdir_in(outer.path()).unwrap();
@@ -155,6 +158,9 @@ fn a_full_disk_refuses_writes_keeps_reads_and_limits_and_recovers_by_itself() {
 
 #[test]
 fn a_read_only_data_dir_refuses_writes_and_recovers_when_writable_again() {
+    if crate::support::on_postgres("rows do not live on the data dir's disk") {
+        return;
+    }
     let app = TestApp::builder()
         .config(|c| {
             c.audit.max_pending = 10;

@@ -33,6 +33,7 @@ mod operations;
 mod oracle;
 mod ownership;
 mod pg_store;
+mod postgres_cluster;
 mod probe;
 mod queries;
 mod rate_limit;

@@ -104,6 +104,9 @@ const ITEMS: &str = "[tables.items.columns]\ncode = { type = \"string\" }\n";
 
 #[test]
 fn a_type_change_converts_every_value_or_refuses_naming_the_value() {
+    if crate::support::on_postgres("type changes are not done on PostgreSQL yet") {
+        return;
+    }
     let app = TestApp::builder().schema(ITEMS).no_seed().start();
     let t = app.token(&["items:rcu"]);
     for code in ["1", " 22", "x3"] {
@@ -323,6 +326,9 @@ fn an_edited_demo_schema_starts_empty_instead_of_failing() {
 
 #[test]
 fn a_store_from_before_schema_records_hides_undeclared_keys() {
+    if crate::support::on_postgres("rows written by sled before schema records") {
+        return;
+    }
     use palisade::store::{Op, Store};
     let dir = tempfile::tempdir().unwrap();
     let schema = palisade::schema::Schema::parse(ITEMS).unwrap();

@@ -129,7 +129,8 @@ fn sensitive_layer_4_the_flag_is_rechecked_on_every_request() {
     // by the scope stage itself, whatever the stored scopes say.
     let key = t.id.as_bytes();
     let mut record: serde_json::Value =
-        serde_json::from_slice(&app.state.store.tokens.get(key).unwrap().unwrap()).unwrap();
+        serde_json::from_slice(&app.state.store.sys_get(palisade::store::SysTree::Tokens, key).unwrap().unwrap())
+            .unwrap();
     record["allow_sensitive"] = json!(false);
     let entries = vec![(key.to_vec(), serde_json::to_vec(&record).unwrap())];
     app.state

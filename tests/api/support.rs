@@ -153,6 +153,7 @@ impl Builder {
         let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         let mut config = self.config;
         config.server.data_dir = dir.path().to_path_buf();
+        on_the_backend_under_test(&mut config, &dir);
         let schema = match &self.schema {
             Some(text) => Schema::parse(text).expect("test schema"),
             None => Schema::parse(palisade::schema::EMBEDDED_SCHEMA).unwrap(),
@@ -211,6 +212,39 @@ impl Builder {
         };
         Ok(TestApp { addr, state, clock: manual, dir, metrics_addr, handle, thread: Some(thread) })
     }
+}
+
+/// Whether this run keeps rows on PostgreSQL (`PALISADE_TEST_BACKEND=postgres`). A test of
+/// something only the embedded store has (its data dir's disk, its writer thread, rows
+/// written by an older version) says so and passes on that run; it runs on the sled run.
+pub fn on_postgres(what: &str) -> bool {
+    let pg = std::env::var("PALISADE_TEST_BACKEND").as_deref() == Ok("postgres");
+    if pg {
+        eprintln!("sled only, not on the PostgreSQL run: {what}");
+    }
+    pg
+}
+
+/// With `PALISADE_TEST_BACKEND=postgres`, every test app keeps its rows in a database of its
+/// own on one PostgreSQL cluster the test process starts (`engines::Postgres::shared`): the
+/// same suite, run against the second backend. The database is chosen once per data dir, so
+/// a restarted app finds its rows again.
+fn on_the_backend_under_test(config: &mut Config, dir: &tempfile::TempDir) {
+    if std::env::var("PALISADE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return;
+    }
+    let marker = dir.path().join(".test-database-url");
+    let url = match std::fs::read_to_string(&marker) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = crate::engines::Postgres::shared().fresh_database();
+            std::fs::write(&marker, &url).unwrap();
+            url
+        }
+    };
+    config.store.backend = palisade::config::Backend::Postgres;
+    config.store.url = url;
+    config.store.pool_size = 4;
 }
 
 /// A raw HTTP/1.1 request.

@@ -180,6 +180,9 @@ fn the_watchdog_beats_while_health_answers() {
 
 #[test]
 fn health_and_so_the_watchdog_fail_while_the_store_writer_hangs() {
+    if crate::support::on_postgres("the sled writer thread") {
+        return;
+    }
     let app = crate::support::TestApp::start();
     let probe = |deadline| {
         actix_rt::System::new().block_on(palisade::watchdog::healthy(app.addr, Duration::from_millis(deadline)))

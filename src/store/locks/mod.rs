@@ -200,14 +200,41 @@ impl LockStore {
         };
         {
             let mut book = locks.book();
-            for item in locks.store.locks.iter() {
-                let (key, value) = item?;
+            for (key, value) in locks.store.sys_scan(SysTree::Locks)? {
                 let record: LockRecord =
                     serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
                 locks.insert(&mut book, String::from_utf8_lossy(&key).into_owned(), record);
             }
         }
         Ok(locks)
+    }
+
+    /// Reads every stored lock again and brings the mirror to it (another instance locked
+    /// or unlocked; see `store::pg::watch`). Locks this process holds but could not store
+    /// yet stay.
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let mut stored = std::collections::HashMap::new();
+        for (key, value) in self.store.sys_scan(SysTree::Locks)? {
+            let record: LockRecord =
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt(format!("lock record: {e}")))?;
+            stored.insert(String::from_utf8_lossy(&key).into_owned(), record);
+        }
+        let mut book = self.book();
+        let gone: Vec<String> = self
+            .mirror
+            .iter()
+            .map(|e| e.key().clone())
+            .filter(|k| !stored.contains_key(k) && !self.unsaved.contains_key(k))
+            .collect();
+        for key in gone {
+            self.remove_if(&mut book, &key, |_| true);
+        }
+        for (key, record) in stored {
+            if self.mirror.get(&key).is_none_or(|held| *held != record) {
+                self.insert(&mut book, key, record);
+            }
+        }
+        Ok(())
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {

@@ -11,8 +11,6 @@
 //! and as the RFC 3339 text the client sent, in `<column>__text`, so a row reads back exactly
 //! as it was written, as it does from sled.
 
-use std::fmt::Write;
-
 /// A column's PostgreSQL type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SqlType {
@@ -47,6 +45,8 @@ pub struct ColumnDef {
     /// The table whose `id` this column holds.
     pub references: Option<String>,
     pub indexed: bool,
+    /// Its name before a rename (`renamed_from`): renamed in place when the store opens.
+    pub renamed_from: Option<String>,
 }
 
 /// One table.
@@ -54,6 +54,9 @@ pub struct ColumnDef {
 pub struct TableDef {
     pub name: String,
     pub columns: Vec<ColumnDef>,
+    /// Its name before a rename: renamed in place (keys and sequence follow) when the store
+    /// opens.
+    pub renamed_from: Option<String>,
 }
 
 impl TableDef {
@@ -84,8 +87,12 @@ impl Layout {
         self.tables.iter().find(|t| t.name == name)
     }
 
-    /// The statements that create whatever is missing (idempotent: run at every start).
-    /// Tables are created first, their foreign keys after, so reference cycles are fine.
+    /// The statements that bring the database to the layout, idempotent (run at every
+    /// start, in one transaction: a failure changes nothing): renames first (a table or
+    /// column renamed in the schema is renamed in place, so its keys, indexes and foreign
+    /// keys follow), then whatever tables, columns, sequences, keys and indexes are missing.
+    /// Tables come before foreign keys, so reference cycles are fine. A dropped column or
+    /// table stays until `schema prune`, as in the sled store.
     pub fn create_statements(&self) -> Vec<String> {
         let mut out = vec![format!(
             "CREATE TABLE IF NOT EXISTS {} (tree text NOT NULL, key bytea NOT NULL, value bytea NOT NULL, \
@@ -93,15 +100,59 @@ impl Layout {
             ident(SYS_TABLE)
         )];
         for t in &self.tables {
-            let mut sql = format!("CREATE TABLE IF NOT EXISTS {} (id bigint PRIMARY KEY", ident(&t.name));
+            if let Some(old) = &t.renamed_from {
+                out.push(format!(
+                    "DO $$ BEGIN IF to_regclass({old_q}) IS NOT NULL AND to_regclass({new_q}) IS NULL THEN \
+                     ALTER TABLE {old} RENAME TO {new}; \
+                     ALTER SEQUENCE IF EXISTS {old_seq} RENAME TO {new_seq}; END IF; END $$",
+                    old_q = literal(&ident(old)),
+                    new_q = literal(&ident(&t.name)),
+                    old = ident(old),
+                    new = ident(&t.name),
+                    old_seq = ident(&sequence(old)),
+                    new_seq = ident(&sequence(&t.name)),
+                ));
+            }
             for c in &t.columns {
-                let _ = write!(sql, ", {} {}", ident(&c.name), c.ty.sql());
+                let Some(old) = &c.renamed_from else { continue };
+                let mut renames = vec![(old.clone(), c.name.clone())];
                 if c.ty == SqlType::Timestamptz {
-                    let _ = write!(sql, ", {} text", ident(&format!("{}{TEXT_TWIN}", c.name)));
+                    renames.push((format!("{old}{TEXT_TWIN}"), format!("{}{TEXT_TWIN}", c.name)));
+                }
+                for (from, to) in renames {
+                    out.push(format!(
+                        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = \
+                         current_schema() AND table_name = {table} AND column_name = {from_q}) AND NOT EXISTS \
+                         (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND \
+                         table_name = {table} AND column_name = {to_q}) THEN ALTER TABLE {t} RENAME COLUMN {from} \
+                         TO {to}; END IF; END $$",
+                        table = literal(&t.name),
+                        from_q = literal(&from),
+                        to_q = literal(&to),
+                        t = ident(&t.name),
+                        from = ident(&from),
+                        to = ident(&to),
+                    ));
                 }
             }
-            sql.push(')');
-            out.push(sql);
+        }
+        for t in &self.tables {
+            out.push(format!("CREATE TABLE IF NOT EXISTS {} (id bigint PRIMARY KEY)", ident(&t.name)));
+            for c in &t.columns {
+                out.push(format!(
+                    "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}",
+                    ident(&t.name),
+                    ident(&c.name),
+                    c.ty.sql()
+                ));
+                if c.ty == SqlType::Timestamptz {
+                    out.push(format!(
+                        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text",
+                        ident(&t.name),
+                        ident(&format!("{}{TEXT_TWIN}", c.name))
+                    ));
+                }
+            }
             out.push(format!("CREATE SEQUENCE IF NOT EXISTS {}", ident(&sequence(&t.name))));
         }
         for t in &self.tables {
@@ -111,7 +162,8 @@ impl Layout {
                     // No IF NOT EXISTS for constraints: added in a block that skips a duplicate.
                     out.push(format!(
                         "DO $$ BEGIN ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} (id) \
-                         ON DELETE RESTRICT DEFERRABLE INITIALLY IMMEDIATE; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+                         ON DELETE RESTRICT DEFERRABLE INITIALLY IMMEDIATE; EXCEPTION WHEN duplicate_object THEN \
+                         NULL; END $$",
                         ident(&t.name),
                         ident(&name),
                         ident(&c.name),
@@ -130,6 +182,42 @@ impl Layout {
         }
         out
     }
+
+    /// The query that finds columns whose stored type is not the layout's: (table, column,
+    /// stored type). Changing a column's type is not done on PostgreSQL yet; the store
+    /// refuses to open instead, naming them.
+    pub fn type_check(&self) -> String {
+        let mut expected = Vec::new();
+        for t in &self.tables {
+            for c in &t.columns {
+                let udt = match c.ty {
+                    SqlType::BigInt => "int8",
+                    SqlType::Double => "float8",
+                    SqlType::Text => "text",
+                    SqlType::Bool => "bool",
+                    SqlType::Date => "date",
+                    SqlType::Timestamptz => "timestamptz",
+                    SqlType::Jsonb => "jsonb",
+                };
+                expected.push(format!("({}, {}, {})", literal(&t.name), literal(&c.name), literal(udt)));
+            }
+        }
+        if expected.is_empty() {
+            return "SELECT ''::text, ''::text, ''::text WHERE FALSE".into();
+        }
+        format!(
+            "SELECT c.table_name::text, c.column_name::text, c.udt_name::text FROM information_schema.columns c \
+             JOIN (VALUES {}) AS e(t, col, udt) ON c.table_name = e.t AND c.column_name = e.col \
+             WHERE c.table_schema = current_schema() AND c.udt_name <> e.udt",
+            expected.join(", ")
+        )
+    }
+}
+
+/// `text` as an SQL string literal (names from the schema file, in DDL that cannot take
+/// parameters).
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The sequence that hands out a table's ids.
@@ -148,9 +236,22 @@ mod tests {
                 TableDef {
                     name: "clients".into(),
                     columns: vec![
-                        ColumnDef { name: "status".into(), ty: SqlType::Text, references: None, indexed: true },
-                        ColumnDef { name: "seen".into(), ty: SqlType::Timestamptz, references: None, indexed: false },
+                        ColumnDef {
+                            name: "status".into(),
+                            ty: SqlType::Text,
+                            references: None,
+                            indexed: true,
+                            renamed_from: Some("state".into()),
+                        },
+                        ColumnDef {
+                            name: "seen".into(),
+                            ty: SqlType::Timestamptz,
+                            references: None,
+                            indexed: false,
+                            renamed_from: None,
+                        },
                     ],
+                    renamed_from: Some("customers".into()),
                 },
                 TableDef {
                     name: "invoices".into(),
@@ -159,12 +260,17 @@ mod tests {
                         ty: SqlType::BigInt,
                         references: Some("clients".into()),
                         indexed: false,
+                        renamed_from: None,
                     }],
+                    renamed_from: None,
                 },
             ],
         };
         let sql = layout.create_statements().join(";\n");
-        assert!(sql.contains(r#"CREATE TABLE IF NOT EXISTS "clients" (id bigint PRIMARY KEY, "status" text, "seen" timestamptz, "seen__text" text)"#), "{sql}");
+        assert!(sql.contains(r#"ALTER TABLE "clients" ADD COLUMN IF NOT EXISTS "seen__text" text"#), "{sql}");
+        assert!(sql.contains(r#"ALTER TABLE "customers" RENAME TO "clients""#));
+        assert!(sql.contains(r#"RENAME COLUMN "state" TO "status""#));
+        assert!(sql.find("RENAME TO").unwrap() < sql.find("CREATE TABLE IF NOT EXISTS \"clients\"").unwrap());
         assert!(sql.contains(r#"FOREIGN KEY ("client_id") REFERENCES "clients" (id) ON DELETE RESTRICT"#));
         assert!(sql.contains(r#"CREATE INDEX IF NOT EXISTS "invoices_client_id_idx" ON "invoices" ("client_id")"#));
         assert!(sql.contains(r#""clients_status_idx""#));

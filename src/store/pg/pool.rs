@@ -26,13 +26,29 @@ pub enum PoolError {
     Sql(#[from] postgres::Error),
 }
 
-type Job = Box<dyn FnOnce(&mut Option<Client>, &Connector) + Send>;
+type Job = Box<dyn FnOnce(&mut Option<Conn>, &Connector) + Send>;
+
+/// A thread's connection and the generation it was made in.
+struct Conn {
+    client: Client,
+    generation: u64,
+}
 
 /// How a thread connects (the URL, and a pause after a failed attempt).
 struct Connector {
     url: String,
     /// No new attempt before this instant, after a failure.
     retry_at: Mutex<Option<Instant>>,
+    /// Moves on whenever any thread finds its connection broken: every connection made
+    /// before is then made again before its next job (after a restart of PostgreSQL no
+    /// thread's first job fails on a connection that died while it was idle).
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// Whether `e` says the connection itself is gone (closed, a shutdown, a connection
+/// exception), rather than the statement failing.
+fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57") || c.code().starts_with("08"))
 }
 
 /// After a failed connect, jobs fail at once for this long.
@@ -40,8 +56,9 @@ const BACKOFF: Duration = Duration::from_millis(250);
 
 impl Connector {
     /// The thread's connection, made (again) when there is none or it broke.
-    fn client<'c>(&self, slot: &'c mut Option<Client>) -> Result<&'c mut Client, PoolError> {
-        if slot.as_ref().is_some_and(Client::is_closed) {
+    fn client<'c>(&self, slot: &'c mut Option<Conn>) -> Result<&'c mut Client, PoolError> {
+        let current = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        if slot.as_ref().is_some_and(|c| c.client.is_closed() || c.generation < current) {
             *slot = None;
         }
         if slot.is_none() {
@@ -54,14 +71,20 @@ impl Connector {
                 self.url.parse().map_err(|e: postgres::Error| PoolError::Unreachable(e.to_string()))?;
             config.connect_timeout(Duration::from_secs(2));
             match config.connect(NoTls) {
-                Ok(c) => *slot = Some(c),
+                Ok(client) => *slot = Some(Conn { client, generation: current }),
                 Err(e) => {
                     *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
                     return Err(PoolError::Unreachable(e.to_string()));
                 }
             }
         }
-        Ok(slot.as_mut().expect("connected above"))
+        Ok(&mut slot.as_mut().expect("connected above").client)
+    }
+
+    /// The connection broke: this thread's is dropped, every other one made again.
+    fn lost(&self, slot: &mut Option<Conn>) {
+        *slot = None;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -76,7 +99,8 @@ impl Pool {
     pub fn start(url: &str, size: usize) -> std::io::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(size.max(1) * 64);
         let queue = Arc::new(Mutex::new(queue));
-        let connector = Arc::new(Connector { url: url.to_string(), retry_at: Mutex::new(None) });
+        let connector =
+            Arc::new(Connector { url: url.to_string(), retry_at: Mutex::new(None), generation: Default::default() });
         for n in 0..size.max(1) {
             let (queue, connector) = (queue.clone(), connector.clone());
             std::thread::Builder::new().name(format!("palisade-pg-{n}")).spawn(move || serve(&queue, &connector))?;
@@ -105,8 +129,8 @@ impl Pool {
         let job: Job = Box::new(move |slot, connector| {
             let answer = connector.client(slot).and_then(f);
             if let Err(PoolError::Sql(e)) = &answer {
-                if e.is_closed() {
-                    *slot = None;
+                if connection_lost(e) {
+                    connector.lost(slot);
                 }
             }
             reply(answer);
@@ -114,7 +138,12 @@ impl Pool {
         if let Err(e) = self.jobs.send(job) {
             // Every thread is gone (the process is stopping): answer here.
             let job = e.0;
-            job(&mut None, &Connector { url: String::new(), retry_at: Mutex::new(Some(far_future())) });
+            let gone = Connector {
+                url: String::new(),
+                retry_at: Mutex::new(Some(far_future())),
+                generation: Default::default(),
+            };
+            job(&mut None, &gone);
         }
     }
 }
@@ -125,7 +154,7 @@ fn far_future() -> Instant {
 
 /// One connection thread: takes jobs until every sender is gone.
 fn serve(queue: &Mutex<Receiver<Job>>, connector: &Connector) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<Conn> = None;
     loop {
         let job = {
             let Ok(queue) = queue.lock() else { return };

@@ -247,10 +247,12 @@ mod tests {
 
     fn invoices() -> TableDef {
         use super::super::layout::ColumnDef;
-        let col = |name: &str, ty| ColumnDef { name: name.into(), ty, references: None, indexed: false };
+        let col =
+            |name: &str, ty| ColumnDef { name: name.into(), ty, references: None, indexed: false, renamed_from: None };
         TableDef {
             name: "invoices".into(),
             columns: vec![col("number", SqlType::Text), col("total", SqlType::Double), col("qty", SqlType::BigInt)],
+            renamed_from: None,
         }
     }
 

@@ -1,0 +1,452 @@
+//! Writes on PostgreSQL: each [`Op`] inside the transaction the caller commits, with the
+//! sled writer's answers and refusals (see the parent module). Where sled relies on its one
+//! writer's serial order, this relies on row locks: a read-modify-write reads `FOR UPDATE`,
+//! a checked reference or an owner chain is read `FOR KEY SHARE` (no other instance can
+//! delete or re-key it before the commit), and the foreign keys stay as the last word.
+
+use serde_json::Value;
+
+use super::layout::SYS_TABLE;
+use super::layout::{ident, sequence, Layout, SqlType, TableDef, TEXT_TWIN};
+use super::pool::PoolError;
+use super::row_of;
+use super::sql::{self, param, Statement};
+use crate::error::{ApiError, ErrorKind};
+use crate::store::writer::{Done, NewRow, Op, OwnerRule, RowRef, SysTree};
+use crate::store::{Row, StoreError};
+
+/// The SQLSTATE of a foreign-key violation.
+const FOREIGN_KEY_VIOLATION: &str = "23503";
+/// The SQLSTATE of a unique (primary key) violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// A write's failure as the client's error (a refusal keeps its own).
+pub(super) enum WriteError {
+    Refused(ApiError),
+    Store(StoreError),
+}
+
+impl From<PoolError> for WriteError {
+    fn from(e: PoolError) -> Self {
+        WriteError::Store(e.into())
+    }
+}
+
+impl From<postgres::Error> for WriteError {
+    fn from(e: postgres::Error) -> Self {
+        WriteError::Store(PoolError::Sql(e).into())
+    }
+}
+
+impl From<sql::BadValue> for WriteError {
+    fn from(e: sql::BadValue) -> Self {
+        WriteError::Refused(ApiError::validation(e.to_string()))
+    }
+}
+
+impl From<ApiError> for WriteError {
+    fn from(e: ApiError) -> Self {
+        WriteError::Refused(e)
+    }
+}
+
+/// The columns of `row` that `t` has, as (names, placeholders, parameters) for an INSERT or
+/// an UPDATE (a datetime fills its text twin too). `id` is left to the caller.
+fn columns_of(t: &TableDef, row: &Row, s: &mut Statement) -> Result<Vec<(String, String)>, WriteError> {
+    let mut out = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        let value = row.get(&c.name).unwrap_or(&Value::Null);
+        let placeholder = match param(c.ty, &c.name, value)? {
+            Some(p) => bind(s, p),
+            None => "NULL".into(),
+        };
+        out.push((ident(&c.name), placeholder));
+        if c.ty == SqlType::Timestamptz {
+            let text = match value.as_str() {
+                Some(text) => bind(s, Box::new(text.to_string())),
+                None => "NULL".into(),
+            };
+            out.push((ident(&format!("{}{TEXT_TWIN}", c.name)), text));
+        }
+    }
+    Ok(out)
+}
+
+fn bind(s: &mut Statement, p: sql::Param) -> String {
+    s.params.push(p);
+    format!("${}", s.params.len())
+}
+
+/// The 409 of a foreign-key violation on a write of `row`: the column and the missing id.
+fn missing_reference(t: &TableDef, row: &Row, e: &postgres::Error) -> Option<ApiError> {
+    let db = e.as_db_error().filter(|d| d.code().code() == FOREIGN_KEY_VIOLATION)?;
+    let constraint = db.constraint()?;
+    let c = t.columns.iter().find(|c| constraint == format!("{}_{}_fkey", t.name, c.name))?;
+    let id = row.get(&c.name).map(Value::to_string).unwrap_or_default();
+    let target = c.references.as_deref().unwrap_or_default();
+    Some(ApiError::with_message(ErrorKind::Conflict, format!("column '{}': no {target} row with id {id}", c.name)))
+}
+
+/// Inserts `row` under `id` (or the sequence's next when `None`); the stored row.
+fn insert_row(tx: &mut postgres::Transaction<'_>, t: &TableDef, row: &Row, id: Option<u64>) -> Result<Row, WriteError> {
+    let mut s = Statement::default();
+    let id_value = match id {
+        Some(id) => bind(&mut s, Box::new(i64::try_from(id).unwrap_or(i64::MAX))),
+        None => format!("nextval('{}')", ident(&sequence(&t.name)).replace('\'', "''")),
+    };
+    let cols = columns_of(t, row, &mut s)?;
+    let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+    let values: Vec<&str> = cols.iter().map(|(_, v)| v.as_str()).collect();
+    let sql = format!(
+        "INSERT INTO {} (id{}{}) VALUES ({id_value}{}{}) RETURNING to_jsonb({}.*)",
+        ident(&t.name),
+        if names.is_empty() { "" } else { ", " },
+        names.join(", "),
+        if values.is_empty() { "" } else { ", " },
+        values.join(", "),
+        ident(&t.name),
+    );
+    match tx.query_one(&sql, &s.refs()) {
+        Ok(r) => Ok(row_of(t, r.get(0))),
+        Err(e) => match missing_reference(t, row, &e) {
+            Some(refused) => Err(refused.into()),
+            None if e.as_db_error().is_some_and(|d| d.code().code() == UNIQUE_VIOLATION) => {
+                let id = id.map(|i| i.to_string()).unwrap_or_default();
+                Err(ApiError::with_message(ErrorKind::Conflict, format!("id {id} is taken")).into())
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// Refuses a reference to a row that is not there (409, naming the column, as the sled store
+/// words it), and holds the rows referenced until the commit (`FOR KEY SHARE`: another
+/// instance cannot delete them meanwhile). The foreign keys stay as the last word.
+fn check_refs(tx: &mut postgres::Transaction<'_>, refs: &[RowRef]) -> Result<(), WriteError> {
+    for r in refs {
+        let sql = format!("SELECT 1 FROM {} WHERE id = $1 FOR KEY SHARE", ident(&r.table));
+        let id = i64::try_from(r.id).unwrap_or(i64::MAX);
+        if tx.query_opt(&sql, &[&id])?.is_none() {
+            let message = format!("column '{}': no {} row with id {}", r.column, r.table, r.id);
+            return Err(ApiError::with_message(ErrorKind::Conflict, message).into());
+        }
+    }
+    Ok(())
+}
+
+/// Moves the table's sequence past `id` (rows stored with ids of their own).
+fn advance_sequence(tx: &mut postgres::Transaction<'_>, t: &TableDef, id: u64) -> Result<(), WriteError> {
+    let seq = ident(&sequence(&t.name));
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT setval('{seq}', GREATEST($1::bigint, (SELECT last_value FROM {seq}), 1), \
+         $1::bigint >= (SELECT last_value FROM {seq}) OR (SELECT is_called FROM {seq}))",
+        seq = seq.replace('\'', "''")
+    );
+    tx.execute(&sql, &[&id])?;
+    Ok(())
+}
+
+/// One write, inside `tx`.
+pub(super) fn apply(tx: &mut postgres::Transaction<'_>, layout: &Layout, op: Op) -> Result<Done, WriteError> {
+    let table = |name: &str| -> Result<&TableDef, WriteError> {
+        layout.table(name).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {name}"))))
+    };
+    match op {
+        Op::Ping => {
+            tx.execute("SELECT 1", &[])?;
+            Ok(Done::Ok)
+        }
+        Op::Insert { table: name, row, refs } => {
+            check_refs(tx, &refs)?;
+            Ok(Done::Row(insert_row(tx, table(&name)?, &row, None)?))
+        }
+        Op::InsertMany { table: name, rows } => {
+            let t = table(&name)?;
+            // As the sled store does: every id and reference checked before the first row.
+            let mut given = std::collections::HashSet::new();
+            let exists = format!("SELECT 1 FROM {} WHERE id = $1", ident(&t.name));
+            for (i, new) in rows.iter().enumerate() {
+                let Some(value) = new.row.get("id") else { continue };
+                let id = value
+                    .as_u64()
+                    .filter(|id| *id > 0 && *id <= i64::MAX as u64)
+                    .ok_or_else(|| ApiError::validation("column 'id' must be a positive row id").at_row(i))?;
+                if !given.insert(id) || tx.query_opt(&exists, &[&(id as i64)])?.is_some() {
+                    let message = format!("column 'id': a {name} row with id {id} already exists");
+                    return Err(ApiError::with_message(ErrorKind::Conflict, message).at_row(i).into());
+                }
+            }
+            for (i, new) in rows.iter().enumerate() {
+                let outside: Vec<RowRef> =
+                    new.refs.iter().filter(|r| !(r.table == name && given.contains(&r.id))).cloned().collect();
+                check_refs(tx, &outside).map_err(|e| match e {
+                    WriteError::Refused(e) => WriteError::Refused(e.at_row(i)),
+                    other => other,
+                })?;
+            }
+            // Rows may name each other: the keys are checked at commit.
+            tx.batch_execute("SET CONSTRAINTS ALL DEFERRED")?;
+            if let Some(highest) = given.iter().copied().max() {
+                advance_sequence(tx, t, highest)?;
+            }
+            let mut stored = Vec::with_capacity(rows.len());
+            for (i, NewRow { row, .. }) in rows.into_iter().enumerate() {
+                let id = row.get("id").and_then(Value::as_u64);
+                match insert_row(tx, t, &row, id) {
+                    Ok(r) => stored.push(r),
+                    Err(WriteError::Refused(e)) => return Err(e.at_row(i).into()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Done::Rows(stored))
+        }
+        Op::Load { table: name, rows } => {
+            let t = table(&name)?;
+            let mut highest = 0;
+            for row in rows {
+                let Some(id) = row.get("id").and_then(Value::as_u64) else { continue };
+                highest = highest.max(id);
+                tx.execute(&format!("DELETE FROM {} WHERE id = $1", ident(&t.name)), &[&(id as i64)])?;
+                insert_row(tx, t, &row, Some(id))?;
+            }
+            if highest > 0 {
+                advance_sequence(tx, t, highest)?;
+            }
+            Ok(Done::Ok)
+        }
+        Op::Update { table: name, id, refs, change } => {
+            let t = table(&name)?;
+            let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR UPDATE", ident(&t.name));
+            let Some(found) = tx.query_opt(&sql, &[&(id as i64)])? else { return Ok(Done::Missing) };
+            let mut next = change(row_of(t, found.get(0)))?;
+            check_refs(tx, &refs)?;
+            next.insert("id".into(), Value::from(id));
+            let mut s = Statement::default();
+            let cols = columns_of(t, &next, &mut s)?;
+            let id_param = bind(&mut s, Box::new(id as i64));
+            let sets: Vec<String> = cols.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+            let sql = match sets.is_empty() {
+                true => format!("SELECT to_jsonb(t) FROM {} t WHERE id = {id_param}", ident(&t.name)),
+                false => format!(
+                    "UPDATE {} SET {} WHERE id = {id_param} RETURNING to_jsonb({}.*)",
+                    ident(&t.name),
+                    sets.join(", "),
+                    ident(&t.name)
+                ),
+            };
+            match tx.query_one(&sql, &s.refs()) {
+                Ok(r) => Ok(Done::Row(row_of(t, r.get(0)))),
+                Err(e) => Err(missing_reference(t, &next, &e).map(WriteError::Refused).unwrap_or_else(|| e.into())),
+            }
+        }
+        Op::Delete { table: name, id, referrers: _ } => {
+            let t = table(&name)?;
+            let sql = format!("DELETE FROM {} WHERE id = $1", ident(&t.name));
+            match tx.execute(&sql, &[&(id as i64)]) {
+                Ok(0) => Ok(Done::Missing),
+                Ok(_) => Ok(Done::Removed(true)),
+                Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == FOREIGN_KEY_VIOLATION) => {
+                    Err(ApiError::with_message(
+                        ErrorKind::Conflict,
+                        "the row is still referenced by other rows; delete those first",
+                    )
+                    .into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Op::Put { tree, entries } => {
+            let sql = format!(
+                "INSERT INTO {} (tree, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
+                ident(SYS_TABLE)
+            );
+            let name = tree.name().to_string();
+            for (key, value) in entries {
+                tx.execute(&sql, &[&name, &key, &value])?;
+            }
+            announce(tx, tree)?;
+            Ok(Done::Ok)
+        }
+        Op::Remove { tree, key } => {
+            let sql = format!("DELETE FROM {} WHERE tree = $1 AND key = $2", ident(SYS_TABLE));
+            let removed = tx.execute(&sql, &[&tree.name().to_string(), &key])? > 0;
+            if removed {
+                announce(tx, tree)?;
+            }
+            Ok(Done::Removed(removed))
+        }
+        Op::Transform { table: name, after, limit, change } => {
+            let t = table(&name)?;
+            let sql =
+                format!("SELECT to_jsonb(t) FROM {} t WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE", ident(&t.name));
+            let after = i64::try_from(after).unwrap_or(i64::MAX);
+            let found = tx.query(&sql, &[&after, &(limit.max(1) as i64)])?;
+            let mut last = None;
+            for r in found {
+                let old = row_of(t, r.get(0));
+                let id = old.get("id").and_then(Value::as_u64).unwrap_or(0);
+                last = Some(id);
+                if let Some(new) = change(&old) {
+                    rewrite(tx, t, id, &old, &new)?;
+                }
+            }
+            Ok(Done::Progress(last))
+        }
+        Op::MoveRows { from, to, limit } => {
+            // A renamed table is renamed in place when the store opens (its keys follow);
+            // rows are moved only from a table left under the old name beside the new one.
+            let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&ident(&from)])?.get(0);
+            if !exists {
+                return Ok(Done::Progress(None));
+            }
+            let t = table(&to)?;
+            let sql = format!("SELECT to_jsonb(t) FROM {} t ORDER BY id LIMIT $1 FOR UPDATE", ident(&from));
+            let batch: Vec<Row> =
+                tx.query(&sql, &[&(limit.max(1) as i64)])?.iter().map(|r| row_of(t, r.get(0))).collect();
+            if batch.is_empty() {
+                return Ok(Done::Progress(None));
+            }
+            let delete = format!("DELETE FROM {} WHERE id = $1", ident(&from));
+            let mut highest = 0;
+            for row in &batch {
+                let id = row.get("id").and_then(Value::as_u64).unwrap_or(0);
+                highest = highest.max(id);
+                tx.execute(&delete, &[&(id as i64)])?;
+                insert_row(tx, t, row, Some(id))?;
+            }
+            advance_sequence(tx, t, highest)?;
+            Ok(Done::Progress(Some(batch.len() as u64)))
+        }
+        Op::DropTable { table: name } => {
+            tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", ident(&name)))?;
+            tx.batch_execute(&format!("DROP SEQUENCE IF EXISTS {}", ident(&sequence(&name))))?;
+            Ok(Done::Ok)
+        }
+        Op::Owned { rule, op } => owned(tx, layout, &rule, *op),
+        Op::BeginPoint { .. } | Op::EndPoint => Err(WriteError::Store(StoreError::Database(
+            "backup points are the embedded store's; on PostgreSQL use pg_dump".into(),
+        ))),
+    }
+}
+
+/// Tells every instance, when this transaction commits, that a mirrored tree changed
+/// (tokens, locks; see `super::watch`).
+fn announce(tx: &mut postgres::Transaction<'_>, tree: SysTree) -> Result<(), WriteError> {
+    if matches!(tree, SysTree::Tokens | SysTree::Locks) {
+        tx.execute("SELECT pg_notify($1, $2)", &[&super::watch::CHANNEL, &tree.name()])?;
+    }
+    Ok(())
+}
+
+/// Writes `new` over `old` (a row rewrite): the layout's columns from `new`, and every
+/// other stored column `new` no longer holds set to NULL (a renamed or dropped key, as sled
+/// removes it from the row).
+fn rewrite(tx: &mut postgres::Transaction<'_>, t: &TableDef, id: u64, old: &Row, new: &Row) -> Result<(), WriteError> {
+    let mut s = Statement::default();
+    let mut sets: Vec<String> = columns_of(t, new, &mut s)?.into_iter().map(|(n, v)| format!("{n} = {v}")).collect();
+    for key in old.keys().filter(|k| *k != "id" && !new.contains_key(*k) && t.column(k).is_none()) {
+        sets.push(format!("{} = NULL", ident(key)));
+    }
+    let id = bind(&mut s, Box::new(i64::try_from(id).unwrap_or(i64::MAX)));
+    if !sets.is_empty() {
+        tx.execute(&format!("UPDATE {} SET {} WHERE id = {id}", ident(&t.name), sets.join(", ")), &s.refs())?;
+    }
+    Ok(())
+}
+
+/// A stored row read inside the transaction, held against deletes and key changes.
+fn fetch_shared(
+    tx: &mut postgres::Transaction<'_>,
+    layout: &Layout,
+    table: &str,
+    id: u64,
+) -> Result<Option<Row>, ApiError> {
+    let t = layout.table(table).ok_or_else(|| ApiError::new(ErrorKind::Internal))?;
+    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR KEY SHARE", ident(table));
+    let found = tx.query_opt(&sql, &[&i64::try_from(id).unwrap_or(i64::MAX)]).map_err(|e| {
+        tracing::error!(error = %e, "owner chain read failed");
+        ApiError::new(ErrorKind::StorageUnavailable)
+    })?;
+    Ok(found.map(|r| row_of(t, r.get(0))))
+}
+
+/// Whether `row` leads to the owner, its chain read inside the transaction.
+fn leads(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, row: &Row) -> Result<bool, ApiError> {
+    rule.leads_to(row, |table, id| fetch_shared(tx, layout, table, id))
+}
+
+/// A write of an owner-bound token, with the sled writer's rules (see `store::owned`): a
+/// create must lead to the owner (its first chain column filled in where the owner is one
+/// reference away), an update or delete reaches only an owned row and cannot move it out.
+fn owned(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, op: Op) -> Result<Done, WriteError> {
+    let mismatch = |at: Option<usize>| {
+        let e = ApiError::new(ErrorKind::OwnerMismatch);
+        WriteError::Refused(match at {
+            Some(i) => e.at_row(i),
+            None => e,
+        })
+    };
+    let fill = |row: &mut Row, refs: &mut Vec<RowRef>| {
+        if let [(_, column)] = rule.path.as_slice() {
+            row.entry(column.clone()).or_insert(Value::from(rule.id));
+            if !refs.iter().any(|r| &r.column == column) {
+                if let Some(id) = row.get(column).and_then(Value::as_u64) {
+                    refs.push(RowRef { column: column.clone(), table: rule.table.clone(), id });
+                }
+            }
+        }
+    };
+    match op {
+        Op::Insert { table, mut row, mut refs } => {
+            fill(&mut row, &mut refs);
+            if rule.path.is_empty() || !leads(tx, layout, rule, &row)? {
+                return Err(mismatch(None));
+            }
+            apply(tx, layout, Op::Insert { table, row, refs })
+        }
+        Op::InsertMany { table, mut rows } => {
+            for (i, NewRow { row, refs }) in rows.iter_mut().enumerate() {
+                fill(row, refs);
+                if rule.path.is_empty() || !leads(tx, layout, rule, row).map_err(|e| e.at_row(i))? {
+                    return Err(mismatch(Some(i)));
+                }
+            }
+            apply(tx, layout, Op::InsertMany { table, rows })
+        }
+        Op::Update { table, id, refs, change } => {
+            let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
+            if !leads(tx, layout, rule, &old)? {
+                return Ok(Done::Missing);
+            }
+            let mut next = change(old)?;
+            next.insert("id".into(), Value::from(id));
+            if !leads(tx, layout, rule, &next)? {
+                return Err(mismatch(None));
+            }
+            apply(tx, layout, Op::Update { table, id, refs, change: Box::new(move |_| Ok(next)) })
+        }
+        Op::Delete { table, id, referrers } => {
+            let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
+            if !leads(tx, layout, rule, &old)? {
+                return Ok(Done::Missing);
+            }
+            apply(tx, layout, Op::Delete { table, id, referrers })
+        }
+        // Nothing else is a client's write.
+        _ => Err(WriteError::Refused(ApiError::new(ErrorKind::Internal))),
+    }
+}
+
+/// A row read for a change (locked until the commit).
+fn fetch_for_update(
+    tx: &mut postgres::Transaction<'_>,
+    layout: &Layout,
+    table: &str,
+    id: u64,
+) -> Result<Option<Row>, WriteError> {
+    let t = layout.table(table).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {table}"))))?;
+    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR UPDATE", ident(table));
+    Ok(tx.query_opt(&sql, &[&i64::try_from(id).unwrap_or(i64::MAX)])?.map(|r| row_of(t, r.get(0))))
+}
