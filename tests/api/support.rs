@@ -256,11 +256,19 @@ pub struct Req {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     chunks: Option<Vec<Vec<u8>>>,
+    source: Option<std::net::IpAddr>,
 }
 
 impl Req {
     pub fn to(addr: SocketAddr, method: &str, path: &str) -> Self {
-        Req { addr, method: method.into(), path: path.into(), headers: Vec::new(), body: Vec::new(), chunks: None }
+        let (headers, body) = (Vec::new(), Vec::new());
+        Req { addr, method: method.into(), path: path.into(), headers, body, chunks: None, source: None }
+    }
+    /// Connect from this local address (another loopback one, `127.0.0.2`, is a client no
+    /// trusted-proxy list names).
+    pub fn from(mut self, source: std::net::IpAddr) -> Self {
+        self.source = Some(source);
+        self
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.into(), v.into()));
@@ -308,7 +316,16 @@ impl Req {
 
     /// `None` when the server cannot be reached or closes without a complete answer.
     pub fn try_send(&self) -> Option<Resp> {
-        let mut stream = TcpStream::connect(self.addr).ok()?;
+        let mut stream = match self.source {
+            None => TcpStream::connect(self.addr).ok()?,
+            Some(source) => {
+                let socket = socket2::Socket::new(socket2::Domain::for_address(self.addr), socket2::Type::STREAM, None);
+                let socket = socket.ok()?;
+                socket.bind(&SocketAddr::new(source, 0).into()).ok()?;
+                socket.connect(&self.addr.into()).ok()?;
+                socket.into()
+            }
+        };
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let mut out = self.head_bytes();
         match &self.chunks {

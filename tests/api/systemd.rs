@@ -1,5 +1,5 @@
 //! Running under systemd: the unit file's sandbox (scored by `systemd-analyze security`
-//! where it exists), readiness over `NOTIFY_SOCKET` (`Type=notify`), and SIGHUP reloads that
+//! where it exists) and its template for several instances, readiness over `NOTIFY_SOCKET` (`Type=notify`), and SIGHUP reloads that
 //! keep the server and its connections up and apply the live keys.
 
 use std::io::{Read, Write};
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use crate::support::Spawned;
 
 const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/palisade.service");
+/// The template for several instances on one box (`palisade@a`, `palisade@b`).
+const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/palisade@.service");
 
 #[test]
 fn the_unit_file_sandboxes_the_service() {
@@ -34,18 +36,46 @@ fn the_unit_file_sandboxes_the_service() {
     ] {
         assert!(unit.contains(line), "the unit lacks {line:?}");
     }
-    let out = match Command::new("systemd-analyze").args(["security", "--offline=yes", UNIT]).output() {
+    assert_exposure_at_most_1_5(UNIT);
+}
+
+/// The template is the unit with the instance's config, data dir and name put in: every
+/// other setting, the whole sandbox, is the same line for line.
+#[test]
+fn the_template_is_the_unit_per_instance() {
+    let settings = |path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect()
+    };
+    let (unit, template) = (settings(UNIT), settings(TEMPLATE));
+    assert_eq!(unit.len(), template.len(), "the same settings");
+    let exec = "ExecStart=/usr/local/bin/palisade --config /etc/palisade/%i.toml --data-dir /var/lib/palisade/%i serve --no-seed";
+    for (ours, theirs) in unit.iter().zip(&template) {
+        match ours.split_once('=').map(|(key, _)| key) {
+            Some("ExecStart") => assert_eq!(theirs, exec),
+            Some("StateDirectory") => assert_eq!(theirs, "StateDirectory=palisade/%i"),
+            Some("Description") => assert!(theirs.starts_with("Description=Palisade instance %i: ")),
+            _ => assert_eq!(ours, theirs),
+        }
+    }
+    assert_exposure_at_most_1_5(TEMPLATE);
+}
+
+/// `systemd-analyze security` rates `unit` 1.5 or better, where it exists.
+fn assert_exposure_at_most_1_5(unit: &str) {
+    let out = match Command::new("systemd-analyze").args(["security", "--offline=yes", unit]).output() {
         Ok(out) => out,
         Err(_) => return eprintln!("systemd-analyze not found; exposure score not checked"),
     };
     let text = String::from_utf8_lossy(&out.stdout);
     let score: f64 = text
         .lines()
-        .find_map(|l| l.split("Overall exposure level for palisade.service: ").nth(1))
+        .find_map(|l| l.split("Overall exposure level for ").nth(1))
+        .and_then(|rest| rest.split(": ").nth(1))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no score in: {text}{}", String::from_utf8_lossy(&out.stderr)));
-    assert!(score <= 1.5, "exposure {score} > 1.5:\n{text}");
+    assert!(score <= 1.5, "{unit}: exposure {score} > 1.5:\n{text}");
 }
 
 /// The next datagram on the notify socket.
