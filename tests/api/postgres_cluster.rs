@@ -10,26 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::engines::{Postgres, Redis};
+use crate::instances::{pair, token, Pair};
 use crate::support::{Req, Spawned};
 
-struct Cluster {
-    a: Spawned,
-    b: Spawned,
-    dir: tempfile::TempDir,
-    config: std::path::PathBuf,
-}
-
-impl Cluster {
-    fn data(&self, which: &str) -> std::path::PathBuf {
-        self.dir.path().join(which)
-    }
-
-    /// A CLI command through instance `which`'s admin socket.
-    fn cli(&self, which: &str, args: &[&str]) -> std::process::Output {
-        let out = Spawned::cli(&self.data(which), &self.config, args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    }
+/// A CLI command through instance `which`'s admin socket (0: a, 1: b).
+fn cli(pair: &Pair, which: usize, args: &[&str]) -> std::process::Output {
+    let out = Spawned::cli(&pair.dirs[which], &pair.config, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
 }
 
 /// Within `limit`, `check` holds (polled); how long it took.
@@ -42,37 +30,15 @@ fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
     started.elapsed()
 }
 
-/// Tokens made offline on A's data dir (into PostgreSQL), the dir copied for B (the same
-/// install key), both served.
-fn cluster(pg: &Postgres, redis: &Redis, db: &str, tokens: &[&[&str]]) -> (Cluster, Vec<Value>) {
+/// Two instances (see `instances::pair`) whose rows, tokens and locks live in database
+/// `db`: the tokens are made offline through A's data dir, into PostgreSQL.
+fn cluster(pg: &Postgres, redis: &Redis, db: &str, tokens: &[&[&str]]) -> (Pair, Vec<Value>) {
     pg.create_database(db);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("palisade.toml");
-    let text = format!(
-        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[shield]\nip_requests = 1000000\n\
-         [store]\nbackend = \"postgres\"\nurl = \"{}\"\npool_size = 4\n[shared]\nredis_url = \"{}\"\n",
-        pg.url(db),
-        redis.url()
+    let extra = format!(
+        "[shield]\nip_requests = 1000000\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\npool_size = 4\n",
+        pg.url(db)
     );
-    std::fs::write(&config, text).unwrap();
-    let a = dir.path().join("a");
-    crate::support::init_store(&a);
-    let created = tokens
-        .iter()
-        .map(|args| {
-            let out = Spawned::cli(&a, &config, &[&["token", "create"], *args, &["--json"]].concat());
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()
-        })
-        .collect();
-    let b = dir.path().join("b");
-    assert!(std::process::Command::new("cp").arg("-a").arg(&a).arg(&b).status().unwrap().success());
-    let (sa, sb) = (Spawned::serve(&a, &config), Spawned::serve(&b, &config));
-    (Cluster { a: sa, b: sb, dir, config }, created)
-}
-
-fn token(v: &Value) -> String {
-    v["token"].as_str().unwrap().to_string()
+    pair(redis, &extra, tokens)
 }
 
 #[test]
@@ -99,16 +65,16 @@ fn rows_locks_and_revocations_made_through_one_instance_hold_on_the_other() {
         Req::to(addr, "GET", "/api/v1/clients?limit=1").bearer(token).client_ip(ip).send().code()
     };
     assert_ne!(get(c.b.addr, &writer, "203.0.113.50"), "locked");
-    c.cli("a", &["lock", "ip", "203.0.113.50", "--reason", "cluster test"]);
+    cli(&c, 0, &["lock", "ip", "203.0.113.50", "--reason", "cluster test"]);
     let took = within(Duration::from_secs(1), || get(c.b.addr, &writer, "203.0.113.50") == "locked");
     eprintln!("lock reached B after {took:?}");
-    c.cli("a", &["unlock", "ip", "203.0.113.50"]);
+    cli(&c, 0, &["unlock", "ip", "203.0.113.50"]);
     within(Duration::from_secs(1), || get(c.b.addr, &writer, "203.0.113.50") != "locked");
 
     // A token revoked through A is refused on B within a second.
     assert_eq!(Req::to(c.b.addr, "GET", "/api/v1/clients?limit=1").bearer(&doomed).send().status, 200);
     let id = tokens[1]["id"].as_str().unwrap().to_string();
-    c.cli("a", &["token", "revoke", &id]);
+    cli(&c, 0, &["token", "revoke", &id]);
     let mut tries = 0;
     let took = within(Duration::from_secs(1), || {
         tries += 1;
@@ -117,7 +83,7 @@ fn rows_locks_and_revocations_made_through_one_instance_hold_on_the_other() {
     });
     eprintln!("revocation reached B after {took:?}");
     // A token made through B works on A at once.
-    let out = c.cli("b", &["token", "create", "--name", "late", "--scope", "clients:r", "--json"]);
+    let out = cli(&c, 1, &["token", "create", "--name", "late", "--scope", "clients:r", "--json"]);
     let late = serde_json::from_slice::<Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_string();
     // (Each try from another address: a token not known yet is a failed authentication.)
     let mut tries = 0;
@@ -162,7 +128,7 @@ fn kill_9_of_one_instance_under_sixteen_writers_loses_no_acknowledged_write() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-    let Cluster { a: instance_a, b: instance_b, dir: _dir, .. } = c;
+    let Pair { a: instance_a, b: instance_b, .. } = c;
     let status = instance_a.signal("KILL");
     assert!(!status.success());
     std::thread::sleep(Duration::from_millis(1000));
