@@ -259,6 +259,7 @@ fn main() {
             ip_hash: format!("{:032x}", i),
             stage: Some("auth".into()),
             reason: Some("missing bearer token".into()),
+            instance: None,
             prev: String::new(),
         });
         if batch.len() == AUDIT_BATCH {

@@ -1,27 +1,34 @@
-//! What the shared counters cost a request (`cargo bench --bench shared`).
+//! What several instances cost (`cargo bench --bench shared`).
 //!
-//! Two servers in this process on the same demo data, two workers each: **local** counts
-//! in its own maps (the single-instance default) and **shared** counts in a real Redis
-//! (`[shared] redis_url`; Debian's `redis-server`, started here on a free loopback port with
-//! `appendonly yes`, `appendfsync everysec`, as the README recommends). Each request is an
-//! authenticated `GET /api/v1/clients/1`, so it touches the per-IP throttle and the token's
-//! window: on the shared server, one script call. Keep-alive clients in a closed loop, one
-//! connection (the latency a lone client sees) and 16 (throughput), alternating between
-//! the servers for several rounds; medians of the rounds. The difference of the p50s is
-//! the shared limiter's added latency per request.
+//! Servers in this process, two workers each, on the demo data, with real engines from
+//! Debian's packages started here on free loopback ports (the test suite's own
+//! `tests/api/engines.rs`: Redis with `appendonly yes`, PostgreSQL with `fsync` on):
 //!
-//! Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS (default 5).
+//! 1. **The shared limiter.** Authenticated `GET /api/v1/clients/1` (per-IP throttle and
+//!    token window) counted in the process versus in Redis (`[shared] redis_url`: one
+//!    script call), 1 and 16 connections: the difference of the p50s is the limiter's
+//!    added latency per request.
+//! 2. **The store.** The same reads, and durable creates (`POST /api/v1/clients`, 201 once
+//!    committed), on sled; on PostgreSQL with one instance; and on PostgreSQL with two
+//!    instances sharing the database and Redis, the 16 connections split between them.
+//!
+//! Keep-alive clients in a closed loop, alternating between the setups for several rounds;
+//! medians of the rounds. Environment: BENCH_SECS (per round, default 3), BENCH_ROUNDS
+//! (default 5).
 
 mod common;
+#[path = "../tests/api/engines.rs"]
+#[allow(dead_code)]
+mod engines;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade::clock::{Clock, SystemClock};
+use palisade::config::{Backend, Config};
 use palisade::tokens::TokenSpec;
 
 #[global_allocator]
@@ -31,64 +38,38 @@ fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// A Redis server of the bench's own (in its temp dir), killed when dropped.
-struct Redis {
-    child: std::process::Child,
+/// A running demo server: its address, a read-and-create token, its data dir.
+struct Server {
+    addr: SocketAddr,
+    token: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> (Redis, u16) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let binary = ["/usr/bin/valkey-server", "/usr/bin/redis-server"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("redis-server is not installed: run tests/engines/install.sh");
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "yes", "--appendfsync", "everysec"])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Redis { child, _dir: dir }, port)
-}
-
-/// Starts a demo server with `redis_url` (empty: local counting); its address and a token.
-fn start_server(redis_url: String) -> (SocketAddr, String, tempfile::TempDir) {
+/// Starts a demo server after `adjust`; `token`: reuse this token (a second instance on the
+/// same database) instead of creating one.
+fn start_server(adjust: impl FnOnce(&mut Config) + Send + 'static, token: Option<String>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path());
-    config.shared.redis_url = redis_url;
+    adjust(&mut config);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             let running = common::launch_demo(config);
             let state = running.state.clone();
-            let spec = TokenSpec { name: "bench".into(), scopes: vec!["*:r".into()], ..Default::default() };
-            let token = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
-            tx.send((running.addr, token.token.expose().to_string())).unwrap();
+            let token = token.unwrap_or_else(|| {
+                let spec = TokenSpec { name: "bench".into(), scopes: vec!["clients:rc".into()], ..Default::default() };
+                let created = state.tokens.create(&spec, state.schema(), SystemClock.now_ms()).unwrap();
+                created.token.expose().to_string()
+            });
+            tx.send((running.addr, token)).unwrap();
             palisade::server::run_until_stopped(running).await.unwrap();
         })
     });
     let (addr, token) = rx.recv().unwrap();
-    (addr, token, dir)
+    Server { addr, token, _dir: dir }
 }
 
-/// One complete response read off `stream` (status 200 checked).
+/// One complete response read off `stream` (a 2xx checked).
 fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
     stream.write_all(request).unwrap();
     let mut filled = 0;
@@ -97,7 +78,7 @@ fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
         assert!(n > 0, "connection closed");
         filled += n;
         let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        assert!(buf.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..filled.min(300)]));
+        assert!(buf.starts_with(b"HTTP/1.1 2"), "{}", String::from_utf8_lossy(&buf[..filled.min(300)]));
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
         let length: usize = head
             .lines()
@@ -109,20 +90,40 @@ fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Work {
+    Read,
+    Create,
+}
+
+fn request(work: Work, token: &str) -> Vec<u8> {
+    match work {
+        Work::Read => format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        Work::Create => {
+            let body = r#"{"company":"Bench Ltd","status":"active"}"#;
+            format!(
+                "POST /api/v1/clients HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }
+    }
+    .into_bytes()
+}
+
 struct Run {
     rate: f64,
     p50: u64,
     p99: u64,
 }
 
-/// `conns` keep-alive clients in a closed loop for `secs`.
-fn closed_loop(addr: SocketAddr, token: &str, conns: usize, secs: u64) -> Run {
-    let request =
-        format!("GET /api/v1/clients/1 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n").into_bytes();
+/// `conns` keep-alive clients, spread over `servers` in turn, in a closed loop for `secs`.
+fn closed_loop(servers: &[&Server], work: Work, conns: usize, secs: u64) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..conns)
-        .map(|_| {
-            let (request, stop) = (request.clone(), stop.clone());
+        .map(|c| {
+            let server = servers[c % servers.len()];
+            let (addr, request, stop) = (server.addr, request(work, &server.token), stop.clone());
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(addr).unwrap();
                 stream.set_nodelay(true).unwrap();
@@ -152,28 +153,70 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn main() {
-    let secs = env("BENCH_SECS", 3);
-    let rounds = env("BENCH_ROUNDS", 5) as usize;
-    let (_redis, port) = start_redis();
-    let (local, local_token, _a) = start_server(String::new());
-    let (shared, shared_token, _b) = start_server(format!("redis://127.0.0.1:{port}"));
-    println!("authenticated GET /api/v1/clients/1, closed loop, {rounds} rounds of {secs} s, medians");
-    println!("{:<8} {:>6} {:>10} {:>9} {:>9}", "server", "conns", "req/s", "p50 µs", "p99 µs");
-    for conns in [1, 16] {
-        let mut results: [(Vec<Run>, &str); 2] = [(Vec::new(), "local"), (Vec::new(), "shared")];
-        for _ in 0..rounds {
-            results[0].0.push(closed_loop(local, &local_token, conns, secs));
-            results[1].0.push(closed_loop(shared, &shared_token, conns, secs));
+/// Runs each setup `rounds` times, alternating, and prints the medians; their p50s.
+fn compare(setups: &[(&str, Vec<&Server>)], work: Work, conns: usize, secs: u64, rounds: usize) -> Vec<f64> {
+    let mut runs: Vec<Vec<Run>> = setups.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (i, (_, servers)) in setups.iter().enumerate() {
+            runs[i].push(closed_loop(servers, work, conns, secs));
         }
-        let mut p50s = Vec::new();
-        for (runs, name) in &results {
+    }
+    let what = match work {
+        Work::Read => "read",
+        Work::Create => "create",
+    };
+    setups
+        .iter()
+        .zip(&runs)
+        .map(|((name, _), runs)| {
             let rate = median(runs.iter().map(|r| r.rate).collect());
             let p50 = median(runs.iter().map(|r| r.p50 as f64).collect());
             let p99 = median(runs.iter().map(|r| r.p99 as f64).collect());
-            println!("{name:<8} {conns:>6} {rate:>10.0} {p50:>9.0} {p99:>9.0}");
-            p50s.push(p50);
+            println!("{name:<22} {what:<7} {conns:>5} {rate:>10.0} {p50:>9.0} {p99:>9.0}");
+            p50
+        })
+        .collect()
+}
+
+fn main() {
+    let secs = env("BENCH_SECS", 3);
+    let rounds = env("BENCH_ROUNDS", 5) as usize;
+    let redis = engines::Redis::start();
+    let pg = engines::Postgres::start();
+    pg.create_database("bench");
+    let (redis_url, pg_url) = (redis.url(), pg.url("bench"));
+
+    let local = start_server(|_| {}, None);
+    let url = redis_url.clone();
+    let shared = start_server(move |c| c.shared.redis_url = url, None);
+    let on_pg = |redis_url: String, pg_url: String| {
+        move |c: &mut Config| {
+            c.shared.redis_url = redis_url;
+            c.store.backend = Backend::Postgres;
+            c.store.url = pg_url;
         }
-        println!("added by the shared counters at {conns} connection(s): p50 +{:.0} µs", p50s[1] - p50s[0]);
+    };
+    let pg_a = start_server(on_pg(redis_url.clone(), pg_url.clone()), None);
+    let pg_b = start_server(on_pg(redis_url.clone(), pg_url.clone()), Some(pg_a.token.clone()));
+
+    println!("closed loop, {rounds} rounds of {secs} s, medians");
+    println!("{:<22} {:<7} {:>5} {:>10} {:>9} {:>9}", "setup", "request", "conns", "req/s", "p50 µs", "p99 µs");
+    for conns in [1, 16] {
+        let p50 = compare(
+            &[("sled, local limiter", vec![&local]), ("sled, Redis limiter", vec![&shared])],
+            Work::Read,
+            conns,
+            secs,
+            rounds,
+        );
+        println!("added by the shared limiter at {conns} connection(s): p50 +{:.0} µs", p50[1] - p50[0]);
+    }
+    let stores = [
+        ("sled, 1 instance", vec![&shared]),
+        ("postgres, 1 instance", vec![&pg_a]),
+        ("postgres, 2 instances", vec![&pg_a, &pg_b]),
+    ];
+    for work in [Work::Read, Work::Create] {
+        compare(&stores, work, 16, secs, rounds);
     }
 }

@@ -184,6 +184,7 @@ fn audit(secs: u64) {
         ip_hash: format!("{:032x}", i.wrapping_mul(0x2545_f491_4f6c_dd1d) as u128 * 3),
         stage: None,
         reason: None,
+        instance: None,
         prev: String::new(),
     };
     let (mut written, started) = (0u64, Instant::now());

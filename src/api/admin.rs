@@ -92,6 +92,7 @@ pub fn execute(state: &AppState, request: AdminRequest) -> Result<Value, String>
                 ip_hash: String::new(),
                 stage: None,
                 reason: Some(format!("changed by an administrator: {}", changed.join(", "))),
+                instance: None,
                 prev: String::new(),
             };
             state.audit.append_or_defer(event);

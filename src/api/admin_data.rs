@@ -138,6 +138,7 @@ pub fn backup(
         ip_hash: String::new(),
         stage: None,
         reason: result.as_ref().err().cloned(),
+        instance: None,
         prev: String::new(),
     });
     result

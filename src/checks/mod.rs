@@ -313,6 +313,7 @@ pub fn lock_event(action: &str, record: &LockRecord, now_ms: u64) -> AuditRecord
         ip_hash: if record.kind == LockKind::Ip { record.subject.clone() } else { String::new() },
         stage: Some("checks".into()),
         reason: Some(record.reason.clone()),
+        instance: None,
         prev: String::new(),
     }
 }

@@ -28,7 +28,7 @@ use super::stage::StageName;
 use crate::clock::SharedClock;
 use crate::digits::Hex;
 use crate::redact::{truncate, AuditNames};
-use crate::store::audit::{AuditLog, Entry, GraphqlFacts, Line};
+use crate::store::audit::{AuditLog, Chain, Entry, GraphqlFacts, Line};
 use crate::store::{IpKey, StoreError};
 use crate::tokens::Principal;
 
@@ -98,7 +98,7 @@ impl Entry for AuditEntry {
         self.draft.time_ms
     }
 
-    fn write_line(&self, names: &AuditNames, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_line(&self, names: &AuditNames, chain: Chain<'_>, out: &mut Vec<u8>) -> serde_json::Result<()> {
         let d = &self.draft;
         let path = truncate(d.uri.path(), 512);
         let query = d.uri.query().filter(|q| !q.is_empty());
@@ -122,7 +122,8 @@ impl Entry for AuditEntry {
             stage: self.stage.map(StageName::as_str),
             reason: reason.as_deref(),
             graphql: self.graphql.as_deref(),
-            prev,
+            instance: chain.instance,
+            prev: chain.prev,
         };
         serde_json::to_writer(out, &line)
     }

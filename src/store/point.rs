@@ -83,25 +83,38 @@ impl PointCapture {
 pub struct Point {
     store: Store,
     capture: Arc<PointCapture>,
+    /// On PostgreSQL: the point read whole in one repeatable-read transaction and spooled
+    /// to files in this directory (removed on drop), one per tree.
+    spool: Option<std::path::PathBuf>,
 }
 
 impl Store {
     /// Names a point through the writer (see the module docs). Blocks until it is named.
+    /// On PostgreSQL the point is one repeatable-read transaction that reads every tree
+    /// and table into spool files beside the data dir's database (a backup then reads those).
     pub fn begin_point(&self) -> Result<Point, StoreError> {
-        if self.pg.is_some() {
-            return Err(StoreError::Database(
-                "palisade backup reads the embedded store; on the PostgreSQL backend use pg_dump \
-                 (see README, \"Running more than one instance\")"
-                    .into(),
-            ));
+        if let Some(pg) = &self.pg {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = self.data_dir.join(format!(".point-{}-{n}", std::process::id()));
+            let io = |source| StoreError::Io { path: dir.clone(), source };
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            super::restrict_permissions(&dir, 0o700).map_err(io)?;
+            let capture = Arc::new(PointCapture::default());
+            let point = Point { store: self.clone(), capture: capture.clone(), spool: Some(dir.clone()) };
+            capture.mark(pg.spool_point(&dir)?);
+            return Ok(point);
         }
         let capture = Arc::new(PointCapture::default());
         self.write_blocking(super::Op::BeginPoint { capture: capture.clone() }).map_err(StoreError::refused)?;
-        Ok(Point { store: self.clone(), capture })
+        Ok(Point { store: self.clone(), capture, spool: None })
     }
 
     /// Names of the table-row trees in the database (`rows:` prefix removed).
     pub fn stored_tables(&self) -> Vec<String> {
+        if let Some(pg) = &self.pg {
+            return pg.row_tables().unwrap_or_default();
+        }
         self.db
             .tree_names()
             .iter()
@@ -122,6 +135,9 @@ impl Point {
         tree: &str,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        if let Some(dir) = &self.spool {
+            return super::pg::spool::read(dir, tree, &mut f);
+        }
         let live = self.store.db.open_tree(tree)?;
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         for item in live.iter() {
@@ -156,6 +172,10 @@ impl Point {
 
 impl Drop for Point {
     fn drop(&mut self) {
+        if let Some(dir) = &self.spool {
+            let _ = std::fs::remove_dir_all(dir);
+            return;
+        }
         // Best effort: a writer that has stopped has no capture to drop either.
         let _ = self.store.write_blocking(super::Op::EndPoint);
     }

@@ -42,6 +42,19 @@ fn records_every_request_with_stage_reason_and_no_secrets() {
 /// `palisade audit verify` on a real trail: intact after traffic; one changed byte is found
 /// and the record is named; the file mode keeps the trail private.
 #[test]
+fn each_instance_names_itself_in_its_records() {
+    let app = TestApp::builder().config(|c| c.audit.instance = "b".into()).start();
+    let t = app.token(&["clients:r"]);
+    assert_eq!(app.get("/api/v1/clients?limit=1", &t).status, 200);
+    let records = app.audit();
+    assert!(!records.is_empty() && records.iter().all(|r| r.instance.as_deref() == Some("b")));
+    // Unnamed (one instance): no field at all.
+    let app = TestApp::start();
+    app.get("/health", "");
+    assert!(app.audit().iter().all(|r| r.instance.is_none()));
+}
+
+#[test]
 fn audit_verify_finds_one_changed_byte_and_names_the_record() {
     let app = TestApp::start();
     let t = app.token(&["clients:r"]);

@@ -112,9 +112,12 @@ fn a_backup_during_writes_restores_every_acknowledged_write_before_its_point() {
     assert!(report["audit_records"].as_u64().unwrap() > 0);
 
     let restored = tempfile::tempdir().unwrap();
-    let (code, out, err) = cli(restored.path(), &config, &["restore", archive.to_str().unwrap()]);
+    // Restored into the backend under test (on the PostgreSQL run, an empty database).
+    let restore_config = work.path().join("restore.toml");
+    std::fs::write(&restore_config, crate::support::backend_toml(restored.path())).unwrap();
+    let (code, out, err) = cli(restored.path(), &restore_config, &["restore", archive.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = cli(restored.path(), &config, &["audit", "verify"]);
+    let (code, out, err) = cli(restored.path(), &restore_config, &["audit", "verify"]);
     assert_eq!(code, 0, "restored audit trail: {out}{err}");
     drop(app);
     let app2 = TestApp::builder().dir(restored).no_seed().start();

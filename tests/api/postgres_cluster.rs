@@ -32,7 +32,7 @@ fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
 
 /// Two instances (see `instances::pair`) whose rows, tokens and locks live in database
 /// `db`: the tokens are made offline through A's data dir, into PostgreSQL.
-fn cluster(pg: &Postgres, redis: &Redis, db: &str, tokens: &[&[&str]]) -> (Pair, Vec<Value>) {
+pub fn cluster(pg: &Postgres, redis: &Redis, db: &str, tokens: &[&[&str]]) -> (Pair, Vec<Value>) {
     pg.create_database(db);
     let extra = format!(
         "[shield]\nip_requests = 1000000\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\npool_size = 4\n",
@@ -43,6 +43,9 @@ fn cluster(pg: &Postgres, redis: &Redis, db: &str, tokens: &[&[&str]]) -> (Pair,
 
 #[test]
 fn rows_locks_and_revocations_made_through_one_instance_hold_on_the_other() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let (pg, redis) = (Postgres::start(), Redis::start());
     let (c, tokens) = cluster(
         &pg,
@@ -96,6 +99,9 @@ fn rows_locks_and_revocations_made_through_one_instance_hold_on_the_other() {
 
 #[test]
 fn kill_9_of_one_instance_under_sixteen_writers_loses_no_acknowledged_write() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let (pg, redis) = (Postgres::start(), Redis::start());
     let (c, tokens) =
         cluster(&pg, &redis, "kill9", &[&["--name", "writer", "--scope", "clients:rcud", "--rate", "1000000"]]);
@@ -147,6 +153,9 @@ fn kill_9_of_one_instance_under_sixteen_writers_loses_no_acknowledged_write() {
 
 #[test]
 fn with_postgres_stopped_writes_answer_503_and_come_back_without_a_restart() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let (mut pg, redis) = (Postgres::start(), Redis::start());
     let (c, tokens) = cluster(&pg, &redis, "outage", &[&["--name", "writer", "--scope", "clients:rcud"]]);
     let writer = token(&tokens[0]);
@@ -166,4 +175,61 @@ fn with_postgres_stopped_writes_answer_503_and_come_back_without_a_restart() {
         within(Duration::from_secs(5), || post(addr).status == 201);
         assert_eq!(Req::to(addr, "GET", "/health").send().status, 200);
     }
+}
+
+#[test]
+fn a_sled_data_dir_moves_to_postgres_with_backup_and_restore() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
+    let pg = Postgres::start();
+    pg.create_database("moved");
+    let work = tempfile::tempdir().unwrap();
+    // A sled server with rows, a token and a lock.
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    let sled = work.path().join("sled.toml");
+    std::fs::write(&sled, "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n").unwrap();
+    crate::support::init_store(&old);
+    let token = Spawned::create_token(&old, &sled, &["--name", "mover", "--scope", "clients:rcud"]);
+    let server = Spawned::serve(&old, &sled);
+    let created = server
+        .req("POST", "/api/v1/clients")
+        .bearer(&token)
+        .json(&json!({"company": "Moved Ltd", "status": "active"}))
+        .send();
+    assert_eq!(created.status, 201);
+    let id = created.json()["data"]["id"].as_u64().unwrap();
+    let listed = server.req("GET", "/api/v1/clients?limit=500").bearer(&token).send().json();
+    let lock = Spawned::cli(&old, &sled, &["lock", "ip", "203.0.113.66", "--reason", "moved with the data"]);
+    assert!(lock.status.success());
+    let archive = work.path().join("move.tar.zst");
+    let out = Spawned::cli(&old, &sled, &["backup", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(server);
+
+    // Restored with the PostgreSQL config into a new data dir, then served from there.
+    let postgres = work.path().join("pg.toml");
+    let text = format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+        pg.url("moved")
+    );
+    std::fs::write(&postgres, text).unwrap();
+    let out = Spawned::cli(&new, &postgres, &["restore", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A second restore into the same database is refused, changing nothing.
+    let again = Spawned::cli(&work.path().join("other"), &postgres, &["restore", archive.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+    let server = Spawned::serve(&new, &postgres);
+    let r = server.req("GET", &format!("/api/v1/clients/{id}")).bearer(&token).send();
+    assert_eq!((r.status, r.json()["data"]["company"].clone()), (200, json!("Moved Ltd")));
+    let moved = server.req("GET", "/api/v1/clients?limit=500").bearer(&token).send().json();
+    assert_eq!(moved["data"], listed["data"], "every row, as it was");
+    assert_eq!(moved["total"], listed["total"]);
+    let locked = server.req("GET", "/api/v1/clients?limit=1").bearer(&token).client_ip("203.0.113.66").send();
+    assert_eq!(locked.code(), "locked");
+    // New rows continue past the moved ids.
+    let next =
+        server.req("POST", "/api/v1/clients").bearer(&token).json(&json!({"company": "N", "status": "lead"})).send();
+    assert!(next.json()["data"]["id"].as_u64().unwrap() > id);
 }

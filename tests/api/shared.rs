@@ -15,6 +15,9 @@ use crate::support::Req;
 
 #[test]
 fn a_token_window_and_the_ip_throttle_are_exact_across_two_instances() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let redis = Redis::start();
     let (pair, tokens) = pair(&redis, THROTTLE_40, WINDOW_TOKENS);
     let (limited, wide) = (token(&tokens[0]), token(&tokens[1]));
@@ -32,6 +35,9 @@ fn a_token_window_and_the_ip_throttle_are_exact_across_two_instances() {
 
 #[test]
 fn a_signed_request_is_accepted_once_across_instances_and_batches_count_every_row() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let redis = Redis::start();
     let (pair, tokens) = pair(
         &redis,
@@ -66,6 +72,9 @@ fn a_signed_request_is_accepted_once_across_instances_and_batches_count_every_ro
 
 #[test]
 fn endpoint_limits_and_failed_authentications_count_across_instances() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let redis = Redis::start();
     let extra = "[checks.brute_force]\nmax_failures = 3\nwindow_secs = 3600\n\
                  [[checks.endpoints]]\npath = \"/api/v1/invoices\"\nmax_requests_per_minute = 10\n";
@@ -96,6 +105,9 @@ fn endpoint_limits_and_failed_authentications_count_across_instances() {
 
 #[test]
 fn with_redis_down_limited_routes_fail_closed_and_come_back_without_a_restart() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
     let mut redis = Redis::start();
     let (pair, tokens) = pair(
         &redis,

@@ -253,6 +253,25 @@ fn check_ledger(addr: SocketAddr, token: &str, ledger: &Ledger) {
     }
 }
 
+/// The run's verdict (no failure, no hang, `/health` never missed twice, every request
+/// answered, at least `min_rows` acknowledged): its ledger, to check against the store.
+fn judged<'s>(what: &str, soak: &'s Soak, misses: u32, min_rows: usize) -> std::sync::MutexGuard<'s, Ledger> {
+    let ledger = soak.ledger.lock().unwrap();
+    let slowest = soak.slowest_ms.load(Ordering::Relaxed);
+    eprintln!(
+        "{what}: {} requests, {} rows acknowledged, {} deletes, slowest {slowest} ms, worst /health miss run {misses}",
+        soak.requests.load(Ordering::Relaxed),
+        ledger.rows.len(),
+        ledger.deleted.len()
+    );
+    assert!(soak.failures.lock().unwrap().is_empty(), "{:?}", soak.failures.lock().unwrap());
+    assert!(misses < 2, "/health missed {misses} times in a row");
+    assert!(slowest < MAX_WAIT.as_millis() as u64, "a request waited {slowest} ms");
+    assert_eq!(ledger.unknown, 0, "requests went unanswered");
+    assert!(ledger.rows.len() > min_rows && !ledger.deleted.is_empty(), "too little work to prove anything");
+    ledger
+}
+
 fn soak_for(duration: Duration) {
     let app = TestApp::builder()
         .config(|c| {
@@ -262,26 +281,56 @@ fn soak_for(duration: Duration) {
         .start();
     let token = app.token(&["clients:rcud", "invoices:rcud"]);
     let (soak, misses) = run(app.addr, &token, |_| std::thread::sleep(duration));
-    let ledger = soak.ledger.lock().unwrap();
-    let slowest = soak.slowest_ms.load(Ordering::Relaxed);
-    eprintln!(
-        "soak {:?}: {} requests, {} rows acknowledged, {} deletes, slowest {slowest} ms, worst /health miss run {misses}",
-        duration,
-        soak.requests.load(Ordering::Relaxed),
-        ledger.rows.len(),
-        ledger.deleted.len()
-    );
-    assert!(soak.failures.lock().unwrap().is_empty(), "{:?}", soak.failures.lock().unwrap());
-    assert!(misses < 2, "/health missed {misses} times in a row");
-    assert!(slowest < MAX_WAIT.as_millis() as u64, "a request waited {slowest} ms");
-    assert_eq!(ledger.unknown, 0, "requests went unanswered");
-    assert!(ledger.rows.len() > 500 && !ledger.deleted.is_empty(), "too little work to prove anything");
+    let ledger = judged(&format!("soak {duration:?}"), &soak, misses, 500);
     check_ledger(app.addr, &token, &ledger);
 }
 
 #[test]
 fn soak_sixty_seconds_never_hangs_and_keeps_every_acknowledged_write() {
     soak_for(Duration::from_secs(60));
+}
+
+/// The same clients through nginx against two instances on one PostgreSQL and one Redis
+/// (the production layout): no request hangs, `/health` never misses twice, and every
+/// acknowledged write is there afterwards, read through either instance.
+#[test]
+fn soak_through_nginx_against_two_instances_on_postgres() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
+    let (pg, redis) = (crate::engines::Postgres::start(), crate::engines::Redis::start());
+    pg.create_database("soak");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("palisade.toml");
+    let text = format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[shield]\nip_requests = 100000000\n\
+         [shared]\nredis_url = \"{}\"\n[store]\nbackend = \"postgres\"\nurl = \"{}\"\n",
+        redis.url(),
+        pg.url("soak")
+    );
+    std::fs::write(&config, text).unwrap();
+    // A seeds the demo data into the empty database; B gets A's install key only.
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let a = Spawned::serve(&a_dir, &config);
+    let token = Spawned::create_token(
+        &a_dir,
+        &config,
+        &["--name", "soak", "--scope", "clients:rcud", "--scope", "invoices:rcud", "--rate", "100000000"],
+    );
+    std::fs::create_dir_all(&b_dir).unwrap();
+    std::fs::copy(a_dir.join("secret.key"), b_dir.join("secret.key")).unwrap();
+    let b = Spawned::serve(&b_dir, &config);
+    struct Both {
+        a: Spawned,
+        b: Spawned,
+    }
+    let pair = Both { a, b };
+    let nginx = crate::engines::Nginx::start(&[pair.a.addr, pair.b.addr]);
+    let (soak, misses) = run(nginx.addr, &token, |_| std::thread::sleep(Duration::from_secs(30)));
+    let ledger = judged("two-instance soak", &soak, misses, 200);
+    for addr in [pair.a.addr, pair.b.addr] {
+        check_ledger(addr, &token, &ledger);
+    }
 }
 
 #[test]

@@ -225,26 +225,50 @@ pub fn on_postgres(what: &str) -> bool {
     pg
 }
 
+/// Whether this is the PostgreSQL run, for a test that starts every engine it needs itself
+/// (its instances' backend does not depend on the run): it runs once, on the sled run.
+pub fn runs_on_the_sled_run() -> bool {
+    let pg = std::env::var("PALISADE_TEST_BACKEND").as_deref() == Ok("postgres");
+    if pg {
+        eprintln!("starts its own engines: run once, on the sled run");
+    }
+    pg
+}
+
 /// With `PALISADE_TEST_BACKEND=postgres`, every test app keeps its rows in a database of its
 /// own on one PostgreSQL cluster the test process starts (`engines::Postgres::shared`): the
 /// same suite, run against the second backend. The database is chosen once per data dir, so
-/// a restarted app finds its rows again.
+/// a restarted app (or a CLI command given [`backend_toml`]) finds its rows again.
 fn on_the_backend_under_test(config: &mut Config, dir: &tempfile::TempDir) {
-    if std::env::var("PALISADE_TEST_BACKEND").as_deref() != Ok("postgres") {
-        return;
+    if let Some(url) = database_of(dir.path()) {
+        config.store.backend = palisade::config::Backend::Postgres;
+        config.store.url = url;
+        config.store.pool_size = 4;
     }
-    let marker = dir.path().join(".test-database-url");
-    let url = match std::fs::read_to_string(&marker) {
-        Ok(url) => url,
-        Err(_) => {
-            let url = crate::engines::Postgres::shared().fresh_database();
-            std::fs::write(&marker, &url).unwrap();
-            url
-        }
-    };
-    config.store.backend = palisade::config::Backend::Postgres;
-    config.store.url = url;
-    config.store.pool_size = 4;
+}
+
+/// The PostgreSQL database of `data_dir` on the PostgreSQL run (made on first use).
+fn database_of(data_dir: &std::path::Path) -> Option<String> {
+    static DATABASES: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    if std::env::var("PALISADE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let mut known = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, url)) = known.iter().find(|(d, _)| d == data_dir) {
+        return Some(url.clone());
+    }
+    let url = crate::engines::Postgres::shared().fresh_database();
+    known.push((data_dir.to_path_buf(), url.clone()));
+    Some(url)
+}
+
+/// The `[store]` section a config file for `data_dir` needs on this run (empty on the sled
+/// run): CLI commands then reach the database the test app of that dir uses.
+pub fn backend_toml(data_dir: &std::path::Path) -> String {
+    match database_of(data_dir) {
+        Some(url) => format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 2\n"),
+        None => String::new(),
+    }
 }
 
 /// A raw HTTP/1.1 request.
@@ -539,6 +563,12 @@ impl Drop for Spawned {
 pub struct KeepAlive {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Where it connects, and how long it waits (to connect again after `Connection: close`).
+    addr: SocketAddr,
+    timeout: Duration,
+    /// The last answer said `Connection: close` (a proxy ends keep-alive connections after
+    /// so many requests): the next request goes on a new connection.
+    closing: bool,
 }
 
 impl KeepAlive {
@@ -551,7 +581,7 @@ impl KeepAlive {
         let stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
         stream.set_read_timeout(Some(timeout)).ok()?;
         stream.set_nodelay(true).ok()?;
-        Some(Self { stream, buf: Vec::new() })
+        Some(Self { stream, buf: Vec::new(), addr, timeout, closing: false })
     }
 
     /// Sends a body-less request with these extra header lines; returns the status, or
@@ -562,6 +592,9 @@ impl KeepAlive {
 
     /// Sends any request (a `Content-Length` is added for a body); returns status and body.
     pub fn send(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+        if self.closing {
+            *self = Self::try_connect(self.addr, self.timeout)?;
+        }
         let length = if body.is_empty() { String::new() } else { format!("Content-Length: {}\r\n", body.len()) };
         let mut out = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}{length}\r\n").into_bytes();
         out.extend_from_slice(body);
@@ -585,6 +618,7 @@ impl KeepAlive {
                 }
                 let body = self.buf[end + 4..end + 4 + length].to_vec();
                 self.buf.drain(..end + 4 + length);
+                self.closing = head.lines().any(|l| l.starts_with("connection:") && l.contains("close"));
                 return Some((status, body));
             }
             let n = self.stream.read(&mut chunk).ok()?;

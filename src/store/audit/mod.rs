@@ -16,7 +16,7 @@ pub mod seal;
 pub mod segments;
 pub mod verify;
 
-pub use record::{AuditRecord, Entry, GraphqlFacts, Line, MutationFact, OperationKind, ReadRecord, WriteAction};
+pub use record::{AuditRecord, Chain, Entry, GraphqlFacts, Line, MutationFact, OperationKind, ReadRecord, WriteAction};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,6 +29,8 @@ use segments::Appender;
 /// The trail and its counters.
 pub struct AuditLog {
     dir: PathBuf,
+    /// `[audit] instance`: the name every stored line carries.
+    instance: Option<String>,
     health: Arc<Health>,
     appender: Mutex<Appender>,
     /// Records stored since start.
@@ -96,6 +98,7 @@ impl AuditLog {
         let seal_due_ms = AtomicU64::new(sealer.as_ref().map_or(u64::MAX, seal::sealer::Sealer::due_ms));
         Ok(Self {
             dir,
+            instance: Some(config.instance.trim().to_string()).filter(|i| !i.is_empty()),
             health,
             appender: Mutex::new(appender),
             written: AtomicU64::new(0),
@@ -168,7 +171,8 @@ impl AuditLog {
         for e in entries {
             let start = lines.len();
             let prev = hash.as_ref().map_or(appender.prev.as_str(), crate::digits::Hex::as_str);
-            e.write_line(cx, prev, &mut lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let chain = Chain { instance: self.instance.as_deref(), prev };
+            e.write_line(cx, chain, &mut lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             hash = Some(segments::line_hash(&lines[start..]));
             lines.push(b'\n');
         }

@@ -31,6 +31,9 @@ pub struct AuditRecord {
     pub stage: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// The instance that wrote it (`[audit] instance`); set by the log when stored.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub instance: Option<String>,
     /// SHA-256 (hex) of the previous record's line; set by the log when stored.
     #[serde(default)]
     pub prev: String,
@@ -162,6 +165,16 @@ pub struct Line<'a> {
     pub reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graphql: Option<&'a GraphqlFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<&'a str>,
+    pub prev: &'a str,
+}
+
+/// What the log adds to every line it stores: the instance's name and the chain.
+#[derive(Debug, Clone, Copy)]
+pub struct Chain<'a> {
+    pub instance: Option<&'a str>,
+    /// SHA-256 (hex) of the line before.
     pub prev: &'a str,
 }
 
@@ -172,8 +185,8 @@ pub trait Entry {
     /// What writing needs besides the entry (for requests: the query names kept in clear).
     type Context: ?Sized;
     fn time_ms(&self) -> u64;
-    /// Appends the entry's JSON object (no newline) to `out`, with `prev` as given.
-    fn write_line(&self, cx: &Self::Context, prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()>;
+    /// Appends the entry's JSON object (no newline) to `out`, with the log's `chain`.
+    fn write_line(&self, cx: &Self::Context, chain: Chain<'_>, out: &mut Vec<u8>) -> serde_json::Result<()>;
 }
 
 impl Entry for AuditRecord {
@@ -181,7 +194,7 @@ impl Entry for AuditRecord {
     fn time_ms(&self) -> u64 {
         self.time_ms
     }
-    fn write_line(&self, _: &(), prev: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write_line(&self, _: &(), chain: Chain<'_>, out: &mut Vec<u8>) -> serde_json::Result<()> {
         let time: std::borrow::Cow<str> =
             if self.time.is_empty() { crate::clock::rfc3339(self.time_ms).into() } else { self.time.as_str().into() };
         let line = Line {
@@ -199,7 +212,8 @@ impl Entry for AuditRecord {
             stage: self.stage.as_deref(),
             reason: self.reason.as_deref(),
             graphql: None,
-            prev,
+            instance: chain.instance,
+            prev: chain.prev,
         };
         serde_json::to_writer(out, &line)
     }

@@ -18,6 +18,7 @@ pub(super) fn record(time_ms: u64, path: &str) -> AuditRecord {
         ip_hash: "h".into(),
         stage: None,
         reason: None,
+        instance: None,
         prev: String::new(),
     }
 }

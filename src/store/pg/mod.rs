@@ -22,6 +22,7 @@
 
 pub mod layout;
 pub mod pool;
+pub mod spool;
 pub mod sql;
 pub mod watch;
 mod write;
@@ -85,6 +86,25 @@ impl PgStore {
             )));
         }
         Ok(Self { pool, layout: std::sync::Arc::new(layout), url: url.to_string() })
+    }
+
+    /// Reads the whole store at one point into spool files in `dir` (see `spool`); the
+    /// point's time (ms since the epoch).
+    pub fn spool_point(&self, dir: &std::path::Path) -> Result<u64, StoreError> {
+        let (layout, dir) = (self.layout.clone(), dir.to_path_buf());
+        Ok(self.pool.run(move |c| {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            // The snapshot is taken at the first statement: the point's time is just before.
+            let point_ms = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+            tx.batch_execute("SELECT 1")?;
+            spool::write(&mut tx, &layout, &dir)?;
+            tx.commit()?;
+            Ok(point_ms)
+        })?)
     }
 
     /// Calls `on_change` with each mirrored tree another instance (or this one) changed,

@@ -325,9 +325,9 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, layout: &Layout, op: Op)
             Ok(Done::Ok)
         }
         Op::Owned { rule, op } => owned(tx, layout, &rule, *op),
-        Op::BeginPoint { .. } | Op::EndPoint => Err(WriteError::Store(StoreError::Database(
-            "backup points are the embedded store's; on PostgreSQL use pg_dump".into(),
-        ))),
+        // A point on PostgreSQL is a repeatable-read transaction (`super::spool`): nothing
+        // to begin or end in the write path.
+        Op::BeginPoint { .. } | Op::EndPoint => Ok(Done::Ok),
     }
 }
 
