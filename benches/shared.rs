@@ -2,7 +2,8 @@
 //!
 //! Servers in this process, two workers each, on the demo data, with real engines from
 //! Debian's packages started here on free loopback ports (the test suite's own
-//! `tests/api/engines.rs`: Redis with `appendonly yes`, PostgreSQL with `fsync` on):
+//! `tests/api/engines.rs`: Redis with `appendonly yes`, `appendfsync everysec` as the
+//! README recommends, PostgreSQL with `fsync` on):
 //!
 //! 1. **The shared limiter.** Authenticated `GET /api/v1/clients/1` (per-IP throttle and
 //!    token window) counted in the process versus in Redis (`[shared] redis_url`: one
@@ -181,7 +182,7 @@ fn compare(setups: &[(&str, Vec<&Server>)], work: Work, conns: usize, secs: u64,
 fn main() {
     let secs = env("BENCH_SECS", 3);
     let rounds = env("BENCH_ROUNDS", 5) as usize;
-    let redis = engines::Redis::start();
+    let redis = engines::Redis::start_syncing("everysec");
     let pg = engines::Postgres::start();
     pg.create_database("bench");
     let (redis_url, pg_url) = (redis.url(), pg.url("bench"));
@@ -194,6 +195,8 @@ fn main() {
             c.shared.redis_url = redis_url;
             c.store.backend = Backend::Postgres;
             c.store.url = pg_url;
+            // The PostgreSQL default: a worker per pool connection (see `server::workers`).
+            c.server.workers = 0;
         }
     };
     let pg_a = start_server(on_pg(redis_url.clone(), pg_url.clone()), None);

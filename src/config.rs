@@ -132,7 +132,7 @@ pub struct ServerConfig {
     pub public_url: String,
     /// A request still running after this many seconds gets 503 `request_timeout`.
     pub request_timeout_secs: u64,
-    /// HTTP worker threads; 0 means one per core.
+    /// HTTP worker threads; 0 means one per core (on PostgreSQL at least `[store] pool_size`).
     pub workers: usize,
 }
 

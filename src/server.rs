@@ -94,6 +94,18 @@ fn bind(listen: &str) -> anyhow::Result<std::net::TcpListener> {
     })
 }
 
+/// HTTP worker threads: `[server] workers`, or one per core. On PostgreSQL a read waits for
+/// the database on its worker thread (the store's read interface is synchronous), so the
+/// default there is at least one worker per connection of the pool.
+fn workers(config: &crate::config::Config) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match (config.server.workers, config.store.backend) {
+        (0, crate::config::Backend::Postgres) => cores.max(config.store.pool_size),
+        (0, crate::config::Backend::Sled) => cores,
+        (n, _) => n,
+    }
+}
+
 /// Starts everything; call inside an actix `System`.
 pub fn launch(l: Launch) -> anyhow::Result<Running> {
     l.config.validate()?;
@@ -130,7 +142,7 @@ pub fn launch(l: Launch) -> anyhow::Result<Running> {
     let factory_writer = audit_writer.clone();
     let addr = listener.local_addr().context("listener has no address")?;
     let how = Listening {
-        workers: l.config.server.workers,
+        workers: workers(&l.config),
         handle_signals: l.handle_signals,
         shutdown_timeout_secs: l.config.server.request_timeout_secs.min(SHUTDOWN_GRACE_SECS),
     };

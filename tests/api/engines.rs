@@ -176,11 +176,18 @@ pub struct Redis {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    appendfsync: &'static str,
 }
 
 impl Redis {
     pub fn start() -> Self {
-        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
+        Self::start_syncing("always")
+    }
+
+    /// With `appendfsync` `always` (every write on disk before its answer: what the tests
+    /// stop and start) or `everysec` (the README's production setting, for benchmarks).
+    pub fn start_syncing(appendfsync: &'static str) -> Self {
+        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None, appendfsync };
         redis.resume();
         redis
     }
@@ -193,7 +200,7 @@ impl Redis {
     pub fn resume(&mut self) {
         let child = Command::new(binary(&["valkey-server", "redis-server"]))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--appendonly", "yes", "--appendfsync", self.appendfsync])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
