@@ -104,9 +104,6 @@ const ITEMS: &str = "[tables.items.columns]\ncode = { type = \"string\" }\n";
 
 #[test]
 fn a_type_change_converts_every_value_or_refuses_naming_the_value() {
-    if crate::support::on_postgres("type changes are not done on PostgreSQL yet") {
-        return;
-    }
     let app = TestApp::builder().schema(ITEMS).no_seed().start();
     let t = app.token(&["items:rcu"]);
     for code in ["1", " 22", "x3"] {

@@ -184,8 +184,7 @@ impl Layout {
     }
 
     /// The query that finds columns whose stored type is not the layout's: (table, column,
-    /// stored type). Changing a column's type is not done on PostgreSQL yet; the store
-    /// refuses to open instead, naming them.
+    /// stored type), converted by the migration (see [`Retype`]).
     pub fn type_check(&self) -> String {
         let mut expected = Vec::new();
         for t in &self.tables {
@@ -212,6 +211,67 @@ impl Layout {
             expected.join(", ")
         )
     }
+}
+
+/// A column whose stored type is not the layout's yet: the schema changed its type, and the
+/// migration converts it (see [`retype_statements`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retype {
+    pub table: String,
+    pub column: String,
+    /// The stored type, as PostgreSQL names it (`udt_name`: `text`, `int8`, …).
+    pub from: String,
+    pub to: SqlType,
+}
+
+/// The statements that convert a column to its new type, run inside the migration's first
+/// rewrite of the table — after its read-only pass found that every stored value converts
+/// by Palisade's rules (`schema::migrate::convert`), so each cast here only meets values
+/// those rules accept, and gives what they give: text trimmed before a number, a date or
+/// a boolean is read from it (`true/yes/1`, `false/no/0`), a date becomes midnight UTC, a
+/// datetime keeps the text it was written as. A datetime column's text twin is filled
+/// before the cast (from the old values) or dropped after it (a datetime no longer).
+pub fn retype_statements(r: &Retype) -> Vec<String> {
+    let (t, c) = (ident(&r.table), ident(&r.column));
+    let twin = ident(&format!("{}{TEXT_TWIN}", r.column));
+    let from_datetime = r.from == "timestamptz";
+    // The old value as text, as the client wrote it (a datetime: its twin).
+    let text = if from_datetime { twin.clone() } else { format!("{c}::text") };
+    let trimmed = format!("trim({text})");
+    let using = match r.to {
+        // A whole float as JSON writes it (`100.0`; beyond 10^15 the exponent's form may differ).
+        SqlType::Text if r.from == "float8" => {
+            format!("CASE WHEN {c} = trunc({c}) AND abs({c}) < 1e15 THEN trunc({c})::bigint::text || '.0' ELSE {c}::text END")
+        }
+        SqlType::Text => text.clone(),
+        SqlType::BigInt if r.from == "float8" => format!("{c}::bigint"),
+        SqlType::BigInt => format!("{trimmed}::bigint"),
+        SqlType::Double if r.from == "int8" => format!("{c}::double precision"),
+        SqlType::Double => format!("{trimmed}::double precision"),
+        SqlType::Bool if r.from == "int8" => format!("{c} <> 0"),
+        SqlType::Bool => format!(
+            "CASE lower({trimmed}) WHEN 'true' THEN true WHEN 'yes' THEN true WHEN '1' THEN true \
+             WHEN 'false' THEN false WHEN 'no' THEN false WHEN '0' THEN false END"
+        ),
+        SqlType::Date => format!("{trimmed}::date"),
+        SqlType::Timestamptz => format!("({})::timestamptz", datetime_text(&trimmed)),
+        SqlType::Jsonb if from_datetime => format!("to_jsonb({twin})"),
+        SqlType::Jsonb => format!("to_jsonb({c})"),
+    };
+    let mut out = Vec::new();
+    if r.to == SqlType::Timestamptz {
+        out.push(format!("UPDATE {t} SET {twin} = {} WHERE {c} IS NOT NULL", datetime_text(&trimmed)));
+    }
+    out.push(format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {} USING {using}", r.to.sql()));
+    if from_datetime && r.to != SqlType::Timestamptz {
+        out.push(format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {twin}"));
+    }
+    out
+}
+
+/// A date or datetime text as the datetime it names (a date: midnight UTC).
+fn datetime_text(trimmed: &str) -> String {
+    format!("CASE WHEN length({trimmed}) = 10 THEN {trimmed} || 'T00:00:00Z' ELSE {trimmed} END")
 }
 
 /// `text` as an SQL string literal (names from the schema file, in DDL that cannot take

@@ -33,7 +33,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::store::query::ListQuery;
 use crate::store::writer::{Done, Op, SysTree};
 use crate::store::{Page, Row, StoreError};
-use layout::{ident, Layout, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
+use layout::{ident, Layout, Retype, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
 use pool::{Pool, PoolError};
 
 /// A system record: key and value.
@@ -45,6 +45,8 @@ pub struct PgStore {
     pool: Pool,
     layout: std::sync::Arc<Layout>,
     url: String,
+    /// Column type changes not carried out yet (see `layout::Retype`).
+    retypes: std::sync::Arc<std::sync::Mutex<Vec<Retype>>>,
 }
 
 impl From<PoolError> for StoreError {
@@ -77,15 +79,17 @@ impl PgStore {
             tx.commit()?;
             Ok(changed)
         })?;
-        if !changed.is_empty() {
-            let named: Vec<String> = changed.iter().map(|(t, c, ty)| format!("{t}.{c} is {ty}")).collect();
-            return Err(StoreError::Database(format!(
-                "the schema changes the type of {}: not done on the PostgreSQL backend yet (ALTER TABLE … \
-                 ALTER COLUMN … TYPE … USING … by hand, then start again)",
-                named.join(", ")
-            )));
+        // Columns whose type the schema changed: the migration's first rewrite of each such
+        // table converts them, once its read-only pass found every value convertible.
+        let mut retypes = Vec::new();
+        for (table, column, from) in changed {
+            let to = layout.table(&table).and_then(|t| t.column(&column)).map(|c| c.ty);
+            if let Some(to) = to {
+                retypes.push(Retype { table, column, from, to });
+            }
         }
-        Ok(Self { pool, layout: std::sync::Arc::new(layout), url: url.to_string() })
+        let retypes = std::sync::Arc::new(std::sync::Mutex::new(retypes));
+        Ok(Self { pool, layout: std::sync::Arc::new(layout), url: url.to_string(), retypes })
     }
 
     /// Reads the whole store at one point into spool files in `dir` (see `spool`); the
@@ -261,11 +265,11 @@ impl PgStore {
 
     /// Applies one change in its own transaction; `reply` gets the answer once it committed.
     pub fn submit(&self, op: Op, reply: impl FnOnce(Result<Done, ApiError>) + Send + 'static) {
-        let layout = self.layout.clone();
+        let (layout, retypes) = (self.layout.clone(), self.retypes.clone());
         self.pool.submit(
             move |c| {
                 let mut tx = c.transaction()?;
-                match write::apply(&mut tx, &layout, op) {
+                match write::apply(&mut tx, &write::Schema { layout: &layout, retypes: &retypes }, op) {
                     Ok(done) => {
                         tx.commit()?;
                         Ok(Ok(done))

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::layout::SYS_TABLE;
-use super::layout::{ident, sequence, Layout, SqlType, TableDef, TEXT_TWIN};
+use super::layout::{ident, retype_statements, sequence, Layout, Retype, SqlType, TableDef, TEXT_TWIN};
 use super::pool::PoolError;
 use super::row_of;
 use super::sql::{self, param, Statement};
@@ -148,7 +148,15 @@ fn advance_sequence(tx: &mut postgres::Transaction<'_>, t: &TableDef, id: u64) -
 }
 
 /// One write, inside `tx`.
-pub(super) fn apply(tx: &mut postgres::Transaction<'_>, layout: &Layout, op: Op) -> Result<Done, WriteError> {
+/// What a write needs to know of the tables: the layout, and the type changes still to
+/// carry out.
+pub(super) struct Schema<'a> {
+    pub layout: &'a Layout,
+    pub retypes: &'a std::sync::Mutex<Vec<Retype>>,
+}
+
+pub(super) fn apply(tx: &mut postgres::Transaction<'_>, schema: &Schema<'_>, op: Op) -> Result<Done, WriteError> {
+    let layout = schema.layout;
     let table = |name: &str| -> Result<&TableDef, WriteError> {
         layout.table(name).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {name}"))))
     };
@@ -279,6 +287,18 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, layout: &Layout, op: Op)
         }
         Op::Transform { table: name, after, limit, change } => {
             let t = table(&name)?;
+            // The table's type changes first, in this transaction (see `Retype`).
+            let mine: Vec<Retype> = {
+                let mut pending = schema.retypes.lock().unwrap_or_else(|e| e.into_inner());
+                let (mine, rest) = pending.drain(..).partition(|r| r.table == name);
+                *pending = rest;
+                mine
+            };
+            for r in &mine {
+                for sql in retype_statements(r) {
+                    tx.batch_execute(&sql)?;
+                }
+            }
             let sql =
                 format!("SELECT to_jsonb(t) FROM {} t WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE", ident(&t.name));
             let after = i64::try_from(after).unwrap_or(i64::MAX);
@@ -324,7 +344,7 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, layout: &Layout, op: Op)
             tx.batch_execute(&format!("DROP SEQUENCE IF EXISTS {}", ident(&sequence(&name))))?;
             Ok(Done::Ok)
         }
-        Op::Owned { rule, op } => owned(tx, layout, &rule, *op),
+        Op::Owned { rule, op } => owned(tx, schema, &rule, *op),
         // A point on PostgreSQL is a repeatable-read transaction (`super::spool`): nothing
         // to begin or end in the write path.
         Op::BeginPoint { .. } | Op::EndPoint => Ok(Done::Ok),
@@ -380,7 +400,13 @@ fn leads(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, 
 /// A write of an owner-bound token, with the sled writer's rules (see `store::owned`): a
 /// create must lead to the owner (its first chain column filled in where the owner is one
 /// reference away), an update or delete reaches only an owned row and cannot move it out.
-fn owned(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, op: Op) -> Result<Done, WriteError> {
+fn owned(
+    tx: &mut postgres::Transaction<'_>,
+    schema: &Schema<'_>,
+    rule: &OwnerRule,
+    op: Op,
+) -> Result<Done, WriteError> {
+    let layout = schema.layout;
     let mismatch = |at: Option<usize>| {
         let e = ApiError::new(ErrorKind::OwnerMismatch);
         WriteError::Refused(match at {
@@ -404,7 +430,7 @@ fn owned(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, 
             if rule.path.is_empty() || !leads(tx, layout, rule, &row)? {
                 return Err(mismatch(None));
             }
-            apply(tx, layout, Op::Insert { table, row, refs })
+            apply(tx, schema, Op::Insert { table, row, refs })
         }
         Op::InsertMany { table, mut rows } => {
             for (i, NewRow { row, refs }) in rows.iter_mut().enumerate() {
@@ -413,7 +439,7 @@ fn owned(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, 
                     return Err(mismatch(Some(i)));
                 }
             }
-            apply(tx, layout, Op::InsertMany { table, rows })
+            apply(tx, schema, Op::InsertMany { table, rows })
         }
         Op::Update { table, id, refs, change } => {
             let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
@@ -425,14 +451,14 @@ fn owned(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, 
             if !leads(tx, layout, rule, &next)? {
                 return Err(mismatch(None));
             }
-            apply(tx, layout, Op::Update { table, id, refs, change: Box::new(move |_| Ok(next)) })
+            apply(tx, schema, Op::Update { table, id, refs, change: Box::new(move |_| Ok(next)) })
         }
         Op::Delete { table, id, referrers } => {
             let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
             if !leads(tx, layout, rule, &old)? {
                 return Ok(Done::Missing);
             }
-            apply(tx, layout, Op::Delete { table, id, referrers })
+            apply(tx, schema, Op::Delete { table, id, referrers })
         }
         // Nothing else is a client's write.
         _ => Err(WriteError::Refused(ApiError::new(ErrorKind::Internal))),
