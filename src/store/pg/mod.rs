@@ -164,7 +164,10 @@ impl PgStore {
         let t = self.table(table)?;
         let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1", ident(table));
         let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let found = self.pool.run(move |c| Ok(c.query_opt(&sql, &[&id])?.map(|r| r.get::<_, Value>(0))))?;
+        let found = self.pool.run(move |c| {
+            let statement = pool::prepared(c, &sql)?;
+            Ok(c.query_opt(&statement, &[&id])?.map(|r| r.get::<_, Value>(0)))
+        })?;
         Ok(found.map(|v| row_of(&t, v)))
     }
 
@@ -191,9 +194,13 @@ impl PgStore {
                 .read_only(true)
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
                 .start()?;
-            let rows: Vec<Value> = tx.query(&page.sql, &page.refs())?.iter().map(|r| r.get(0)).collect();
+            let statement = pool::prepared(&mut tx, &page.sql)?;
+            let rows: Vec<Value> = tx.query(&statement, &page.refs())?.iter().map(|r| r.get(0)).collect();
             let total: Option<i64> = match &total {
-                Some(s) => Some(tx.query_one(&s.sql, &s.refs())?.get(0)),
+                Some(s) => {
+                    let statement = pool::prepared(&mut tx, &s.sql)?;
+                    Some(tx.query_one(&statement, &s.refs())?.get(0))
+                }
                 None => None,
             };
             tx.commit()?;
@@ -253,7 +260,10 @@ impl PgStore {
     pub fn sys_get(&self, tree: SysTree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = format!("SELECT value FROM {} WHERE tree = $1 AND key = $2", ident(SYS_TABLE));
         let (tree, key) = (tree.name().to_string(), key.to_vec());
-        Ok(self.pool.run(move |c| Ok(c.query_opt(&sql, &[&tree, &key])?.map(|r| r.get::<_, Vec<u8>>(0))))?)
+        Ok(self.pool.run(move |c| {
+            let statement = pool::prepared(c, &sql)?;
+            Ok(c.query_opt(&statement, &[&tree, &key])?.map(|r| r.get::<_, Vec<u8>>(0)))
+        })?)
     }
 
     /// Every record of a system tree, in key order.

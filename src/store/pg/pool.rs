@@ -17,6 +17,34 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
+/// Most statements a connection keeps prepared; past it, the cache starts afresh.
+const PREPARED: usize = 512;
+
+std::thread_local! {
+    /// This connection thread's prepared statements, by SQL text (each thread owns one
+    /// connection; cleared when it is made again).
+    static STATEMENTS: std::cell::RefCell<std::collections::HashMap<String, postgres::Statement>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `sql` prepared on this thread's connection, once: later calls skip the parse and plan
+/// (a statement's text holds names and placeholders only, never a value, so one shape of
+/// query is one entry).
+pub fn prepared(client: &mut impl postgres::GenericClient, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+    if let Some(s) = STATEMENTS.with(|c| c.borrow().get(sql).cloned()) {
+        return Ok(s);
+    }
+    let statement = client.prepare(sql)?;
+    STATEMENTS.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= PREPARED {
+            cache.clear();
+        }
+        cache.insert(sql.to_string(), statement.clone());
+    });
+    Ok(statement)
+}
+
 /// Why a job did not run, or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -71,7 +99,10 @@ impl Connector {
                 self.url.parse().map_err(|e: postgres::Error| PoolError::Unreachable(e.to_string()))?;
             config.connect_timeout(Duration::from_secs(2));
             match config.connect(NoTls) {
-                Ok(client) => *slot = Some(Conn { client, generation: current }),
+                Ok(client) => {
+                    STATEMENTS.with(|c| c.borrow_mut().clear());
+                    *slot = Some(Conn { client, generation: current });
+                }
                 Err(e) => {
                     *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
                     return Err(PoolError::Unreachable(e.to_string()));

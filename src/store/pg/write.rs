@@ -106,7 +106,8 @@ fn insert_row(tx: &mut postgres::Transaction<'_>, t: &TableDef, row: &Row, id: O
         values.join(", "),
         ident(&t.name),
     );
-    match tx.query_one(&sql, &s.refs()) {
+    let statement = super::pool::prepared(tx, &sql)?;
+    match tx.query_one(&statement, &s.refs()) {
         Ok(r) => Ok(row_of(t, r.get(0))),
         Err(e) => match missing_reference(t, row, &e) {
             Some(refused) => Err(refused.into()),
@@ -126,7 +127,8 @@ fn check_refs(tx: &mut postgres::Transaction<'_>, refs: &[RowRef]) -> Result<(),
     for r in refs {
         let sql = format!("SELECT 1 FROM {} WHERE id = $1 FOR KEY SHARE", ident(&r.table));
         let id = i64::try_from(r.id).unwrap_or(i64::MAX);
-        if tx.query_opt(&sql, &[&id])?.is_none() {
+        let statement = super::pool::prepared(tx, &sql)?;
+        if tx.query_opt(&statement, &[&id])?.is_none() {
             let message = format!("column '{}': no {} row with id {}", r.column, r.table, r.id);
             return Err(ApiError::with_message(ErrorKind::Conflict, message).into());
         }
