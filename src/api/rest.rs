@@ -160,7 +160,8 @@ async fn create_many(cx: &Call<'_>, table: &Table) -> Result<HttpResponse, ApiEr
     if items.is_empty() || items.len() > max {
         return Err(ApiError::validation(format!("an array must hold 1 to {max} rows")));
     }
-    if items.len() > 1 {
+    let counted = actix_web::HttpMessage::extensions(cx.req).get::<crate::http::body::BatchCounted>().is_some();
+    if items.len() > 1 && !counted {
         let more = u32::try_from(items.len() - 1).unwrap_or(u32::MAX);
         cx.state.stages().rate_limit.count_more(cx.principal, &config.rate_limit, more).await.map_err(|r| r.error)?;
     }

@@ -108,3 +108,8 @@ mod tests {
         assert!(!is_json_content_type(None));
     }
 }
+
+/// Marks a request whose JSON array of rows was counted whole against the token's window by
+/// the pipeline (shared counters: one call per request), so the handler counts no more.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchCounted;

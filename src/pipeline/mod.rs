@@ -449,7 +449,22 @@ async fn admit(
 
         // 4. Rate limit (its refusals carry their own headers).
         match cx.tally.as_mut() {
-            Some(tally) => rate_limit::RateLimitState::token_window(&principal, &config.rate_limit, 1, tally),
+            Some(tally) => {
+                // A JSON array of rows counts every row in this one call (the handler then
+                // counts nothing more; see `BatchCounted`).
+                let rows = match (&route, req.method(), json.as_ref().map(|j| &*j.0)) {
+                    (route::Route::Table { id: None, .. }, &Method::POST, Some(serde_json::Value::Array(items)))
+                        if (1..=config.limits.max_batch_rows).contains(&items.len()) =>
+                    {
+                        u32::try_from(items.len()).unwrap_or(u32::MAX)
+                    }
+                    _ => 1,
+                };
+                if rows > 1 {
+                    req.extensions_mut().insert(crate::http::body::BatchCounted);
+                }
+                rate_limit::RateLimitState::token_window(&principal, &config.rate_limit, rows, tally)
+            }
             None => cx.extra_headers.extend(stages.rate_limit.count(&principal, &config.rate_limit)?),
         }
 
