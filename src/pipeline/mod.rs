@@ -285,7 +285,16 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
 {
     let admitted = admit(&mut req, cx, parts, config).await;
+    // A GraphQL document's writes are known once its handler has parsed it: an admitted
+    // one's tally is left to the handler, which counts them in the same one call.
+    let graphql = cx.route_label == Some(route::Route::GraphQl.label())
+        && cx.tally.as_ref().is_some_and(|t| t.windows.iter().any(|w| matches!(w.tag, tally::Purpose::Token { .. })));
     let admitted = match &parts.shared {
+        Some(_) if graphql && matches!(admitted, Ok(Admission::Handle)) => {
+            let deferred = tally::DeferredTally::new(cx.tally.take().unwrap_or_default(), cx);
+            req.extensions_mut().insert(deferred);
+            admitted
+        }
         Some(shared) => tally::settle(shared, cx, admitted, parts, config).await,
         None => admitted,
     };

@@ -11,7 +11,7 @@
 //! instance's own guard (a flood from one address is refused without a round trip; it
 //! never lets through what the shared count would refuse, it can only refuse sooner).
 
-use actix_web::http::header::RETRY_AFTER;
+use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::rate_limit;
 use super::stage::{Refusal, StageName};
@@ -33,29 +33,102 @@ pub async fn settle<A>(
     config: &Config,
 ) -> Result<A, Refusal> {
     let Some(tally) = cx.tally.take().filter(|t| !t.is_empty()) else { return outcome };
-    let verdict = match shared.settle(&tally).await {
+    let who = Client { ip: cx.ip, ip_key: cx.ip_key };
+    match decide(shared, &tally, who, parts, config).await {
+        Decision::Pass(headers) => {
+            cx.extra_headers.extend(headers);
+            outcome
+        }
+        Decision::Refuse(refusal, headers) => {
+            cx.extra_headers.extend(headers);
+            Err(refusal)
+        }
+        Decision::LockedOut(headers) => {
+            cx.extra_headers.extend(headers);
+            outcome
+        }
+    }
+}
+
+/// A tally the pipeline leaves to the handler: a GraphQL document's writes are known only
+/// once the handler has parsed it, and they count in the same one call (see
+/// [`DeferredTally::settle`]).
+pub struct DeferredTally {
+    pub tally: Tally<Purpose>,
+    who: Client,
+}
+
+/// Whose request a tally counts.
+#[derive(Debug, Clone, Copy)]
+struct Client {
+    ip: std::net::IpAddr,
+    ip_key: crate::store::IpKey,
+}
+
+impl DeferredTally {
+    pub fn new(tally: Tally<Purpose>, cx: &Exchange) -> Self {
+        Self { tally, who: Client { ip: cx.ip, ip_key: cx.ip_key } }
+    }
+
+    /// Counts `writes` (at least one) on the token's window with the rest of the request's
+    /// windows, in one call: the headers for the answer, or the refusal.
+    pub async fn settle(
+        mut self,
+        writes: u32,
+        parts: &super::Parts,
+        config: &Config,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, (Refusal, Vec<(HeaderName, HeaderValue)>)> {
+        for w in self.tally.windows.iter_mut().filter(|w| matches!(w.tag, Purpose::Token { .. })) {
+            w.n = writes.max(1);
+        }
+        let Some(shared) = parts.shared.as_deref() else { return Ok(Vec::new()) };
+        match decide(shared, &self.tally, self.who, parts, config).await {
+            Decision::Pass(headers) | Decision::LockedOut(headers) => Ok(headers),
+            Decision::Refuse(refusal, headers) => Err((refusal, headers)),
+        }
+    }
+}
+
+/// What one call to the shared counters decided.
+enum Decision {
+    /// Every window passed: their headers.
+    Pass(Vec<(HeaderName, HeaderValue)>),
+    /// A window refused (or the counters could not decide).
+    Refuse(Refusal, Vec<(HeaderName, HeaderValue)>),
+    /// Failed authentications passed the limit: the address is locked; the request keeps
+    /// its own refusal.
+    LockedOut(Vec<(HeaderName, HeaderValue)>),
+}
+
+async fn decide(
+    shared: &SharedCounters,
+    tally: &Tally<Purpose>,
+    who: Client,
+    parts: &super::Parts,
+    config: &Config,
+) -> Decision {
+    let verdict = match shared.settle(tally).await {
         Ok(v) => v,
         Err(why) => {
             let error = ApiError::new(ErrorKind::RateLimiterUnavailable).header(RETRY_AFTER, 1);
-            return Err(Refusal::new(StageName::RateLimit, error, why.0));
+            return Decision::Refuse(Refusal::new(StageName::RateLimit, error, why.0), Vec::new());
         }
     };
     let (passed, refused) = match verdict {
         Verdict::Passed(passed) => (passed, None),
         Verdict::Refused(purpose, decision, before) => (before, Some((purpose, decision))),
-        Verdict::Replayed(_) => {
-            return Err(super::auth::replayed());
-        }
+        Verdict::Replayed(_) => return Decision::Refuse(super::auth::replayed(), Vec::new()),
     };
+    let mut headers = Vec::new();
     for (purpose, d) in &passed {
         match purpose {
-            Purpose::Token { window_secs } => cx.extra_headers.extend(rate_limit::headers(d, "token", *window_secs)),
-            Purpose::Public => cx.extra_headers.extend(rate_limit::headers(d, "public", config.public.window_secs)),
+            Purpose::Token { window_secs } => headers.extend(rate_limit::headers(d, "token", *window_secs)),
+            Purpose::Public => headers.extend(rate_limit::headers(d, "public", config.public.window_secs)),
             _ => {}
         }
     }
-    let Some((purpose, d)) = refused else { return outcome };
-    Err(match purpose {
+    let Some((purpose, d)) = refused else { return Decision::Pass(headers) };
+    let refusal = match purpose {
         Purpose::Throttle => super::shield::throttled(&d, &config.shield),
         Purpose::Endpoint(id) => {
             let blocked = crate::checks::endpoint_limit_exceeded(&id, &d);
@@ -64,11 +137,11 @@ pub async fn settle<A>(
         Purpose::Public => rate_limit::refused(&d, "public", config.public.window_secs, "public window exhausted"),
         Purpose::Token { window_secs } => rate_limit::refused(&d, "token", window_secs, "token window exhausted"),
         Purpose::FailedAuth { reason, route } => {
-            // Past the limit: the address is locked; the request keeps its own refusal.
             let now = parts.clock.now_ms();
-            parts.stages.auth.brute_force.lock_out(&cx.ip, cx.ip_key, now, &reason, route);
-            return outcome;
+            parts.stages.auth.brute_force.lock_out(&who.ip, who.ip_key, now, &reason, route);
+            return Decision::LockedOut(headers);
         }
         Purpose::Replay => super::auth::replayed(),
-    })
+    };
+    Decision::Refuse(refusal, headers)
 }

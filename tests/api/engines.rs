@@ -232,6 +232,32 @@ impl Redis {
         }
     }
 
+    /// Sends one command line; the raw answer.
+    pub fn command(&self, line: &str) -> String {
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// How many script calls the server ran (`INFO commandstats`).
+    pub fn script_calls(&self) -> u64 {
+        let info = self.command("INFO commandstats");
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+            .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     fn answers(&self) -> bool {
         let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
         let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };

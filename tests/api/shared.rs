@@ -104,6 +104,38 @@ fn endpoint_limits_and_failed_authentications_count_across_instances() {
 }
 
 #[test]
+fn a_graphql_document_counts_every_write_in_its_one_call() {
+    if crate::support::runs_on_the_sled_run() {
+        return;
+    }
+    let redis = Redis::start();
+    let (pair, tokens) =
+        pair(&redis, "", &[&["--name", "writer", "--scope", "clients:rc", "--rate", "5", "--window", "3600"]]);
+    let writer = token(&tokens[0]);
+    let two = json!({"query": "mutation { a: create_clients(company: \"A\", status: \"active\") { id } \
+                                b: create_clients(company: \"B\", status: \"active\") { id } }"});
+    let graphql = |addr| Req::to(addr, "POST", "/graphql").bearer(&writer).json(&two).send();
+    let first = graphql(pair.a.addr);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("3"));
+    // (Counted from the second request on: the first loads the script.)
+    let before = redis.script_calls();
+    assert_eq!(graphql(pair.b.addr).header("x-ratelimit-remaining"), Some("1"));
+    assert_eq!(redis.script_calls() - before, 1, "one call for the request and both its writes");
+    // Two writes, one left: refused before anything runs.
+    let over = graphql(pair.a.addr);
+    assert_eq!((over.status, over.code().as_str()), (429, "rate_limited"), "{}", over.text());
+    let one = json!({"company": "C", "status": "active"});
+    assert_eq!(Req::to(pair.b.addr, "POST", "/api/v1/clients").bearer(&writer).json(&one).send().status, 201);
+    // A batch of three counts three in its one call too.
+    let redis_before = redis.script_calls();
+    let batch = json!([{"company": "D", "status": "lead"}, {"company": "E", "status": "lead"}]);
+    let refused = Req::to(pair.a.addr, "POST", "/api/v1/clients").bearer(&writer).json(&batch).send();
+    assert_eq!(refused.status, 429);
+    assert_eq!(redis.script_calls() - redis_before, 1);
+}
+
+#[test]
 fn with_redis_down_limited_routes_fail_closed_and_come_back_without_a_restart() {
     if crate::support::runs_on_the_sled_run() {
         return;

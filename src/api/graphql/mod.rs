@@ -65,42 +65,114 @@ fn sanitize(message: &str) -> String {
     message[..cut].replace("Did you mean", "").trim().to_string()
 }
 
+/// A document read, checked and measured, ready to run.
+struct Prepared {
+    query: String,
+    operation: Option<String>,
+    variables: Value,
+    api: Arc<GraphqlApi>,
+    measure: guard::Measure,
+}
+
 pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Arc<Principal>) -> HttpResponse {
+    // With shared counters the pipeline left this request's windows to be counted here, with
+    // the document's writes, in the one call (see `pipeline::tally::DeferredTally`).
+    let deferred = req.extensions_mut().remove::<crate::pipeline::tally::DeferredTally>();
+    let config = state.config.get();
+    let prepared = prepare(req, &principal, &config);
+    let writes = prepared.as_ref().map_or(1, |p| u32::try_from(p.measure.writes).unwrap_or(u32::MAX));
+    let mut headers = Vec::new();
+    match deferred {
+        Some(tally) => match tally.settle(writes, &state.pipeline, &config).await {
+            Ok(h) => headers = h,
+            Err((refused, h)) => {
+                let mut res = HttpResponse::from_error(refused.error);
+                h.into_iter().for_each(|(n, v)| drop(res.headers_mut().insert(n, v)));
+                return res;
+            }
+        },
+        // The pipeline counted this request once; every further write in it counts too,
+        // all before anything runs, so a document with more writes than are left runs none.
+        None if writes > 1 => {
+            if let Err(refused) = state.stages().rate_limit.count_more(&principal, &config.rate_limit, writes - 1).await
+            {
+                return refused.error.into_response();
+            }
+        }
+        None => {}
+    }
+    let mut res = match prepared {
+        Ok(p) => execute(req, state, principal, p, &config).await,
+        Err(refused) => *refused,
+    };
+    for (name, value) in headers {
+        res.headers_mut().insert(name, value);
+    }
+    res
+}
+
+/// Reads, checks and measures the document (nothing runs yet).
+fn prepare(
+    req: &HttpRequest,
+    principal: &Principal,
+    config: &crate::config::Config,
+) -> Result<Prepared, Box<HttpResponse>> {
     if !is_json_content_type(req.headers().get(CONTENT_TYPE)) {
-        return refusal(
+        return Err(Box::new(refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the query as application/json",
-        );
+        )));
     }
     let Some(body) = parsed_body(req) else {
-        return refusal(StatusCode::BAD_REQUEST, "invalid_request", "a JSON body {\"query\": …} is required");
+        return Err(Box::new(refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "a JSON body {\"query\": …} is required",
+        )));
     };
     let request = match body.as_ref() {
         Value::Array(_) => {
-            return refusal(StatusCode::BAD_REQUEST, "batching_not_allowed", "batched queries are not allowed")
+            return Err(Box::new(refusal(
+                StatusCode::BAD_REQUEST,
+                "batching_not_allowed",
+                "batched queries are not allowed",
+            )))
         }
         Value::Object(map) => map,
-        _ => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object"),
+        _ => {
+            return Err(Box::new(refusal(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object")))
+        }
     };
     let Some(query) = request.get("query").and_then(Value::as_str).map(str::to_string) else {
-        return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"query\" must be a string");
+        return Err(Box::new(refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"query\" must be a string")));
     };
     let operation = match request.get("operationName") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"operationName\" must be a string"),
+        Some(_) => {
+            return Err(Box::new(refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "\"operationName\" must be a string",
+            )))
+        }
     };
     let variables = match request.get("variables") {
         None | Some(Value::Null) => json!({}),
         Some(v @ Value::Object(_)) => v.clone(),
-        Some(_) => return refusal(StatusCode::BAD_REQUEST, "invalid_request", "\"variables\" must be an object"),
+        Some(_) => {
+            return Err(Box::new(refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "\"variables\" must be an object",
+            )))
+        }
     };
     let Some(api) = req.app_data::<web::Data<GraphqlApi>>().map(|d| d.clone().into_inner()) else {
-        return refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error");
+        return Err(Box::new(refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")));
     };
-    let config = state.config.get();
-    let measure = match guard::check(
+    let measure = guard::check(
         &query,
         operation.as_deref(),
         &variables,
@@ -108,18 +180,20 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         &api.model,
         &config.graphql,
         principal.record.introspection,
-    ) {
-        Ok(m) => m,
-        Err(e) => return refusal(StatusCode::BAD_REQUEST, e.code, &e.message),
-    };
-    // The pipeline counted this request once; every further write in it counts too, all
-    // before anything runs, so a document with more writes than are left runs none.
-    if measure.writes > 1 {
-        let more = u32::try_from(measure.writes - 1).unwrap_or(u32::MAX);
-        if let Err(refused) = state.stages().rate_limit.count_more(&principal, &config.rate_limit, more).await {
-            return refused.error.into_response();
-        }
-    }
+    )
+    .map_err(|e| Box::new(refusal(StatusCode::BAD_REQUEST, e.code, &e.message)))?;
+    Ok(Prepared { query, operation, variables, api, measure })
+}
+
+/// Runs a prepared document.
+async fn execute(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    principal: Arc<Principal>,
+    prepared: Prepared,
+    config: &crate::config::Config,
+) -> HttpResponse {
+    let Prepared { query, operation, variables, api, measure } = prepared;
     let deadline = Instant::now() + Duration::from_secs(config.server.request_timeout_secs);
     let budget = budget::Budget::new(deadline, config.graphql.max_rows);
     let Ok(vars) = serde_json::from_value::<juniper::Variables>(variables) else {
