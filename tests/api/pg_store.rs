@@ -338,3 +338,59 @@ fn type_changes_convert_as_the_migration_does() {
         assert_eq!(by_value(&got), by_value(want), "row {}", i + 1);
     }
 }
+
+/// The whole attack corpus (sqlmap's and libinjection's payloads) over HTTP with the checks
+/// chain off — nothing refuses them before the store — as filter values of each operator
+/// and as stored values: every answer is a 200 or a 400, and afterwards every row that was
+/// there is there as it was, and every stored payload reads back byte for byte. Runs on both
+/// stores (on the PostgreSQL run, against PostgreSQL).
+#[test]
+fn the_whole_attack_corpus_with_the_checks_off_leaves_the_data_as_it_was() {
+    use crate::support::{KeepAlive, TestApp};
+    fn get(conn: &mut KeepAlive, headers: &str, path: &str) -> (u16, Value) {
+        let (status, body) = conn.send("GET", path, headers, b"").unwrap();
+        (status, serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+    }
+    let app = TestApp::builder()
+        .config(|c| {
+            c.checks.chain = Vec::new();
+            c.shield.ip_requests = u32::MAX;
+            c.rate_limit.requests = u32::MAX;
+        })
+        .start();
+    let token = app.token(&["clients:rcud", "invoices:r"]);
+    let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+    let mut conn = KeepAlive::connect(app.addr);
+    let clients = get(&mut conn, &headers, "/api/v1/clients?limit=1000").1;
+    let invoices = get(&mut conn, &headers, "/api/v1/invoices?limit=1000").1;
+    assert!(clients["total"].as_u64().unwrap() > 0 && invoices["total"].as_u64().unwrap() > 0);
+    let corpus = |name: &str| {
+        let path = format!("{}/tests/corpus/real/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().filter(|l| !l.starts_with("# ") && !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>()
+    };
+    let payloads: Vec<String> = [corpus("attacks_sqlmap.txt"), corpus("attacks_libinjection.txt")].concat();
+    assert!(payloads.len() > 14_000, "the whole corpus: {}", payloads.len());
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let mut stored = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        let op = ["eq", "like", "ilike", "gt", "neq"][i % 5];
+        let (status, _) = get(&mut conn, &headers, &format!("/api/v1/clients?company={op}.{}&limit=1", encode(p)));
+        assert!(status == 200 || status == 400, "{op}.{p:?} answered {status}");
+        if i % 25 == 0 {
+            let body = serde_json::to_vec(&json!({"company": p, "status": "active"})).unwrap();
+            let (status, answer) = conn.send("POST", "/api/v1/clients", &headers, &body).unwrap();
+            assert_eq!(status, 201, "{p:?}: {}", String::from_utf8_lossy(&answer));
+            let id = serde_json::from_slice::<Value>(&answer).unwrap()["data"]["id"].as_u64().unwrap();
+            stored.push((id, p.clone()));
+        }
+    }
+    for (id, p) in &stored {
+        assert_eq!(get(&mut conn, &headers, &format!("/api/v1/clients/{id}")).1["data"]["company"], json!(p));
+    }
+    assert_eq!(get(&mut conn, &headers, "/api/v1/invoices?limit=1000").1, invoices, "invoices untouched");
+    let now = get(&mut conn, &headers, "/api/v1/clients?limit=1000").1;
+    let before_rows = clients["data"].as_array().unwrap();
+    assert_eq!(&now["data"].as_array().unwrap()[..before_rows.len()], &before_rows[..], "every client as it was");
+    assert_eq!(now["total"].as_u64().unwrap(), clients["total"].as_u64().unwrap() + stored.len() as u64);
+}
