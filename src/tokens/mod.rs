@@ -348,12 +348,16 @@ fn digest(token: &str) -> [u8; 32] {
 pub struct TokenRegistry {
     store: Store,
     cache: DashMap<String, Arc<Principal>>,
+    /// Changes this process made to the cache, numbered (see [`TokenRegistry::reload`]).
+    changes: std::sync::atomic::AtomicU64,
+    /// The number of each token's last change made here.
+    changed_at: DashMap<String, u64>,
 }
 
 impl TokenRegistry {
     /// Loads every live token into memory, opening sealed signing secrets.
     pub fn load(store: Store) -> Result<Self, TokenError> {
-        let registry = Self { store, cache: DashMap::new() };
+        let registry = Self { store, cache: DashMap::new(), changes: Default::default(), changed_at: DashMap::new() };
         for (_, bytes) in registry.store.sys_scan(SysTree::Tokens)? {
             let record: TokenRecord =
                 serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?;
@@ -381,19 +385,34 @@ impl TokenRegistry {
             token_key(&record.id).ok_or_else(|| StoreError::Corrupt(format!("token {} has a bad id", record.id)))?;
         let used = self.last_used_hour(&record.id);
         let last_used_hour = std::sync::atomic::AtomicU64::new(used.unwrap_or(0));
+        self.note_change(&record.id);
         self.cache.insert(record.id.clone(), Arc::new(Principal { record, digest, signing, key, last_used_hour }));
         Ok(())
     }
 
+    /// Numbers a change this process makes to the cache (after it is stored).
+    fn note_change(&self, id: &str) {
+        let n = self.changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        self.changed_at.insert(id.to_string(), n);
+    }
+
     /// Reads every stored token again and brings the in-memory registry to it: new and
-    /// changed tokens are taken in, revoked and deleted ones dropped. Another instance made
-    /// the change (see `store::pg::watch`).
+    /// changed tokens are taken in, revoked ones dropped. Another instance made the change
+    /// (see `store::pg::watch`). A token this process changed after the read began is left
+    /// as it is: the read may predate that change (its own notice brings a newer read).
     pub fn reload(&self) -> Result<(), TokenError> {
+        let began = self.changes.load(std::sync::atomic::Ordering::Acquire);
+        let newer = |id: &str| self.changed_at.get(id).is_some_and(|n| *n > began);
         let mut live = std::collections::HashSet::new();
         for (_, bytes) in self.store.sys_scan(SysTree::Tokens)? {
             let record: TokenRecord =
                 serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("token record: {e}")))?;
+            if newer(&record.id) {
+                live.insert(record.id.clone());
+                continue;
+            }
             if record.revoked {
+                self.cache.remove(&record.id);
                 continue;
             }
             live.insert(record.id.clone());
@@ -405,7 +424,7 @@ impl TokenRegistry {
                 self.cache_record(record)?;
             }
         }
-        self.cache.retain(|id, _| live.contains(id));
+        self.cache.retain(|id, _| live.contains(id) || newer(id));
         Ok(())
     }
 
@@ -465,6 +484,7 @@ impl TokenRegistry {
         let mut record: TokenRecord = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         record.revoked = true;
         self.persist(&record)?;
+        self.note_change(id);
         self.cache.remove(id);
         Ok(())
     }

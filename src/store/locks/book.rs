@@ -60,6 +60,7 @@ impl Book {
 impl LockStore {
     /// Puts a record in the mirror and counts it (not in sled: see `persist`).
     pub(super) fn insert(&self, book: &mut Book, key: String, record: LockRecord) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
         book.add(&record);
         let network = record.prefix_len.is_some();
         match self.mirror.insert(key, record) {
@@ -86,6 +87,7 @@ impl LockStore {
         keep_not: impl FnOnce(&LockRecord) -> bool,
     ) -> Option<LockRecord> {
         let (_, old) = self.mirror.remove_if(key, |_, r| keep_not(r))?;
+        self.changes.fetch_add(1, Ordering::AcqRel);
         book.sub(&old);
         self.held.fetch_sub(1, Ordering::Relaxed);
         if old.prefix_len.is_some() {

@@ -173,6 +173,8 @@ pub struct LockStore {
     /// How many records the mirror holds, kept beside it: the request path asks whether any
     /// lock exists, and a DashMap's own `len` visits every shard.
     held: AtomicUsize,
+    /// Moves on with every change to the mirror (see [`LockStore::reload`]).
+    changes: AtomicU64,
     /// How many of them lock a whole network (lookups probe the network only while any do).
     networks: AtomicUsize,
     evicted: AtomicU64,
@@ -192,6 +194,7 @@ impl LockStore {
             unsaved: Default::default(),
             created: Default::default(),
             held: Default::default(),
+            changes: Default::default(),
             networks: Default::default(),
             evicted: Default::default(),
             escalated: Default::default(),
@@ -213,6 +216,7 @@ impl LockStore {
     /// or unlocked; see `store::pg::watch`). Locks this process holds but could not store
     /// yet stay.
     pub fn reload(&self) -> Result<(), StoreError> {
+        let began = self.changes.load(Ordering::Acquire);
         let mut stored = std::collections::HashMap::new();
         for (key, value) in self.store.sys_scan(SysTree::Locks)? {
             let record: LockRecord =
@@ -220,6 +224,10 @@ impl LockStore {
             stored.insert(String::from_utf8_lossy(&key).into_owned(), record);
         }
         let mut book = self.book();
+        // Changed here meanwhile: the read may predate it; its own notice brings a newer read.
+        if self.changes.load(Ordering::Acquire) != began {
+            return Ok(());
+        }
         let gone: Vec<String> = self
             .mirror
             .iter()
