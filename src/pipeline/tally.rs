@@ -43,10 +43,6 @@ pub async fn settle<A>(
             cx.extra_headers.extend(headers);
             Err(refusal)
         }
-        Decision::LockedOut(headers) => {
-            cx.extra_headers.extend(headers);
-            outcome
-        }
     }
 }
 
@@ -83,7 +79,7 @@ impl DeferredTally {
         }
         let Some(shared) = parts.shared.as_deref() else { return Ok(Vec::new()) };
         match decide(shared, &self.tally, self.who, parts, config).await {
-            Decision::Pass(headers) | Decision::LockedOut(headers) => Ok(headers),
+            Decision::Pass(headers) => Ok(headers),
             Decision::Refuse(refusal, headers) => Err((refusal, headers)),
         }
     }
@@ -91,13 +87,11 @@ impl DeferredTally {
 
 /// What one call to the shared counters decided.
 enum Decision {
-    /// Every window passed: their headers.
+    /// Every window passed, or only failed authentications went past theirs (the address
+    /// is then locked, and the request keeps its own refusal): the windows' headers.
     Pass(Vec<(HeaderName, HeaderValue)>),
     /// A window refused (or the counters could not decide).
     Refuse(Refusal, Vec<(HeaderName, HeaderValue)>),
-    /// Failed authentications passed the limit: the address is locked; the request keeps
-    /// its own refusal.
-    LockedOut(Vec<(HeaderName, HeaderValue)>),
 }
 
 async fn decide(
@@ -139,7 +133,7 @@ async fn decide(
         Purpose::FailedAuth { reason, route } => {
             let now = parts.clock.now_ms();
             parts.stages.auth.brute_force.lock_out(&who.ip, who.ip_key, now, &reason, route);
-            return Decision::LockedOut(headers);
+            return Decision::Pass(headers);
         }
         Purpose::Replay => super::auth::replayed(),
     };

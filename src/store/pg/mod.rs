@@ -36,6 +36,9 @@ use crate::store::{Page, Row, StoreError};
 use layout::{ident, Layout, Retype, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
 use pool::{Pool, PoolError};
 
+/// Rows a scan reads at a time.
+pub const SCAN_PAGE: usize = 1000;
+
 /// A system record: key and value.
 pub type SysRecord = (Vec<u8>, Vec<u8>);
 
@@ -155,8 +158,8 @@ impl PgStore {
         Ok(())
     }
 
-    fn table(&self, name: &str) -> Result<TableDef, StoreError> {
-        self.layout.table(name).cloned().ok_or_else(|| StoreError::Corrupt(format!("no table {name}")))
+    fn table(&self, name: &str) -> Result<&TableDef, StoreError> {
+        self.layout.table(name).ok_or_else(|| StoreError::Corrupt(format!("no table {name}")))
     }
 
     /// One row by id.
@@ -168,7 +171,7 @@ impl PgStore {
             let statement = pool::prepared(c, &sql)?;
             Ok(c.query_opt(&statement, &[&id])?.map(|r| r.get::<_, Value>(0)))
         })?;
-        Ok(found.map(|v| row_of(&t, v)))
+        Ok(found.map(|v| row_of(t, v)))
     }
 
     /// Whether a row exists.
@@ -186,8 +189,8 @@ impl PgStore {
     /// A page of a table and, unless `skip_total`, how many rows the filters match.
     pub fn list_rows(&self, table: &str, q: &ListQuery) -> Result<Page, StoreError> {
         let t = self.table(table)?;
-        let page = sql::page(&t, "to_jsonb(t)", q)?;
-        let total = (!q.skip_total).then(|| sql::total(&t, q)).transpose()?;
+        let page = sql::page(t, "to_jsonb(t)", q)?;
+        let total = (!q.skip_total).then(|| sql::total(t, q)).transpose()?;
         let (rows, total) = self.pool.run(move |c| {
             let mut tx = c
                 .build_transaction()
@@ -206,27 +209,26 @@ impl PgStore {
             tx.commit()?;
             Ok((rows, total))
         })?;
-        Ok(Page { rows: rows.into_iter().map(|v| row_of(&t, v)).collect(), total: total.unwrap_or(0).max(0) as usize })
+        Ok(Page { rows: rows.into_iter().map(|v| row_of(t, v)).collect(), total: total.unwrap_or(0).max(0) as usize })
+    }
+
+    /// Up to `limit` rows of a table with ids above `after`, in id order (scans page by
+    /// page, never holding a whole table).
+    pub fn rows_after(&self, table: &str, after: u64, limit: usize) -> Result<Vec<Row>, StoreError> {
+        use crate::store::{Cmp, Filter, Kind};
+        let filter = Filter::new("id", Kind::Number, Cmp::Gt, false, vec![Value::from(after)]);
+        let q = ListQuery { filters: vec![filter], limit, skip_total: true, ..Default::default() };
+        Ok(self.list_rows(table, &q)?.rows)
     }
 
     /// Every row of a table, in id order, through `f` (exports and oracles).
     pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
-        let q = ListQuery { limit: 1000, skip_total: true, ..Default::default() };
         let mut after = 0u64;
         loop {
-            let filter = crate::store::Filter::new(
-                "id",
-                crate::store::Kind::Number,
-                crate::store::Cmp::Gt,
-                false,
-                vec![Value::from(after)],
-            );
-            let page = self.list_rows(table, &ListQuery { filters: vec![filter], ..q.clone() })?;
-            for row in &page.rows {
-                f(row);
-            }
-            match page.rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64) {
-                Some(last) if page.rows.len() == q.limit => after = last,
+            let rows = self.rows_after(table, after, SCAN_PAGE)?;
+            rows.iter().for_each(&mut f);
+            match rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64) {
+                Some(last) if rows.len() == SCAN_PAGE => after = last,
                 _ => return Ok(()),
             }
         }

@@ -39,7 +39,7 @@ pub struct Statement {
 
 impl Statement {
     /// Adds a parameter; its placeholder.
-    fn bind(&mut self, p: Param) -> String {
+    pub fn bind(&mut self, p: Param) -> String {
         self.params.push(p);
         format!("${}", self.params.len())
     }

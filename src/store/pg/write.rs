@@ -57,24 +57,19 @@ fn columns_of(t: &TableDef, row: &Row, s: &mut Statement) -> Result<Vec<(String,
     for c in &t.columns {
         let value = row.get(&c.name).unwrap_or(&Value::Null);
         let placeholder = match param(c.ty, &c.name, value)? {
-            Some(p) => bind(s, p),
+            Some(p) => s.bind(p),
             None => "NULL".into(),
         };
         out.push((ident(&c.name), placeholder));
         if c.ty == SqlType::Timestamptz {
             let text = match value.as_str() {
-                Some(text) => bind(s, Box::new(text.to_string())),
+                Some(text) => s.bind(Box::new(text.to_string())),
                 None => "NULL".into(),
             };
             out.push((ident(&format!("{}{TEXT_TWIN}", c.name)), text));
         }
     }
     Ok(out)
-}
-
-fn bind(s: &mut Statement, p: sql::Param) -> String {
-    s.params.push(p);
-    format!("${}", s.params.len())
 }
 
 /// The 409 of a foreign-key violation on a write of `row`: the column and the missing id.
@@ -91,7 +86,7 @@ fn missing_reference(t: &TableDef, row: &Row, e: &postgres::Error) -> Option<Api
 fn insert_row(tx: &mut postgres::Transaction<'_>, t: &TableDef, row: &Row, id: Option<u64>) -> Result<Row, WriteError> {
     let mut s = Statement::default();
     let id_value = match id {
-        Some(id) => bind(&mut s, Box::new(i64::try_from(id).unwrap_or(i64::MAX))),
+        Some(id) => s.bind(Box::new(i64::try_from(id).unwrap_or(i64::MAX))),
         None => format!("nextval('{}')", ident(&sequence(&t.name)).replace('\'', "''")),
     };
     let cols = columns_of(t, row, &mut s)?;
@@ -234,7 +229,7 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, schema: &Schema<'_>, op:
             next.insert("id".into(), Value::from(id));
             let mut s = Statement::default();
             let cols = columns_of(t, &next, &mut s)?;
-            let id_param = bind(&mut s, Box::new(id as i64));
+            let id_param = s.bind(Box::new(id as i64));
             let sets: Vec<String> = cols.iter().map(|(n, v)| format!("{n} = {v}")).collect();
             let sql = match sets.is_empty() {
                 true => format!("SELECT to_jsonb(t) FROM {} t WHERE id = {id_param}", ident(&t.name)),
@@ -371,7 +366,7 @@ fn rewrite(tx: &mut postgres::Transaction<'_>, t: &TableDef, id: u64, old: &Row,
     for key in old.keys().filter(|k| *k != "id" && !new.contains_key(*k) && t.column(k).is_none()) {
         sets.push(format!("{} = NULL", ident(key)));
     }
-    let id = bind(&mut s, Box::new(i64::try_from(id).unwrap_or(i64::MAX)));
+    let id = s.bind(Box::new(i64::try_from(id).unwrap_or(i64::MAX)));
     if !sets.is_empty() {
         tx.execute(&format!("UPDATE {} SET {} WHERE id = {id}", ident(&t.name), sets.join(", ")), &s.refs())?;
     }
