@@ -341,7 +341,14 @@ fn rows_moving_between_owners_never_show_up_on_the_wrong_side() {
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    // At least six seconds of moves, and enough reads to prove something: on a CI machine busy with
+    // other suites, 4 readers may get few turns beside 16 writers, so the run lasts until they have.
+    let began = std::time::Instant::now();
+    while began.elapsed() < std::time::Duration::from_secs(6)
+        || (reads.load(Ordering::Relaxed) <= 40 && began.elapsed() < std::time::Duration::from_secs(90))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.join().unwrap();

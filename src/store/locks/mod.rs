@@ -169,6 +169,9 @@ pub struct LockStore {
     mirror: Arc<DashMap<String, LockRecord>>,
     /// Locks that hold in memory but storage refused to keep yet (retried by the housekeeper).
     unsaved: Arc<DashMap<String, ()>>,
+    /// Locks gone from memory (evicted, folded) whose removal storage has not made yet, with
+    /// how many removals are on their way: a re-read must not bring them back meanwhile.
+    forgetting: Arc<DashMap<String, usize>>,
     created: AtomicU64,
     /// How many records the mirror holds, kept beside it: the request path asks whether any
     /// lock exists, and a DashMap's own `len` visits every shard.
@@ -192,6 +195,7 @@ impl LockStore {
             store,
             mirror: Default::default(),
             unsaved: Default::default(),
+            forgetting: Default::default(),
             created: Default::default(),
             held: Default::default(),
             changes: Default::default(),
@@ -213,8 +217,10 @@ impl LockStore {
     }
 
     /// Reads every stored lock again and brings the mirror to it (another instance locked
-    /// or unlocked; see `store::pg::watch`). Locks this process holds but could not store
-    /// yet stay.
+    /// or unlocked; see `store::pg::watch`). A lock whose write from this process is still on
+    /// its way (made or changed but not stored yet, evicted or folded but not removed yet)
+    /// keeps what this process made of it: the read may predate the write, and the write's
+    /// own notice brings a newer read.
     pub fn reload(&self) -> Result<(), StoreError> {
         let began = self.changes.load(Ordering::Acquire);
         let mut stored = std::collections::HashMap::new();
@@ -228,16 +234,16 @@ impl LockStore {
         if self.changes.load(Ordering::Acquire) != began {
             return Ok(());
         }
-        let gone: Vec<String> = self
-            .mirror
-            .iter()
-            .map(|e| e.key().clone())
-            .filter(|k| !stored.contains_key(k) && !self.unsaved.contains_key(k))
-            .collect();
+        let pending = |key: &String| self.unsaved.contains_key(key) || self.forgetting.contains_key(key);
+        let gone: Vec<String> =
+            self.mirror.iter().map(|e| e.key().clone()).filter(|k| !stored.contains_key(k) && !pending(k)).collect();
         for key in gone {
             self.remove_if(&mut book, &key, |_| true);
         }
         for (key, record) in stored {
+            if pending(&key) {
+                continue;
+            }
             if self.mirror.get(&key).is_none_or(|held| *held != record) {
                 self.insert(&mut book, key, record);
             }
@@ -315,8 +321,14 @@ impl LockStore {
     /// delete refused, the record would come back at the next start and expire there).
     fn forget(&self, key: &str) {
         self.unsaved.remove(key);
+        *self.forgetting.entry(key.to_string()).or_default() += 1;
+        let (forgetting, key) = (self.forgetting.clone(), key.to_string());
         let op = Op::Remove { tree: SysTree::Locks, key: key.as_bytes().to_vec() };
-        self.store.submit(op, |result| {
+        self.store.submit(op, move |result| {
+            forgetting.remove_if_mut(&key, |_, n| {
+                *n -= 1;
+                *n == 0
+            });
             if let Err(e) = result {
                 tracing::warn!(error = %e.message, "an evicted lock stays on disk until it expires");
             }

@@ -138,3 +138,44 @@ fn network_locks_are_evicted_after_single_address_ones() {
     let inside = ip("2001:db8:1:77::1");
     assert!(locks.active_client(&inside, store.keys.ip_key(&inside), 1).is_some(), "the network lock stays");
 }
+
+/// Holds the store's writer until the returned sender is dropped (or sent to): what is
+/// submitted meanwhile waits, as a write still on its way does.
+fn hold_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel();
+    store.submit(Op::Ping, move |_| {
+        started.send(()).unwrap();
+        let _ = held.recv();
+    });
+    running.recv().unwrap();
+    release
+}
+
+#[test]
+fn a_reread_never_brings_back_a_lock_evicted_here_nor_undoes_a_change_on_its_way() {
+    let policy = LockPolicy { max_locks: 2, prefix_lock_after: 0, ipv6_network_prefix: 48 };
+    let (_dir, store, locks) = open(policy);
+    let (a, b, c) = (ip("192.0.2.1"), ip("198.51.100.1"), ip("203.0.113.1"));
+    let auto = |addr: &IpAddr, expires| record(&locks.ip_subject(addr), LockSource::Automatic, expires);
+    locks.lock_client(&a, auto(&a, 1_000));
+    locks.lock_client(&b, auto(&b, 2_000));
+    store.write_blocking(Op::Ping).unwrap();
+    // While the writer is busy: a third lock evicts the first (closest to expiry) and the
+    // second is made longer. Storage still holds the first and the old second.
+    let release = hold_writer(&store);
+    locks.lock_client(&c, auto(&c, 3_000));
+    locks.lock_client(&b, auto(&b, 9_000));
+    locks.reload().unwrap();
+    assert!(locks.active(LockKind::Ip, &locks.ip_subject(&a), 0).is_none(), "the evicted lock came back");
+    assert_eq!(locks.active(LockKind::Ip, &locks.ip_subject(&b), 0).unwrap().expires_at_ms, 9_000);
+    assert_eq!(locks.len(), 2);
+    drop(release);
+    store.write_blocking(Op::Ping).unwrap();
+    // Once stored, a re-read finds what this process made.
+    locks.reload().unwrap();
+    assert!(locks.active(LockKind::Ip, &locks.ip_subject(&a), 0).is_none());
+    assert_eq!(locks.active(LockKind::Ip, &locks.ip_subject(&b), 0).unwrap().expires_at_ms, 9_000);
+    assert!(locks.active(LockKind::Ip, &locks.ip_subject(&c), 0).is_some());
+    assert_eq!(locks.len(), 2);
+}
