@@ -21,6 +21,8 @@
 //! BENCH_PACED=<req/s> paces it alone (for `perf`).
 
 mod common;
+#[path = "common/wire.rs"]
+mod wire;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -35,6 +37,7 @@ use nix::time::{clock_gettime, ClockId};
 use palisade::clock::{Clock, SystemClock};
 use palisade::http::route::Route;
 use palisade::tokens::TokenSpec;
+use wire::{exchange, response_len};
 
 /// Counts allocations in sharded counters (no shared cache line between threads).
 struct Counting;
@@ -110,20 +113,6 @@ impl Histogram {
     }
 }
 
-/// One request and its 200 answer on a keep-alive connection, with no allocation.
-fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
-    stream.write_all(request).unwrap();
-    let mut filled = 0;
-    loop {
-        let n = stream.read(&mut buf[filled..]).unwrap();
-        assert!(n > 0, "connection closed");
-        filled += n;
-        if response_len(&buf[..filled]).is_some() {
-            return;
-        }
-    }
-}
-
 /// One closed-loop measurement.
 struct Run {
     rate: f64,
@@ -180,21 +169,6 @@ fn saturate(addr: SocketAddr, request: &[u8], conns: usize, secs: u64) -> Run {
         cpu_us: server_cpu as f64 / 1000.0 / requests as f64,
         allocs: (allocations() - allocs_before) as f64 / requests as f64,
     }
-}
-
-/// The length of a complete response at the start of `buf`, once it has all arrived.
-fn response_len(buf: &[u8]) -> Option<usize> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    assert!(buf.starts_with(b"HTTP/1.1 200"), "non-200: {}", String::from_utf8_lossy(&buf[..buf.len().min(300)]));
-    let length = buf[..end]
-        .split(|&b| b == b'\n')
-        .find_map(|l| {
-            let l = std::str::from_utf8(l).ok()?;
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    (buf.len() >= end + 4 + length).then_some(end + 4 + length)
 }
 
 /// One connection of the open-loop generator.

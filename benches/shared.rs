@@ -21,8 +21,9 @@ mod common;
 #[path = "../tests/api/engines.rs"]
 #[allow(dead_code)]
 mod engines;
+#[path = "common/wire.rs"]
+mod wire;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use palisade::clock::{Clock, SystemClock};
 use palisade::config::{Backend, Config};
 use palisade::tokens::TokenSpec;
+use wire::exchange;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,27 +70,6 @@ fn start_server(adjust: impl FnOnce(&mut Config) + Send + 'static, token: Option
     });
     let (addr, token) = rx.recv().unwrap();
     Server { addr, token, _dir: dir }
-}
-
-/// One complete response read off `stream` (a 2xx checked).
-fn exchange(stream: &mut TcpStream, buf: &mut [u8], request: &[u8]) {
-    stream.write_all(request).unwrap();
-    let mut filled = 0;
-    loop {
-        let n = stream.read(&mut buf[filled..]).unwrap();
-        assert!(n > 0, "connection closed");
-        filled += n;
-        let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        assert!(buf.starts_with(b"HTTP/1.1 2"), "{}", String::from_utf8_lossy(&buf[..filled.min(300)]));
-        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
-            .unwrap_or(0);
-        if filled >= end + 4 + length {
-            return;
-        }
-    }
 }
 
 #[derive(Clone, Copy)]

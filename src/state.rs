@@ -66,6 +66,7 @@ impl AppState {
             throttle: &stages.shield.throttle,
             failures: &self.brute_force.failures,
             limits: &stages.checks.limits,
+            instance: self.config.get().audit.instance.clone(),
         }
     }
 
@@ -132,10 +133,7 @@ impl AppState {
                 config.auth.clone(),
                 clock.clone(),
             )),
-            rate_limit: Arc::new(rate_limit::RateLimitState {
-                shared: shared.clone(),
-                ..rate_limit::RateLimitState::new(&config.rate_limit, &config.public, clock.clone())
-            }),
+            rate_limit: Arc::new(rate_limit::RateLimitState::new(&config.rate_limit, &config.public, clock.clone())),
             scope: Arc::new(scope::ScopeState { catalog: catalog.clone() }),
         };
         let metrics = Arc::new(Metrics::default());

@@ -163,7 +163,7 @@ async fn create_many(cx: &Call<'_>, table: &Table) -> Result<HttpResponse, ApiEr
     let counted = actix_web::HttpMessage::extensions(cx.req).get::<crate::http::body::BatchCounted>().is_some();
     if items.len() > 1 && !counted {
         let more = u32::try_from(items.len() - 1).unwrap_or(u32::MAX);
-        cx.state.stages().rate_limit.count_more(cx.principal, &config.rate_limit, more).await.map_err(|r| r.error)?;
+        cx.state.stages().rate_limit.count_n(cx.principal, &config.rate_limit, more).map_err(|r| r.error)?;
     }
     let mut items = items.to_vec();
     for item in items.iter_mut() {

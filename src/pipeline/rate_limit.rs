@@ -24,11 +24,9 @@ use crate::clock::SharedClock;
 use crate::config::{PublicConfig, RateLimitConfig};
 use crate::error::{ApiError, ErrorKind};
 use crate::limits::shared::Tally;
-use crate::limits::shared::{SharedCounters, Verdict};
 use crate::limits::window::{FixedWindows, Outer, WindowDecision};
 use crate::store::IpKey;
 use crate::tokens::Principal;
-use std::sync::Arc;
 
 pub const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -46,8 +44,6 @@ pub struct RateLimitState {
     pub windows: FixedWindows<u64>,
     pub public: FixedWindows<IpKey>,
     pub clock: SharedClock,
-    /// With `[shared] redis_url`: where the windows are counted instead (see `tally`).
-    pub shared: Option<Arc<SharedCounters>>,
 }
 
 impl RateLimitState {
@@ -56,7 +52,6 @@ impl RateLimitState {
             windows: FixedWindows::new(config.max_tracked_tokens),
             public: FixedWindows::sheddable(public.max_tracked_clients),
             clock,
-            shared: None,
         }
     }
 
@@ -82,7 +77,9 @@ impl RateLimitState {
     }
 
     /// Counts `n` requests at once against the token's window: all of them or none. A
-    /// GraphQL document with several mutation fields counts each write like a REST write.
+    /// GraphQL document with several mutation fields, or a JSON array of rows, counts each
+    /// write like a REST write. (With `[shared] redis_url` the pipeline counts them all in its
+    /// one call instead: see `pipeline::tally`.)
     pub fn count_n(&self, p: &Principal, defaults: &RateLimitConfig, n: u32) -> Result<RateHeaders, Refusal> {
         let limit = p.record.rate.unwrap_or(defaults.requests);
         let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
@@ -110,25 +107,6 @@ impl RateLimitState {
         let wide = client.wide.map(|key| (format!("pubw:{key}"), config.requests.saturating_mul(wide_multiple)));
         let (name, window_ms) = (format!("pub:{}", client.ip), config.window_secs.saturating_mul(1000));
         tally.count_within(Purpose::Public, name, config.requests, wide, window_ms);
-    }
-
-    /// `n` more requests on the token's window, counted where the windows are kept: here, or
-    /// (with `[shared] redis_url`) by the shared counters in one call. A GraphQL document or
-    /// a JSON array with several writes counts the others this way.
-    pub async fn count_more(&self, p: &Principal, defaults: &RateLimitConfig, n: u32) -> Result<RateHeaders, Refusal> {
-        let Some(shared) = &self.shared else { return self.count_n(p, defaults, n) };
-        let mut tally = Tally::default();
-        Self::token_window(p, defaults, n, &mut tally);
-        let window_secs = p.record.window_secs.unwrap_or(defaults.window_secs);
-        match shared.settle(&tally).await {
-            Ok(Verdict::Passed(d)) if d.len() == 1 => Ok(headers(&d[0].1, "token", window_secs)),
-            Ok(Verdict::Refused(_, d, _)) => Err(refused(&d, "token", window_secs, "token window exhausted")),
-            Ok(_) => Err(Refusal::full(StageName::RateLimit, "shared token window")),
-            Err(why) => {
-                let error = ApiError::new(ErrorKind::RateLimiterUnavailable).header(RETRY_AFTER, 1);
-                Err(Refusal::new(StageName::RateLimit, error, why.0))
-            }
-        }
     }
 }
 

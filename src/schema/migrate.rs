@@ -388,6 +388,7 @@ pub fn prune(
         {
             after = last;
         }
+        write(Op::DropColumns { table: name.clone(), columns: hidden.iter().cloned().collect() })?;
         if let Some(t) = applied.tables.get_mut(&name) {
             t.columns.retain(|k, _| !hidden.contains(k));
         }

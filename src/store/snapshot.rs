@@ -10,6 +10,9 @@
 //! address, and stored compactly (36 bytes a window); only windows with two or more hits are
 //! kept, at most [`MAX_IP_ENTRIES`] a map, so a flood of one-shot addresses cannot turn the
 //! snapshot into a disk load.
+//!
+//! An instance with a name (`[audit] instance`) keeps its own snapshot (`rate_limit@a`): on
+//! PostgreSQL several instances share one store, and each restores what it counted itself.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +37,18 @@ pub struct Counters<'a> {
     pub throttle: &'a FixedWindows<IpKey>,
     pub failures: &'a FixedWindows<IpKey>,
     pub limits: &'a FixedWindows<(String, IpKey)>,
+    /// Whose counters these are (`[audit] instance`; empty: the one instance).
+    pub instance: String,
+}
+
+impl Counters<'_> {
+    /// The stored key of the map `name` for this instance.
+    fn key(&self, name: &str) -> String {
+        match self.instance.as_str() {
+            "" => name.to_string(),
+            instance => format!("{name}@{instance}"),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -119,11 +134,11 @@ impl Store {
         };
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         let entries = vec![
-            (RATE.into(), serde_json::to_vec(&rate).map_err(corrupt)?),
-            (REPLAY.into(), serde_json::to_vec(&replayed).map_err(corrupt)?),
-            (THROTTLE.into(), encode_ip_map(c.throttle)),
-            (FAILURES.into(), encode_ip_map(c.failures)),
-            (LIMITS.into(), encode_ip_map(c.limits)),
+            (c.key(RATE).into_bytes(), serde_json::to_vec(&rate).map_err(corrupt)?),
+            (c.key(REPLAY).into_bytes(), serde_json::to_vec(&replayed).map_err(corrupt)?),
+            (c.key(THROTTLE).into_bytes(), encode_ip_map(c.throttle)),
+            (c.key(FAILURES).into_bytes(), encode_ip_map(c.failures)),
+            (c.key(LIMITS).into_bytes(), encode_ip_map(c.limits)),
         ];
         // Durable when answered, so a crash loses at most one interval of counter updates.
         self.write_blocking(Op::Put { tree: SysTree::Counters, entries }).map_err(StoreError::refused)?;
@@ -132,7 +147,7 @@ impl Store {
 
     /// Restores what a previous run snapshotted (ignoring anything unreadable).
     pub fn restore_counters(&self, c: &Counters<'_>, now_ms: u64) -> Result<(), StoreError> {
-        let get = |key: &str| self.sys_get(SysTree::Counters, key.as_bytes());
+        let get = |name: &str| self.sys_get(SysTree::Counters, c.key(name).as_bytes());
         if let Some(bytes) = get(RATE)? {
             if let Ok(s) = serde_json::from_slice::<Snapshot<String>>(&bytes) {
                 let entries =
@@ -187,5 +202,53 @@ mod tests {
         assert_eq!(back[0].1.count, 2);
         // Truncated input decodes what is whole and stops.
         assert!(decode_ip_map::<IpKey>(&bytes[..30]).is_empty());
+    }
+
+    /// One instance's counter maps.
+    struct Maps(
+        FixedWindows<u64>,
+        ReplayCache,
+        FixedWindows<IpKey>,
+        FixedWindows<IpKey>,
+        FixedWindows<(String, IpKey)>,
+    );
+
+    impl Maps {
+        fn new() -> Self {
+            Maps(
+                FixedWindows::new(10),
+                ReplayCache::new(10),
+                FixedWindows::new(10),
+                FixedWindows::new(10),
+                FixedWindows::new(10),
+            )
+        }
+
+        fn of(&self, instance: &str) -> Counters<'_> {
+            let Maps(rate, replay, throttle, failures, limits) = self;
+            Counters { rate, replay, throttle, failures, limits, instance: instance.into() }
+        }
+    }
+
+    /// Several instances on one store (PostgreSQL) each get back what they counted.
+    #[test]
+    fn each_named_instance_restores_its_own_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Default::default(), Default::default()).unwrap();
+        let (a, b) = (Maps::new(), Maps::new());
+        for _ in 0..3 {
+            a.0.hit(7, 1_000, 100, 60_000).unwrap();
+        }
+        b.0.hit(7, 1_000, 100, 60_000).unwrap();
+        store.snapshot_counters(&a.of("a"), 1_000).unwrap();
+        store.snapshot_counters(&b.of("b"), 1_000).unwrap();
+        for (instance, count) in [("a", 3), ("b", 1)] {
+            let fresh = Maps::new();
+            store.restore_counters(&fresh.of(instance), 2_000).unwrap();
+            assert_eq!(fresh.0.snapshot(), vec![(7, Slot { start_ms: 0, end_ms: 60_000, count })], "{instance}");
+        }
+        let unnamed = Maps::new();
+        store.restore_counters(&unnamed.of(""), 2_000).unwrap();
+        assert!(unnamed.0.snapshot().is_empty(), "no instance's counters are another's");
     }
 }

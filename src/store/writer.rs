@@ -89,6 +89,10 @@ pub enum Op {
     MoveRows { from: String, to: String, limit: usize },
     /// Deletes every row and index entry of a table (`schema prune` of a dropped table).
     DropTable { table: String },
+    /// Removes dropped columns from a table that has columns (`schema prune`, after a
+    /// [`Op::Transform`] emptied them): PostgreSQL's `DROP COLUMN`. A sled row is a map, which
+    /// that transform left without the keys, so here it does nothing.
+    DropColumns { table: String, columns: Vec<String> },
     /// Names a consistent point: from here on the writer preserves what it changes in
     /// `capture` (see `point`), until [`Op::EndPoint`].
     BeginPoint { capture: Arc<PointCapture> },
@@ -339,6 +343,7 @@ impl Engine {
             Op::Transform { table, after, limit, change } => self.transform(&table, after, limit, &change),
             Op::MoveRows { from, to, limit } => self.move_rows(&from, &to, limit),
             Op::DropTable { table } => self.drop_table(&table),
+            Op::DropColumns { .. } => Ok(Done::Ok),
             Op::BeginPoint { capture } => {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 capture.mark(now.as_millis() as u64);

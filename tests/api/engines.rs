@@ -103,19 +103,15 @@ impl Postgres {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready = Command::new(pg_binary("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "palisade", "-d", "postgres"])
+        let port = self.port.to_string();
+        let ready = || {
+            Command::new(pg_binary("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &port, "-U", "palisade", "-d", "postgres"])
                 .stdout(Stdio::null())
                 .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                return;
-            }
-            assert!(Instant::now() < deadline, "postgres did not start on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                .is_ok_and(|s| s.success())
+        };
+        wait_until(20, ready, || format!("postgres did not start on port {port}"));
     }
 
     /// The cluster every test of this process shares (started on first use), for the suite
@@ -208,11 +204,7 @@ impl Redis {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers() {
-            assert!(Instant::now() < deadline, "redis-server did not answer on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(10, || self.answers(), || format!("redis-server did not answer on port {}", self.port));
     }
 
     /// Stops it as systemd does (SIGTERM): its append-only file keeps every key for
@@ -322,15 +314,14 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        let listening = || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("nginx exited ({status}):\n{}", log());
             }
-            assert!(Instant::now() < deadline, "nginx did not listen on {addr}:\n{}", log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        };
+        wait_until(10, listening, || format!("nginx did not listen on {addr}:\n{}", log()));
         Nginx { addr, dir, child: Some(child) }
     }
 
@@ -373,5 +364,14 @@ impl Drop for Nginx {
             let _ = Command::new("kill").args(["-s", "TERM", &child.id().to_string()]).status();
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls `ready` until it holds (an engine answers); after `secs`, fails saying `why()`.
+fn wait_until(secs: u64, mut ready: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

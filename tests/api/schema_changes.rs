@@ -67,8 +67,20 @@ fn a_dropped_column_is_served_nowhere_kept_on_disk_and_pruned() {
     assert_eq!(dry["pruned"][0]["column"], "address", "{dry}");
     assert!(dry["pruned"][0]["rows"].as_u64().unwrap() > 10);
     assert!(app.state.store.get_row("clients", 2).unwrap().unwrap().contains_key("address"));
+    let columns = || crate::support::pg_columns(app.dir.path(), "clients");
+    assert!(columns().is_none_or(|c| c.contains(&"address".to_string())), "kept in its column until prune");
     execute(&app.state, AdminRequest::SchemaPrune { dry_run: false }).unwrap();
     assert!(!app.state.store.get_row("clients", 2).unwrap().unwrap().contains_key("address"));
+    // On PostgreSQL the column itself goes, and the table still takes writes.
+    assert!(columns().is_none_or(|c| !c.contains(&"address".to_string()) && c.contains(&"company".to_string())));
+    let r = app.req("PATCH", "/api/v1/clients/2").bearer(&writer).json(&json!({"status": "inactive"})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let made = app
+        .req("POST", "/api/v1/clients")
+        .bearer(&app.token(&["clients:c"]))
+        .json(&json!({"company": "After prune", "status": "active"}))
+        .send();
+    assert_eq!(made.status, 201, "{}", made.text());
     let again = execute(&app.state, AdminRequest::SchemaPrune { dry_run: true }).unwrap();
     assert_eq!(again["pruned"], json!([]));
 }

@@ -218,17 +218,22 @@ impl Builder {
 /// something only the embedded store has (its data dir's disk, its writer thread, rows
 /// written by an older version) says so and passes on that run; it runs on the sled run.
 pub fn on_postgres(what: &str) -> bool {
-    let pg = std::env::var("PALISADE_TEST_BACKEND").as_deref() == Ok("postgres");
+    let pg = the_postgres_run();
     if pg {
         eprintln!("sled only, not on the PostgreSQL run: {what}");
     }
     pg
 }
 
+/// `PALISADE_TEST_BACKEND=postgres`: the one place that reads it.
+fn the_postgres_run() -> bool {
+    std::env::var("PALISADE_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
 /// Whether this is the PostgreSQL run, for a test that starts every engine it needs itself
 /// (its instances' backend does not depend on the run): it runs once, on the sled run.
 pub fn runs_on_the_sled_run() -> bool {
-    let pg = std::env::var("PALISADE_TEST_BACKEND").as_deref() == Ok("postgres");
+    let pg = the_postgres_run();
     if pg {
         eprintln!("starts its own engines: run once, on the sled run");
     }
@@ -250,7 +255,7 @@ fn on_the_backend_under_test(config: &mut Config, dir: &tempfile::TempDir) {
 /// The PostgreSQL database of `data_dir` on the PostgreSQL run (made on first use).
 fn database_of(data_dir: &std::path::Path) -> Option<String> {
     static DATABASES: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
-    if std::env::var("PALISADE_TEST_BACKEND").as_deref() != Ok("postgres") {
+    if !the_postgres_run() {
         return None;
     }
     let mut known = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
@@ -260,6 +265,16 @@ fn database_of(data_dir: &std::path::Path) -> Option<String> {
     let url = crate::engines::Postgres::shared().fresh_database();
     known.push((data_dir.to_path_buf(), url.clone()));
     Some(url)
+}
+
+/// On the PostgreSQL run, the columns `table` has in the database of `data_dir` (`None` on
+/// the sled run, whose rows have no columns).
+pub fn pg_columns(data_dir: &std::path::Path, table: &str) -> Option<Vec<String>> {
+    let url = database_of(data_dir)?;
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let sql = "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() \
+               AND table_name = $1 ORDER BY ordinal_position";
+    Some(client.query(sql, &[&table]).unwrap().iter().map(|r| r.get(0)).collect())
 }
 
 /// The `[store]` section a config file for `data_dir` needs on this run (empty on the sled

@@ -94,8 +94,7 @@ pub async fn handle(req: &HttpRequest, state: web::Data<AppState>, principal: Ar
         // The pipeline counted this request once; every further write in it counts too,
         // all before anything runs, so a document with more writes than are left runs none.
         None if writes > 1 => {
-            if let Err(refused) = state.stages().rate_limit.count_more(&principal, &config.rate_limit, writes - 1).await
-            {
+            if let Err(refused) = state.stages().rate_limit.count_n(&principal, &config.rate_limit, writes - 1) {
                 return refused.error.into_response();
             }
         }

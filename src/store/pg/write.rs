@@ -154,9 +154,7 @@ pub(super) struct Schema<'a> {
 
 pub(super) fn apply(tx: &mut postgres::Transaction<'_>, schema: &Schema<'_>, op: Op) -> Result<Done, WriteError> {
     let layout = schema.layout;
-    let table = |name: &str| -> Result<&TableDef, WriteError> {
-        layout.table(name).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {name}"))))
-    };
+    let table = |name: &str| table_of(layout, name);
     match op {
         Op::Ping => {
             tx.execute("SELECT 1", &[])?;
@@ -222,9 +220,8 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, schema: &Schema<'_>, op:
         }
         Op::Update { table: name, id, refs, change } => {
             let t = table(&name)?;
-            let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR UPDATE", ident(&t.name));
-            let Some(found) = tx.query_opt(&sql, &[&(id as i64)])? else { return Ok(Done::Missing) };
-            let mut next = change(row_of(t, found.get(0)))?;
+            let Some(found) = fetch_row(tx, t, id, Hold::Update)? else { return Ok(Done::Missing) };
+            let mut next = change(found)?;
             check_refs(tx, &refs)?;
             next.insert("id".into(), Value::from(id));
             let mut s = Statement::default();
@@ -341,6 +338,16 @@ pub(super) fn apply(tx: &mut postgres::Transaction<'_>, schema: &Schema<'_>, op:
             tx.batch_execute(&format!("DROP SEQUENCE IF EXISTS {}", ident(&sequence(&name))))?;
             Ok(Done::Ok)
         }
+        Op::DropColumns { table: name, columns } => {
+            // Never a declared column (a dropped one is not in the layout), and each with its
+            // text twin if it was a datetime; keys and indexes on it go with it.
+            let t = table(&name)?;
+            let names = columns.iter().flat_map(|c| [c.clone(), format!("{c}{TEXT_TWIN}")]);
+            for c in names.filter(|c| t.column(c).is_none()) {
+                tx.batch_execute(&format!("ALTER TABLE {} DROP COLUMN IF EXISTS {}", ident(&name), ident(&c)))?;
+            }
+            Ok(Done::Ok)
+        }
         Op::Owned { rule, op } => owned(tx, schema, &rule, *op),
         // A point on PostgreSQL is a repeatable-read transaction (`super::spool`): nothing
         // to begin or end in the write path.
@@ -373,25 +380,44 @@ fn rewrite(tx: &mut postgres::Transaction<'_>, t: &TableDef, id: u64, old: &Row,
     Ok(())
 }
 
-/// A stored row read inside the transaction, held against deletes and key changes.
-fn fetch_shared(
+/// How a row read inside a write is held until the commit.
+#[derive(Clone, Copy)]
+enum Hold {
+    /// It is about to change (a read-modify-write).
+    Update,
+    /// It must stay and keep its id (a checked reference, an owner chain).
+    KeyShare,
+}
+
+/// One row of `t` read inside the transaction and held as `hold` says.
+fn fetch_row(
     tx: &mut postgres::Transaction<'_>,
-    layout: &Layout,
-    table: &str,
+    t: &TableDef,
     id: u64,
-) -> Result<Option<Row>, ApiError> {
-    let t = layout.table(table).ok_or_else(|| ApiError::new(ErrorKind::Internal))?;
-    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR KEY SHARE", ident(table));
-    let found = tx.query_opt(&sql, &[&i64::try_from(id).unwrap_or(i64::MAX)]).map_err(|e| {
-        tracing::error!(error = %e, "owner chain read failed");
-        ApiError::new(ErrorKind::StorageUnavailable)
-    })?;
-    Ok(found.map(|r| row_of(t, r.get(0))))
+    hold: Hold,
+) -> Result<Option<Row>, postgres::Error> {
+    let clause = match hold {
+        Hold::Update => "FOR UPDATE",
+        Hold::KeyShare => "FOR KEY SHARE",
+    };
+    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 {clause}", ident(&t.name));
+    Ok(tx.query_opt(&sql, &[&i64::try_from(id).unwrap_or(i64::MAX)])?.map(|r| row_of(t, r.get(0))))
+}
+
+/// A table of the layout, for a write naming it.
+fn table_of<'l>(layout: &'l Layout, table: &str) -> Result<&'l TableDef, WriteError> {
+    layout.table(table).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {table}"))))
 }
 
 /// Whether `row` leads to the owner, its chain read inside the transaction.
 fn leads(tx: &mut postgres::Transaction<'_>, layout: &Layout, rule: &OwnerRule, row: &Row) -> Result<bool, ApiError> {
-    rule.leads_to(row, |table, id| fetch_shared(tx, layout, table, id))
+    rule.leads_to(row, |table, id| {
+        let t = layout.table(table).ok_or_else(|| ApiError::new(ErrorKind::Internal))?;
+        fetch_row(tx, t, id, Hold::KeyShare).map_err(|e| {
+            tracing::error!(error = %e, "owner chain read failed");
+            ApiError::new(ErrorKind::StorageUnavailable)
+        })
+    })
 }
 
 /// A write of an owner-bound token, with the sled writer's rules (see `store::owned`): a
@@ -439,7 +465,9 @@ fn owned(
             apply(tx, schema, Op::InsertMany { table, rows })
         }
         Op::Update { table, id, refs, change } => {
-            let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
+            let Some(old) = fetch_row(tx, table_of(layout, &table)?, id, Hold::Update)? else {
+                return Ok(Done::Missing);
+            };
             if !leads(tx, layout, rule, &old)? {
                 return Ok(Done::Missing);
             }
@@ -451,7 +479,9 @@ fn owned(
             apply(tx, schema, Op::Update { table, id, refs, change: Box::new(move |_| Ok(next)) })
         }
         Op::Delete { table, id, referrers } => {
-            let Some(old) = fetch_for_update(tx, layout, &table, id)? else { return Ok(Done::Missing) };
+            let Some(old) = fetch_row(tx, table_of(layout, &table)?, id, Hold::Update)? else {
+                return Ok(Done::Missing);
+            };
             if !leads(tx, layout, rule, &old)? {
                 return Ok(Done::Missing);
             }
@@ -460,16 +490,4 @@ fn owned(
         // Nothing else is a client's write.
         _ => Err(WriteError::Refused(ApiError::new(ErrorKind::Internal))),
     }
-}
-
-/// A row read for a change (locked until the commit).
-fn fetch_for_update(
-    tx: &mut postgres::Transaction<'_>,
-    layout: &Layout,
-    table: &str,
-    id: u64,
-) -> Result<Option<Row>, WriteError> {
-    let t = layout.table(table).ok_or_else(|| WriteError::Store(StoreError::Corrupt(format!("no table {table}"))))?;
-    let sql = format!("SELECT to_jsonb(t) FROM {} t WHERE id = $1 FOR UPDATE", ident(table));
-    Ok(tx.query_opt(&sql, &[&i64::try_from(id).unwrap_or(i64::MAX)])?.map(|r| row_of(t, r.get(0))))
 }
