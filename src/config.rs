@@ -5,7 +5,6 @@
 //! Defaults live in the `Default` impls below and nowhere else; they are restrictive.
 //! [`Config::validate`] runs before anything listens.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
@@ -13,8 +12,10 @@ use serde::Deserialize;
 
 mod checks;
 mod data;
+mod reload;
 mod shared;
 mod store;
+mod validate;
 pub use checks::{BruteForceConfig, ChecksConfig, EndpointPolicy, HoneypotConfig};
 pub use data::{parse_duration, BackupConfig, LimitsConfig};
 pub use shared::SharedConfig;
@@ -343,155 +344,6 @@ impl Config {
     /// Parses TOML text; unknown keys are errors naming the key.
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
-    }
-
-    /// Refuses configurations that would misbehave, naming the key.
-    /// What a reload (SIGHUP) makes of `new`: the running config with the keys that change
-    /// live taken from `new`, and the names of everything else that differs (it takes effect
-    /// on restart). Live: `[shield]` limits (not `max_tracked_ips`), `[rate_limit]`
-    /// `requests`/`window_secs`, `[public]` `requests`/`window_secs`, `[graphql]`, `[server]` `trusted_proxies` and
-    /// `request_timeout_secs`, `[log] level`.
-    pub fn reloaded(&self, new: &Config) -> (Config, Vec<&'static str>) {
-        let mut next = self.clone();
-        next.shield = ShieldConfig { max_tracked_ips: self.shield.max_tracked_ips, ..new.shield.clone() };
-        next.rate_limit.requests = new.rate_limit.requests;
-        next.rate_limit.window_secs = new.rate_limit.window_secs;
-        next.public.requests = new.public.requests;
-        next.public.window_secs = new.public.window_secs;
-        next.graphql = new.graphql.clone();
-        next.server.trusted_proxies = new.server.trusted_proxies.clone();
-        next.server.request_timeout_secs = new.server.request_timeout_secs;
-        next.log.level = new.log.level.clone();
-        let differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
-        let pending: [(&'static str, bool); 18] = [
-            ("server", differs(&next.server, &new.server)),
-            ("shield.max_tracked_ips", next.shield.max_tracked_ips != new.shield.max_tracked_ips),
-            ("cors", differs(&next.cors, &new.cors)),
-            ("sensitive", differs(&next.sensitive, &new.sensitive)),
-            ("auth", differs(&next.auth, &new.auth)),
-            ("rate_limit", differs(&next.rate_limit, &new.rate_limit)),
-            ("public.max_tracked_clients", differs(&next.public, &new.public)),
-            ("audit", differs(&next.audit, &new.audit)),
-            ("graphql", false),
-            ("checks", differs(&next.checks, &new.checks)),
-            ("state", differs(&next.state, &new.state)),
-            ("metrics", differs(&next.metrics, &new.metrics)),
-            ("log.format", next.log.format != new.log.format),
-            ("log.level", false),
-            ("limits", differs(&next.limits, &new.limits)),
-            ("backup", differs(&next.backup, &new.backup)),
-            ("shared", next.shared != new.shared),
-            ("store", next.store != new.store),
-        ];
-        (next, pending.into_iter().filter(|(_, d)| *d).map(|(name, _)| name).collect())
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
-        // A host name (`localhost:8080`) is resolved as the listener will resolve it.
-        if std::net::ToSocketAddrs::to_socket_addrs(self.server.listen.as_str())
-            .map_or(true, |mut a| a.next().is_none())
-        {
-            return invalid("server.listen", "expected an address like 127.0.0.1:8080 or localhost:8080");
-        }
-        if !(16..=128).contains(&self.checks.ipv6_prefix) {
-            return invalid("checks.ipv6_prefix", "must be between 16 and 128");
-        }
-        if self.checks.ipv6_wide_prefix == 0 || self.checks.ipv6_wide_prefix > self.checks.ipv6_prefix {
-            return invalid("checks.ipv6_wide_prefix", "must be positive and at most checks.ipv6_prefix");
-        }
-        if self.checks.ipv6_wide_multiple == 0 {
-            return invalid("checks.ipv6_wide_multiple", "must be at least 1");
-        }
-        if self.checks.max_locks == 0 {
-            return invalid("checks.max_locks", "must be positive");
-        }
-        if self.checks.prefix_lock_after == 1 {
-            return invalid("checks.prefix_lock_after", "must be 0 (off) or at least 2");
-        }
-        let url = self.server.public_url.trim();
-        let authority = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-        if !url.is_empty()
-            && authority.is_none_or(|a| a.split('/').next().is_none_or(str::is_empty) || a.contains(['*', ' ']))
-        {
-            return invalid("server.public_url", "expected http(s)://host[:port], e.g. https://api.example.com");
-        }
-        if !self.metrics.listen.is_empty() {
-            match self.metrics.listen.parse::<SocketAddr>() {
-                Err(_) => return invalid("metrics.listen", "expected an address like 127.0.0.1:9898, or empty for off"),
-                Ok(a) if !a.ip().is_loopback() && !self.metrics.allow_remote => {
-                    return invalid("metrics.listen", "must be a loopback address (the endpoint has no authentication); set metrics.allow_remote = true to override")
-                }
-                Ok(_) => {}
-            }
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return invalid("log.level", "expected a tracing filter such as info or palisade=debug");
-        }
-        if self.server.request_timeout_secs == 0 {
-            return invalid("server.request_timeout_secs", "must be at least 1");
-        }
-        let s = &self.shield;
-        if s.max_body_bytes == 0 || s.max_json_depth == 0 || s.max_query_bytes == 0 {
-            return invalid("shield", "max_body_bytes, max_json_depth and max_query_bytes must be positive");
-        }
-        if s.ip_requests == 0 || s.ip_window_secs == 0 {
-            return invalid("shield.ip_requests", "ip_requests and ip_window_secs must be positive");
-        }
-        if s.max_tracked_ips == 0 {
-            return invalid("shield.max_tracked_ips", "must be positive");
-        }
-        if self.rate_limit.requests == 0 || self.rate_limit.window_secs == 0 {
-            return invalid("rate_limit.requests", "requests and window_secs must be positive");
-        }
-        if self.public.requests == 0 || self.public.window_secs == 0 || self.public.max_tracked_clients == 0 {
-            return invalid("public.requests", "requests, window_secs and max_tracked_clients must be positive");
-        }
-        if self.auth.replay_window_secs == 0 || self.auth.max_replay_entries == 0 {
-            return invalid("auth.replay_window_secs", "replay window and capacity must be positive");
-        }
-        for origin in &self.cors.allowed_origins {
-            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                return invalid(
-                    "cors.allowed_origins",
-                    &format!("{origin:?} is not an origin like https://app.example.com (no wildcards)"),
-                );
-            }
-        }
-        if self.audit.max_bytes == 0 || self.audit.segment_bytes == 0 || self.audit.flush_interval_ms == 0 {
-            return invalid("audit.max_bytes", "max_bytes, segment_bytes and flush_interval_ms must be positive");
-        }
-        if self.audit.seal_epoch_secs == 0 {
-            return invalid("audit.seal_epoch_secs", "must be positive");
-        }
-        if self.checks.lock_secs == 0
-            || self.checks.brute_force.window_secs == 0
-            || self.checks.brute_force.lock_secs == 0
-        {
-            return invalid("checks.lock_secs", "lock and window durations must be positive");
-        }
-        for e in &self.checks.endpoints {
-            if !e.path.starts_with('/') {
-                return invalid("checks.endpoints.path", &format!("{:?} must start with /", e.path));
-            }
-            if e.max_requests_per_minute == Some(0) {
-                return invalid("checks.endpoints.max_requests_per_minute", "must be positive");
-            }
-        }
-        if self.state.snapshot_interval_ms == 0 {
-            return invalid("state.snapshot_interval_ms", "must be positive");
-        }
-        if self.graphql.max_depth == 0 || self.graphql.max_complexity == 0 {
-            return invalid("graphql.max_depth", "max_depth and max_complexity must be positive");
-        }
-        if self.graphql.max_rows == 0 {
-            return invalid("graphql.max_rows", "max_rows must be positive");
-        }
-        self.limits.validate()?;
-        self.backup.validate()?;
-        self.shared.validate()?;
-        self.store.validate()?;
-        Ok(())
     }
 }
 

@@ -19,7 +19,9 @@
 mod honeypot;
 pub mod injection;
 mod locked;
+mod lockout;
 mod policy;
+mod request;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -30,293 +32,25 @@ use actix_web::http::header::RETRY_AFTER;
 use serde_json::Value;
 
 pub use honeypot::Honeypot;
+pub use lockout::{lock_and_record, lock_client_and_record, lock_event, BruteForceGuard};
 pub use policy::Policy;
+pub use request::{CheckRequest, Reads, Refusal, SecurityCheck};
 
 use crate::clock::SharedClock;
-use crate::config::{BruteForceConfig, ChecksConfig};
+use crate::config::ChecksConfig;
 use crate::error::{ApiError, ErrorKind};
 use crate::http::literals;
 use crate::http::query::decode_pairs;
 use crate::http::route::GRAPHQL_PATH;
 use crate::limits::window::{FixedWindows, WindowDecision};
 use crate::redact;
-use crate::store::audit::{AuditLog, AuditRecord};
-use crate::store::locks::{LockKind, LockOutcome, LockRecord, LockSource, LockStore};
+use crate::store::audit::AuditLog;
+use crate::store::locks::{LockKind, LockRecord, LockSource, LockStore};
 use crate::store::IpKey;
 use crate::tokens::TokenRegistry;
 
 /// Checks every install knows by name.
 pub const BUILTIN_CHECKS: &[&str] = &["locked", "injection", "honeypot"];
-
-/// What a check sees of a request (decoded, bounded, no secrets).
-pub struct CheckRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    /// Decoded query parameters.
-    pub query: &'a [(String, String)],
-    /// Decoded path segments, when the path holds anything but names and numbers (an
-    /// injection in a path is one too: `/api/v1/clients/1%20OR%201=1`).
-    pub path_segments: &'a [String],
-    /// The JSON body, if the request sent one.
-    pub json: Option<&'a Value>,
-    /// Decoded `application/x-www-form-urlencoded` body fields.
-    pub form: &'a [(String, String)],
-    /// The string literals of a GraphQL query, decoded as they will be executed: in the
-    /// JSON body they still hold GraphQL escapes (`\u0027`, `\"`). Empty off `/graphql`.
-    pub graphql_strings: &'a [Cow<'a, str>],
-    pub ip: IpAddr,
-    /// The address's keyed hash (the subject of IP locks).
-    pub ip_key: IpKey,
-    /// The owner (`--name`) of the presented token, if it names a known token.
-    pub user: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub referer: Option<&'a str>,
-    pub now_ms: u64,
-    /// What a check noticed without refusing (a suspicious value): it goes to the audit
-    /// record's `reason`.
-    pub notes: std::cell::RefCell<Vec<String>>,
-}
-
-impl CheckRequest<'_> {
-    /// Every client-supplied string: query keys and values, form fields, every key and
-    /// string value of the JSON body at any depth, and the decoded GraphQL literals. On
-    /// `/graphql` the query text itself is read through its literals only: outside them
-    /// GraphQL holds names, numbers, punctuation and comments, none of which reach a
-    /// resolver, while scanning the text whole would read one literal's closing quote and a
-    /// `#` in the next as an injection (`create_leads(name: "#hashtags")`).
-    pub fn strings(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.path_segments.iter().map(String::as_str).collect();
-        // A query value is read through its operands: `in.(…)`, `ilike.*x*` and `not.is.null`
-        // are filter syntax (`http::filter`), not text a client typed.
-        for (k, v) in self.query {
-            out.push(k);
-            out.extend(crate::http::filter::operands(v));
-        }
-        for (k, v) in self.form {
-            out.push(k);
-            out.push(v);
-        }
-        out.extend(self.graphql_strings.iter().map(AsRef::as_ref));
-        let mut stack: Vec<&Value> = Vec::new();
-        match self.json {
-            Some(Value::Object(body)) if self.path == GRAPHQL_PATH => {
-                for (k, v) in body {
-                    out.push(k);
-                    match v {
-                        // Read through its literals, unless it is not GraphQL at all.
-                        Value::String(query) if k == "query" => {
-                            if !literals::lexes(query) {
-                                out.push(query);
-                            }
-                        }
-                        _ => stack.push(v),
-                    }
-                }
-            }
-            json => stack.extend(json),
-        }
-        while let Some(v) = stack.pop() {
-            match v {
-                Value::String(s) => out.push(s),
-                Value::Array(items) => stack.extend(items),
-                Value::Object(map) => {
-                    for (k, v) in map {
-                        out.push(k);
-                        stack.push(v);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// A body field by name (JSON top level or form).
-    pub fn field(&self, name: &str) -> Option<&Value> {
-        self.json.and_then(|j| j.get(name))
-    }
-}
-
-/// A check's refusal.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    /// What the client is told (403 kinds).
-    pub kind: ErrorKind,
-    /// The exact cause, for the audit record.
-    pub reason: String,
-    /// Also lock the client IP for `checks.lock_secs` (honoured where the endpoint allows).
-    pub lock_ip: bool,
-    /// The offending value; stored redacted and truncated with the lock.
-    pub sample: Option<String>,
-}
-
-/// A security check. Implement it, register it by name with the server
-/// (`server::Launch::checks`), and name it in `[checks] chain`.
-///
-/// ```
-/// use palisade::checks::{CheckRequest, Policy, Refusal, SecurityCheck};
-/// use palisade::error::ErrorKind;
-///
-/// /// Refuses requests without a User-Agent.
-/// struct RequireUserAgent;
-///
-/// impl SecurityCheck for RequireUserAgent {
-///     fn name(&self) -> &str {
-///         "require_user_agent"
-///     }
-///     fn check(&self, req: &CheckRequest<'_>, _policy: &Policy) -> Result<(), Refusal> {
-///         match req.user_agent {
-///             Some(ua) if !ua.is_empty() => Ok(()),
-///             _ => Err(Refusal {
-///                 kind: ErrorKind::CheckFailed,
-///                 reason: "no user agent".into(),
-///                 lock_ip: false,
-///                 sample: None,
-///             }),
-///         }
-///     }
-/// }
-/// ```
-pub trait SecurityCheck: Send + Sync + 'static {
-    /// The name used in config and audit records.
-    fn name(&self) -> &str;
-    /// What the check looks at. The chain is skipped for a request that carries none of
-    /// what its checks read, so the default — everything — makes a check run on every
-    /// request; narrow it only when the check cannot refuse without those facts.
-    fn reads(&self) -> Reads {
-        Reads::EVERYTHING
-    }
-    /// `Ok(())` to let the request go on.
-    fn check(&self, request: &CheckRequest<'_>, policy: &Policy) -> Result<(), Refusal>;
-}
-
-/// The request facts a check can refuse on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reads {
-    /// Query names and values.
-    pub query: bool,
-    /// The body (JSON, form, GraphQL literals).
-    pub body: bool,
-    /// The lock records (client IP, token owner).
-    pub locks: bool,
-    /// The headers an attacker controls that the product reads (`User-Agent`, `Referer`).
-    pub headers: bool,
-    /// Anything else about the request (headers, path, address): it must always run.
-    pub anything: bool,
-}
-
-impl Reads {
-    pub const EVERYTHING: Reads = Reads { query: true, body: true, locks: true, headers: true, anything: true };
-    pub const NOTHING: Reads = Reads { query: false, body: false, locks: false, headers: false, anything: false };
-}
-
-/// Failed authentications per IP; past the limit the IP is locked.
-pub struct BruteForceGuard {
-    pub failures: FixedWindows<IpKey>,
-    config: BruteForceConfig,
-    locks: Arc<LockStore>,
-    audit: Arc<AuditLog>,
-}
-
-impl BruteForceGuard {
-    pub fn new(config: BruteForceConfig, capacity: usize, locks: Arc<LockStore>, audit: Arc<AuditLog>) -> Self {
-        Self { failures: FixedWindows::sheddable(capacity), config, locks, audit }
-    }
-
-    /// The limits it counts against.
-    pub fn config(&self) -> &BruteForceConfig {
-        &self.config
-    }
-
-    /// Counts one failed authentication from `ip` (keyed `ip_key`).
-    pub fn failed(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str, route: String) {
-        let c = &self.config;
-        match self.failures.hit(ip_key, now_ms, c.max_failures, c.window_secs * 1000) {
-            Ok(d) if d.allowed => {}
-            // Over the limit, or unable to count: lock (fail closed).
-            _ => self.lock_out(ip, ip_key, now_ms, reason, route),
-        }
-    }
-
-    /// Locks `ip` for `lock_secs`: it failed more than `max_failures` times in the window
-    /// (counted here or by the shared counters).
-    pub fn lock_out(&self, ip: &IpAddr, ip_key: IpKey, now_ms: u64, reason: &str, route: String) {
-        let c = &self.config;
-        let mut record = LockRecord::new(
-            LockKind::Ip,
-            ip_key.to_string(),
-            LockSource::Automatic,
-            now_ms,
-            now_ms + c.lock_secs * 1000,
-            format!("brute force: more than {} failed authentications", c.max_failures),
-        );
-        record.sample = Some(reason.to_string());
-        record.rule = Some("brute_force".into());
-        record.route = Some(route);
-        lock_client_and_record(&self.locks, &self.audit, ip, record, now_ms);
-    }
-
-    pub fn sweep(&self, now_ms: u64) {
-        self.failures.evict_expired(now_ms, false);
-    }
-}
-
-/// Stores a lock and writes the event to the audit log.
-pub fn lock_and_record(locks: &LockStore, audit: &AuditLog, record: LockRecord, now_ms: u64) {
-    let event = lock_event("LOCK", &record, now_ms);
-    log_lock(&record);
-    let outcome = locks.lock(record);
-    record_outcome(audit, event, outcome, now_ms);
-}
-
-/// Stores an automatic lock on the client at `ip` (it counts towards its network's
-/// escalation) and writes the event, and the network lock it may have become, to the audit
-/// log.
-pub fn lock_client_and_record(locks: &LockStore, audit: &AuditLog, ip: &IpAddr, record: LockRecord, now_ms: u64) {
-    let event = lock_event("LOCK", &record, now_ms);
-    log_lock(&record);
-    let outcome = locks.lock_client(ip, record);
-    record_outcome(audit, event, outcome, now_ms);
-}
-
-fn log_lock(record: &LockRecord) {
-    tracing::warn!(kind = ?record.kind, subject = %record.subject, reason = %record.reason, until_ms = record.expires_at_ms, "locked");
-}
-
-fn record_outcome(audit: &AuditLog, event: AuditRecord, outcome: LockOutcome, now_ms: u64) {
-    match outcome {
-        LockOutcome::Locked => audit.append_or_defer(event),
-        LockOutcome::Escalated(network) => {
-            tracing::warn!(subject = %network.subject, reason = %network.reason, until_ms = network.expires_at_ms, "network locked");
-            audit.append_or_defer(event);
-            audit.append_or_defer(lock_event("LOCK", &network, now_ms));
-        }
-        // Nothing changed (covered), or nothing could be kept (logged by the store).
-        LockOutcome::Covered | LockOutcome::Dropped => {}
-    }
-}
-
-/// The audit record of a lock or unlock.
-pub fn lock_event(action: &str, record: &LockRecord, now_ms: u64) -> AuditRecord {
-    AuditRecord {
-        time: String::new(),
-        time_ms: now_ms,
-        request_id: String::new(),
-        method: action.to_string(),
-        path: record.key(),
-        query: None,
-        status: 0,
-        duration_us: 0,
-        token_id: None,
-        user: (record.kind == LockKind::User).then(|| record.subject.clone()),
-        owner: None,
-        ip_hash: if record.kind == LockKind::Ip { record.subject.clone() } else { String::new() },
-        stage: Some("checks".into()),
-        reason: Some(record.reason.clone()),
-        instance: None,
-        prev: String::new(),
-    }
-}
 
 /// The checks stage's shared state.
 pub struct ChecksState {

@@ -37,6 +37,12 @@ impl SharedConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.redis_url.trim();
+        if url.starts_with("rediss://") {
+            return Err(ConfigError::Invalid {
+                key: "shared.redis_url",
+                message: "rediss://: TLS to Redis is not built in; keep it on loopback, a Unix socket or a private network (see README, Running more than one instance)".into(),
+            });
+        }
         if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("unix://")) {
             return Err(ConfigError::Invalid {
                 key: "shared.redis_url",

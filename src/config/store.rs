@@ -45,6 +45,21 @@ impl StoreConfig {
                         "expected postgres://user@host:5432/database with backend = \"postgres\"",
                     );
                 }
+                let parsed = match url.parse::<postgres::Config>() {
+                    Ok(c) => c,
+                    Err(e) => return invalid("store.url", &format!("not a PostgreSQL URL: {e}")),
+                };
+                // Connections are plain TCP or a Unix socket: asking for TLS would only fail
+                // later, at every connection, as "the database cannot be reached".
+                if !matches!(
+                    parsed.get_ssl_mode(),
+                    postgres::config::SslMode::Disable | postgres::config::SslMode::Prefer
+                ) {
+                    return invalid(
+                        "store.url",
+                        "sslmode asks for TLS, and TLS to PostgreSQL is not built in; keep the database on loopback, a Unix socket or a private network (see README, Running more than one instance)",
+                    );
+                }
             }
             Backend::Sled if !self.url.trim().is_empty() => {
                 return invalid("store.url", "only read with backend = \"postgres\"");

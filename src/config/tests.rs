@@ -81,6 +81,7 @@ fn shared_counters_are_checked_and_fixed_at_start() {
         ("[shared]\nredis_url = \"http://cache:6379\"\n", "shared.redis_url"),
         ("[shared]\ntimeout_ms = 0\n", "shared.timeout_ms"),
         ("[shared]\nkey_prefix = \"\"\n", "shared.key_prefix"),
+        ("[shared]\nredis_url = \"rediss://cache:6380\"\n", "TLS to Redis is not built in"),
     ] {
         let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
         assert!(err.contains(key), "{text}: {err}");
@@ -92,4 +93,35 @@ fn shared_counters_are_checked_and_fixed_at_start() {
     let (next, pending) = Config::default().reloaded(&shared);
     assert!(!next.shared.enabled());
     assert_eq!(pending, ["shared"]);
+}
+
+#[test]
+fn an_instance_name_is_a_plain_word() {
+    let named = |name: &str| {
+        let mut c = Config::default();
+        c.audit.instance = name.into();
+        c.validate()
+    };
+    for good in ["", "a", "eu-1", "node_2.prod"] {
+        assert!(named(good).is_ok(), "{good:?}");
+    }
+    for bad in ["a b", "a/b", "\u{e9}", "x\n", &"n".repeat(65)] {
+        assert!(named(bad).unwrap_err().to_string().contains("audit.instance"), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_postgres_url_is_parsed_at_start_and_tls_is_refused_not_tried() {
+    let with = |url: &str| {
+        let text = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n");
+        Config::parse(&text).unwrap().validate().map_err(|e| e.to_string())
+    };
+    assert!(with("postgres://palisade:secret@10.0.0.6:5432/palisade").is_ok());
+    assert!(with("postgresql:///palisade?host=/run/postgresql").is_ok());
+    assert!(with("postgres://u@h/db?sslmode=disable").is_ok());
+    assert!(with("mysql://u@h/db").unwrap_err().contains("store.url"));
+    assert!(with("postgres://u@h:notaport/db").unwrap_err().contains("not a PostgreSQL URL"));
+    assert!(with("postgres://u@h/db?sslmode=require").unwrap_err().contains("TLS to PostgreSQL is not built in"));
+    let sled_with_url = Config::parse("[store]\nurl = \"postgres://u@h/db\"\n").unwrap();
+    assert!(sled_with_url.validate().unwrap_err().to_string().contains("store.url"));
 }

@@ -19,7 +19,8 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::codec::{decode, key, Row};
-use super::writer::{Done, Engine, NewRow, RowMap, RowRef};
+use super::op::{Done, NewRow, RowMap, RowRef};
+use super::writer::Engine;
 use super::StoreError;
 use crate::error::{ApiError, ErrorKind};
 

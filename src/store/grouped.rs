@@ -123,7 +123,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::index::Indexed;
-    use super::super::writer::{NewRow, Op};
+    use super::super::op::{NewRow, Op};
     use super::super::{index, IndexPlan, Store};
     use super::Row;
 

@@ -12,7 +12,8 @@
 use serde_json::Value;
 
 use super::codec::{decode, key, Row};
-use super::writer::{Done, Engine, NewRow, Op, OwnerRule};
+use super::op::{Done, NewRow, Op, OwnerRule};
+use super::writer::Engine;
 use super::StoreError;
 use crate::error::{ApiError, ErrorKind};
 

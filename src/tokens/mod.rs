@@ -6,7 +6,6 @@
 //! compared against a dummy digest so both paths cost the same. Signing secrets are sealed
 //! with the install key before they touch sled. The plaintext types print nothing in `Debug`.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -18,129 +17,6 @@ use subtle::ConstantTimeEq;
 
 use crate::schema::Schema;
 use crate::store::{Op, Store, StoreError, SysTree};
-
-/// A token in plaintext: shown once at creation, never stored or logged. Its text is
-/// reachable only through [`PlainToken::expose`], so every use of it is written out.
-pub struct PlainToken(String);
-
-impl PlainToken {
-    /// The token's text, for the one place it is shown (creation) or sent (tests, clients).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for PlainToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PlainToken(..)")
-    }
-}
-
-/// A token as a request presents it (`Authorization: Bearer …`), borrowed from the header
-/// for the one comparison that reads it. Its `Debug` prints nothing of it.
-#[derive(Clone, Copy)]
-pub struct BearerToken<'a>(&'a str);
-
-impl<'a> BearerToken<'a> {
-    pub fn new(text: &'a str) -> Self {
-        Self(text)
-    }
-
-    /// The presented text, for hashing and parsing only.
-    pub fn expose(&self) -> &'a str {
-        self.0
-    }
-}
-
-impl std::fmt::Debug for BearerToken<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BearerToken(..)")
-    }
-}
-
-/// The HMAC key of a signing token, held in memory only while the server runs.
-#[derive(Clone)]
-pub struct SigningSecret(String);
-
-impl SigningSecret {
-    /// The key's text, for the HMAC only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SigningSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningSecret(..)")
-    }
-}
-
-/// What a token may do with a table: a subset of `rcud`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Perms(u8);
-
-/// One of the four actions the scope matrix knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Read,
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    fn bit(self) -> u8 {
-        match self {
-            Action::Read => 1,
-            Action::Create => 2,
-            Action::Update => 4,
-            Action::Delete => 8,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Read => "read",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        }
-    }
-}
-
-impl Perms {
-    pub fn parse(s: &str) -> Option<Self> {
-        let mut bits = 0;
-        for c in s.chars() {
-            bits |= match c {
-                'r' => 1,
-                'c' => 2,
-                'u' => 4,
-                'd' => 8,
-                _ => return None,
-            };
-        }
-        (bits != 0).then_some(Perms(bits))
-    }
-    pub fn allows(self, action: Action) -> bool {
-        self.0 & action.bit() != 0
-    }
-    pub fn letters(self) -> String {
-        [('r', 1), ('c', 2), ('u', 4), ('d', 8)].iter().filter(|(_, b)| self.0 & b != 0).map(|(c, _)| *c).collect()
-    }
-}
-
-/// `TABLE:PERMS`; table `*` means every non-sensitive table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScopeEntry {
-    pub table: String,
-    pub perms: Perms,
-}
-
-impl std::fmt::Display for ScopeEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.table, self.perms.letters())
-    }
-}
 
 /// The stored form of a token (no plaintext anywhere).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,93 +49,6 @@ pub struct TokenRecord {
     /// The row this token is bound to (`--owner`): it sees only rows that belong to it.
     #[serde(default)]
     pub owner: Option<owner::Owner>,
-}
-
-/// A token as the pipeline sees it after authentication.
-#[derive(Debug)]
-pub struct Principal {
-    pub record: TokenRecord,
-    digest: [u8; 32],
-    pub signing: Option<SigningSecret>,
-    /// The id (16 hex digits) as a number: the rate limiter's key, with no string to build.
-    key: u64,
-    /// The hour (ms since the epoch, truncated) this token was last used in, as recorded.
-    last_used_hour: std::sync::atomic::AtomicU64,
-}
-
-impl Principal {
-    pub fn id(&self) -> &str {
-        &self.record.id
-    }
-
-    /// The token id as a number (see [`token_key`]).
-    pub fn key(&self) -> u64 {
-        self.key
-    }
-
-    /// The id that anonymous requests to public views are audited under.
-    pub const PUBLIC_ID: &'static str = "public";
-
-    /// Who an anonymous request to a public view is: no scopes, limited to the public views.
-    pub fn public(views: Vec<String>) -> Self {
-        let mut p = Self::blank(Self::PUBLIC_ID);
-        p.record.name = "public views".into();
-        p.record.views = views;
-        p
-    }
-
-    /// Whether this is the anonymous principal of public views.
-    pub fn is_public(&self) -> bool {
-        self.record.id == Self::PUBLIC_ID
-    }
-
-    /// A principal with every permission off, for unit tests of the stages.
-    #[doc(hidden)]
-    pub fn for_tests(id: &str) -> Self {
-        Self::blank(id)
-    }
-
-    fn blank(id: &str) -> Self {
-        let record = TokenRecord {
-            id: id.to_string(),
-            name: "test".into(),
-            hash: String::new(),
-            scopes: Vec::new(),
-            views: Vec::new(),
-            origins: Vec::new(),
-            cidrs: Vec::new(),
-            rate: None,
-            window_secs: None,
-            sealed_signing_secret: None,
-            sandbox: false,
-            introspection: false,
-            allow_sensitive: false,
-            created_at_ms: 0,
-            expires_at_ms: None,
-            revoked: false,
-            owner: None,
-        };
-        Self {
-            record,
-            digest: [0; 32],
-            signing: None,
-            key: token_key(id).unwrap_or_default(),
-            last_used_hour: Default::default(),
-        }
-    }
-
-    /// The permissions this token holds on `table`, honouring layer 2 (`*` never covers a
-    /// sensitive table) and layer 3 (a named sensitive table needs `--allow-sensitive`).
-    pub fn perms_for(&self, table: &str, sensitive: bool) -> Perms {
-        let mut bits = 0;
-        for entry in &self.record.scopes {
-            let covers = if entry.table == "*" { !sensitive } else { entry.table == table };
-            if covers && (!sensitive || self.record.allow_sensitive) {
-                bits |= entry.perms.0;
-            }
-        }
-        Perms(bits)
-    }
 }
 
 /// Options of `palisade token create`.
@@ -557,85 +346,20 @@ fn parse_id(token: &str) -> Option<&str> {
 }
 
 pub mod owner;
+mod perms;
+mod principal;
+mod secret;
+mod spec;
 mod update;
+pub use perms::{Action, Perms, ScopeEntry};
+pub use principal::Principal;
+pub use secret::{BearerToken, PlainToken, SigningSecret};
+use spec::validate_spec;
 pub use update::TokenUpdate;
-
-fn validate_spec(spec: &TokenSpec, schema: &Schema) -> Result<(Vec<ScopeEntry>, Vec<IpNet>), TokenError> {
-    let invalid = |m: String| Err(TokenError::Invalid(m));
-    if spec.name.trim().is_empty() || spec.name.len() > 128 {
-        return invalid("--name must be 1 to 128 characters".into());
-    }
-    let mut scopes = Vec::new();
-    let mut seen = BTreeSet::new();
-    for raw in &spec.scopes {
-        let Some((table, letters)) = raw.rsplit_once(':') else {
-            return invalid(format!("--scope {raw:?}: expected TABLE:PERMS, e.g. clients:rc"));
-        };
-        let Some(perms) = Perms::parse(letters) else {
-            return invalid(format!("--scope {raw:?}: PERMS is a non-empty subset of rcud"));
-        };
-        if table != "*" {
-            let Some(def) = schema.table(table) else {
-                return invalid(format!("--scope {raw:?}: unknown table {table:?}"));
-            };
-            if def.sensitive && !spec.allow_sensitive {
-                return invalid(format!("--scope {raw:?}: {table} is sensitive; add --allow-sensitive"));
-            }
-        }
-        if !seen.insert(table.to_string()) {
-            return invalid(format!("--scope {raw:?}: table {table:?} named twice"));
-        }
-        scopes.push(ScopeEntry { table: table.to_string(), perms });
-    }
-    for view in &spec.views {
-        if schema.view(view).is_none() {
-            return invalid(format!("--view {view:?}: unknown view"));
-        }
-    }
-    if !spec.views.is_empty() && !spec.scopes.is_empty() {
-        // A view-limited token reads only its views: a scope beside them would be dropped.
-        return invalid(
-            "--scope and --view cannot be combined: a --view token reads only its views; make a second token for the tables".into(),
-        );
-    }
-    for origin in &spec.origins {
-        let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
-            && !origin.trim_end_matches('/').contains(['*', ' '])
-            && origin.matches('/').count() == 2;
-        if !ok {
-            return invalid(format!("--origin {origin:?}: expected scheme://host[:port], no path or wildcard"));
-        }
-    }
-    let mut cidrs = Vec::new();
-    for raw in &spec.cidrs {
-        let net = raw
-            .parse::<IpNet>()
-            .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
-            .map_err(|_| TokenError::Invalid(format!("--cidr {raw:?}: expected a CIDR like 10.0.0.0/8")))?;
-        cidrs.push(net.trunc());
-    }
-    if spec.rate == Some(0) || spec.window == Some(0) {
-        return invalid("--rate and --window must be positive".into());
-    }
-    if spec.expires == Some(0) {
-        return invalid("--expires must be positive".into());
-    }
-    Ok((scopes, cidrs))
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn perms_parse_and_check() {
-        let p = Perms::parse("rc").unwrap();
-        assert!(p.allows(Action::Read) && p.allows(Action::Create));
-        assert!(!p.allows(Action::Delete));
-        assert!(Perms::parse("rx").is_none());
-        assert!(Perms::parse("").is_none());
-        assert_eq!(Perms::parse("dr").unwrap().letters(), "rd");
-    }
 
     #[test]
     fn token_ids_parse_only_when_well_formed() {
@@ -646,10 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_reach_debug() {
-        assert_eq!(format!("{:?}", PlainToken("pal_x".into())), "PlainToken(..)");
-        assert_eq!(format!("{:?}", SigningSecret("pals_x".into())), "SigningSecret(..)");
-        assert_eq!(format!("{:?}", BearerToken::new("pal_x")), "BearerToken(..)");
+    fn token_keys_are_the_ids_as_numbers() {
         assert_eq!(token_key("00000000000000ff"), Some(255));
         assert_eq!(token_key("xyz"), None);
     }

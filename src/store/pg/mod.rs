@@ -30,8 +30,8 @@ mod write;
 use serde_json::Value;
 
 use crate::error::{ApiError, ErrorKind};
+use crate::store::op::{Done, Op, SysTree};
 use crate::store::query::ListQuery;
-use crate::store::writer::{Done, Op, SysTree};
 use crate::store::{Page, Row, StoreError};
 use layout::{ident, Layout, Retype, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
 use pool::{Pool, PoolError};

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::layout::{ident, Layout, SYS_TABLE};
 use super::pool::PoolError;
 use super::row_of;
-use crate::store::writer::SysTree;
+use crate::store::op::SysTree;
 use crate::store::StoreError;
 
 /// The file that holds `tree` (`sys:tokens`, `rows:clients`, …).

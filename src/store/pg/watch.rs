@@ -16,7 +16,7 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 
-use crate::store::writer::SysTree;
+use crate::store::op::SysTree;
 
 /// The notification channel.
 pub const CHANNEL: &str = "palisade_sys";
