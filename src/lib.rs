@@ -12,7 +12,7 @@
 //! `tests/api/architecture.rs` keeps all three true.
 //!
 //! ```text
-//!  0  clock digits error config redact logging notify metrics   foundations, no I/O of their own
+//!  0  clock digits error config redact logging notify metrics tls   foundations, no I/O of their own
 //!  1  http        route table, bodies (JSON depth, parsed body), query pairs, GraphQL literals
 //!  2  limits      counting engines: fixed windows, replay cache (no HTTP)
 //!  3  store       sled, read anywhere, written only by store::writer (group commit); indexes;
@@ -66,6 +66,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tables;
+pub mod tls;
 pub mod tokens;
 pub mod transfer;
 pub mod watchdog;

@@ -12,9 +12,11 @@ use super::ConfigError;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SharedConfig {
-    /// `redis://[user:password@]host:port[/db]` or `unix:///path/to/socket`; empty: counters
-    /// stay in this process. (No TLS: keep the server on a private network or a socket.)
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS, the server's certificate
+    /// checked) or `unix:///path/to/socket`; empty: counters stay in this process.
     pub redis_url: String,
+    /// With `rediss://`: a PEM file of the CAs to trust instead of the system's (see `tls`).
+    pub tls_ca_file: String,
     /// A shared decision that takes longer than this fails closed (503
     /// `rate_limiter_unavailable`).
     pub timeout_ms: u64,
@@ -25,7 +27,7 @@ pub struct SharedConfig {
 
 impl Default for SharedConfig {
     fn default() -> Self {
-        Self { redis_url: String::new(), timeout_ms: 250, key_prefix: "palisade:".into() }
+        Self { redis_url: String::new(), tls_ca_file: String::new(), timeout_ms: 250, key_prefix: "palisade:".into() }
     }
 }
 
@@ -37,16 +39,22 @@ impl SharedConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.redis_url.trim();
-        if url.starts_with("rediss://") {
+        if !(url.is_empty()
+            || url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("unix://"))
+        {
             return Err(ConfigError::Invalid {
                 key: "shared.redis_url",
-                message: "rediss://: TLS to Redis is not built in; keep it on loopback, a Unix socket or a private network (see README, Running more than one instance)".into(),
+                message:
+                    "expected redis://host:port (rediss:// for TLS, or unix:///path), or empty for per-process counters"
+                        .into(),
             });
         }
-        if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("unix://")) {
+        if !self.tls_ca_file.is_empty() && !url.starts_with("rediss://") {
             return Err(ConfigError::Invalid {
-                key: "shared.redis_url",
-                message: "expected redis://host:port (or unix:///path), or empty for per-process counters".into(),
+                key: "shared.tls_ca_file",
+                message: "only read with a rediss:// redis_url".into(),
             });
         }
         if self.timeout_ms == 0 || self.timeout_ms > 10_000 {

@@ -25,11 +25,14 @@ pub struct StoreConfig {
     pub url: String,
     /// Connections to PostgreSQL, each on a thread of its own.
     pub pool_size: usize,
+    /// With `sslmode=require` in `url`: a PEM file of the CAs to trust instead of the
+    /// system's (see `tls`).
+    pub tls_ca_file: String,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { backend: Backend::Sled, url: String::new(), pool_size: 8 }
+        Self { backend: Backend::Sled, url: String::new(), pool_size: 8, tls_ca_file: String::new() }
     }
 }
 
@@ -49,20 +52,16 @@ impl StoreConfig {
                     Ok(c) => c,
                     Err(e) => return invalid("store.url", &format!("not a PostgreSQL URL: {e}")),
                 };
-                // Connections are plain TCP or a Unix socket: asking for TLS would only fail
-                // later, at every connection, as "the database cannot be reached".
-                if !matches!(
-                    parsed.get_ssl_mode(),
-                    postgres::config::SslMode::Disable | postgres::config::SslMode::Prefer
-                ) {
-                    return invalid(
-                        "store.url",
-                        "sslmode asks for TLS, and TLS to PostgreSQL is not built in; keep the database on loopback, a Unix socket or a private network (see README, Running more than one instance)",
-                    );
+                // TLS is spoken when the URL requires it, and then the certificate is
+                // checked (see `tls`); `prefer` (libpq's default) connects in plain, since a
+                // certificate that cannot be checked would stop a working setup.
+                let tls = parsed.get_ssl_mode() == postgres::config::SslMode::Require;
+                if !self.tls_ca_file.is_empty() && !tls {
+                    return invalid("store.tls_ca_file", "only read with sslmode=require in store.url");
                 }
             }
-            Backend::Sled if !self.url.trim().is_empty() => {
-                return invalid("store.url", "only read with backend = \"postgres\"");
+            Backend::Sled if !self.url.trim().is_empty() || !self.tls_ca_file.is_empty() => {
+                return invalid("store.url", "url and tls_ca_file are only read with backend = \"postgres\"");
             }
             Backend::Sled => {}
         }

@@ -81,7 +81,7 @@ fn shared_counters_are_checked_and_fixed_at_start() {
         ("[shared]\nredis_url = \"http://cache:6379\"\n", "shared.redis_url"),
         ("[shared]\ntimeout_ms = 0\n", "shared.timeout_ms"),
         ("[shared]\nkey_prefix = \"\"\n", "shared.key_prefix"),
-        ("[shared]\nredis_url = \"rediss://cache:6380\"\n", "TLS to Redis is not built in"),
+        ("[shared]\nredis_url = \"redis://cache:6379\"\ntls_ca_file = \"/etc/ca.pem\"\n", "shared.tls_ca_file"),
     ] {
         let err = Config::parse(text).unwrap().validate().unwrap_err().to_string();
         assert!(err.contains(key), "{text}: {err}");
@@ -111,17 +111,19 @@ fn an_instance_name_is_a_plain_word() {
 }
 
 #[test]
-fn a_postgres_url_is_parsed_at_start_and_tls_is_refused_not_tried() {
-    let with = |url: &str| {
-        let text = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n");
+fn a_postgres_url_is_parsed_at_start_and_a_ca_file_needs_tls() {
+    let with = |url: &str, ca: &str| {
+        let text = format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\ntls_ca_file = \"{ca}\"\n");
         Config::parse(&text).unwrap().validate().map_err(|e| e.to_string())
     };
-    assert!(with("postgres://palisade:secret@10.0.0.6:5432/palisade").is_ok());
-    assert!(with("postgresql:///palisade?host=/run/postgresql").is_ok());
-    assert!(with("postgres://u@h/db?sslmode=disable").is_ok());
-    assert!(with("mysql://u@h/db").unwrap_err().contains("store.url"));
-    assert!(with("postgres://u@h:notaport/db").unwrap_err().contains("not a PostgreSQL URL"));
-    assert!(with("postgres://u@h/db?sslmode=require").unwrap_err().contains("TLS to PostgreSQL is not built in"));
+    assert!(with("postgres://palisade:secret@10.0.0.6:5432/palisade", "").is_ok());
+    assert!(with("postgresql:///palisade?host=/run/postgresql", "").is_ok());
+    assert!(with("postgres://u@h/db?sslmode=require", "/etc/palisade/db-ca.pem").is_ok());
+    assert!(with("mysql://u@h/db", "").unwrap_err().contains("store.url"));
+    assert!(with("postgres://u@h:notaport/db", "").unwrap_err().contains("not a PostgreSQL URL"));
+    assert!(with("postgres://u@h/db?sslmode=prefer", "/etc/ca.pem").unwrap_err().contains("store.tls_ca_file"));
     let sled_with_url = Config::parse("[store]\nurl = \"postgres://u@h/db\"\n").unwrap();
     assert!(sled_with_url.validate().unwrap_err().to_string().contains("store.url"));
+    let rediss = Config::parse("[shared]\nredis_url = \"rediss://cache:6380\"\ntls_ca_file = \"/etc/ca.pem\"\n");
+    assert!(rediss.unwrap().validate().is_ok());
 }

@@ -178,9 +178,22 @@ pub struct SharedCounters {
 }
 
 impl SharedCounters {
-    /// Parses the URL; nothing is connected until the first call.
+    /// Parses the URL (and reads `tls_ca_file`); nothing is connected until the first call.
+    /// A `rediss://` URL speaks TLS and checks the server's certificate and name, against
+    /// the system's CAs or only those of `tls_ca_file` (see `crate::tls`).
     pub fn new(config: &SharedConfig) -> Result<Self, String> {
-        let client = redis::Client::open(config.redis_url.trim()).map_err(|e| format!("shared.redis_url: {e}"))?;
+        let url = config.redis_url.trim();
+        let client = match config.tls_ca_file.as_str() {
+            "" => redis::Client::open(url),
+            ca_file => {
+                // Read and checked here, so a bad file stops the start naming the key.
+                crate::tls::certificates("shared.tls_ca_file", ca_file)?;
+                let pem = std::fs::read(ca_file).map_err(|e| format!("shared.tls_ca_file: {e}"))?;
+                let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                redis::Client::build_with_tls(url, certs)
+            }
+        }
+        .map_err(|e| format!("shared.redis_url: {e}"))?;
         Ok(Self {
             client,
             script: redis::Script::new(SCRIPT),

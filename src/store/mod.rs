@@ -185,7 +185,7 @@ impl Store {
     ) -> Result<Self, StoreError> {
         let mut store = Self::open(data_dir, state, plan)?;
         if config.backend == crate::config::Backend::Postgres {
-            store.pg = Some(pg::PgStore::open(&config.url, config.pool_size, layout)?);
+            store.pg = Some(pg::PgStore::open(&config.url, &config.tls_ca_file, config.pool_size, layout)?);
         }
         Ok(store)
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Lowest first; the same order as `src/lib.rs`'s docs.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "digits", "error", "config", "redact", "logging", "notify", "metrics"],
+    &["clock", "digits", "error", "config", "redact", "logging", "notify", "metrics", "tls"],
     &["http"],
     &["limits"],
     &["store"],

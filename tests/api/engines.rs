@@ -61,6 +61,28 @@ impl Postgres {
         pg
     }
 
+    /// A cluster that also speaks TLS (`ssl = on`) with `cert` and `key` (PEM files): a
+    /// client may ask for it (`sslmode=require`) or not.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let mut pg = Self::start();
+        pg.stop();
+        let data = pg.data();
+        std::fs::copy(cert, data.join("server.crt")).unwrap();
+        std::fs::copy(key, data.join("server.key")).unwrap();
+        let mut conf = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf")).unwrap();
+        conf.write_all(b"\nssl = on\n").unwrap();
+        for file in ["server.crt", "server.key"] {
+            let path = data.join(file);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if is_root() {
+                let status = Command::new("chown").arg("postgres:postgres").arg(&path).status().unwrap();
+                assert!(status.success(), "chown {file} to postgres");
+            }
+        }
+        pg.resume();
+        pg
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -173,6 +195,9 @@ pub struct Redis {
     dir: tempfile::TempDir,
     child: Option<Child>,
     appendfsync: &'static str,
+    /// With [`Redis::start_tls`]: the port that speaks TLS only, and the server's
+    /// certificate, key and CA (PEM files). `port` stays plain for the tests' own commands.
+    pub tls: Option<(u16, [PathBuf; 3])>,
 }
 
 impl Redis {
@@ -183,7 +208,18 @@ impl Redis {
     /// With `appendfsync` `always` (every write on disk before its answer: what the tests
     /// stop and start) or `everysec` (the README's production setting, for benchmarks).
     pub fn start_syncing(appendfsync: &'static str) -> Self {
-        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None, appendfsync };
+        let mut redis =
+            Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None, appendfsync, tls: None };
+        redis.resume();
+        redis
+    }
+
+    /// A server that also listens for TLS on a port of its own (`rediss://`), with `cert`
+    /// and `key` signed by `ca` (PEM files); clients present no certificate.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path, ca: &std::path::Path) -> Self {
+        let tls = Some((free_port(), [cert, key, ca].map(std::path::Path::to_path_buf)));
+        let mut redis =
+            Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None, appendfsync: "always", tls };
         redis.resume();
         redis
     }
@@ -197,6 +233,7 @@ impl Redis {
         let child = Command::new(binary(&["valkey-server", "redis-server"]))
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", self.appendfsync])
+            .args(self.tls_args())
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -248,6 +285,16 @@ impl Redis {
             .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
             .filter_map(|l| l.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
             .sum()
+    }
+
+    fn tls_args(&self) -> Vec<std::ffi::OsString> {
+        let Some((port, [cert, key, ca])) = &self.tls else { return Vec::new() };
+        let mut args: Vec<std::ffi::OsString> = vec!["--tls-port".into(), port.to_string().into()];
+        for (flag, path) in [("--tls-cert-file", cert), ("--tls-key-file", key), ("--tls-ca-cert-file", ca)] {
+            args.extend([flag.into(), path.clone().into_os_string()]);
+        }
+        args.extend(["--tls-auth-clients".into(), "no".into()]);
+        args
     }
 
     fn answers(&self) -> bool {
@@ -373,5 +420,66 @@ fn wait_until(secs: u64, mut ready: impl FnMut() -> bool, why: impl Fn() -> Stri
     while !ready() {
         assert!(Instant::now() < deadline, "{}", why());
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A private CA and a server certificate it signed for `127.0.0.1` and `localhost`, made
+/// with Debian's `openssl` in a temp dir; and a second CA that signed nothing here (the
+/// wrong one to trust).
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn make() -> Self {
+        let pki = Pki { dir: tempfile::tempdir().unwrap() };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        for (name, subject) in [("ca", "/CN=Palisade test CA"), ("other-ca", "/CN=Another CA")] {
+            pki.openssl(&["req", "-x509"])
+                .args(ec)
+                .args(["-keyout", &format!("{name}.key"), "-out", &format!("{name}.pem"), "-days", "2"])
+                .args(["-subj", subject, "-addext", "basicConstraints=critical,CA:TRUE"])
+                .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+                .run();
+        }
+        pki.openssl(&["req"])
+            .args(ec)
+            .args(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"])
+            .run();
+        let ext = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n\
+                   basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n";
+        std::fs::write(pki.path("server.ext"), ext).unwrap();
+        pki.openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key"])
+            .args(["-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
+            .run();
+        // The servers read them as their own users.
+        for file in ["server.crt", "server.key", "ca.pem"] {
+            std::fs::set_permissions(pki.path(file), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        }
+        std::fs::set_permissions(pki.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        pki
+    }
+
+    /// A file of it: `ca.pem`, `other-ca.pem`, `server.crt`, `server.key`.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    fn openssl(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(binary(&["openssl"]));
+        c.args(args).current_dir(self.dir.path());
+        c
+    }
+}
+
+/// Runs a command to its end, failing with what it printed.
+trait Run {
+    fn run(&mut self);
+}
+
+impl Run for Command {
+    fn run(&mut self) {
+        let out = self.output().unwrap();
+        assert!(out.status.success(), "{:?}: {}", self, String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -15,6 +15,7 @@ mod cluster;
 mod contract_drift;
 mod cors;
 mod crash;
+mod engine_tls;
 mod engines;
 mod faults;
 mod flood;

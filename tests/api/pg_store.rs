@@ -23,7 +23,7 @@ fn stores(pg: &Postgres, db: &str) -> (Store, PgStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let sled = Store::open(dir.path(), &StateConfig::default(), schema.index_plan()).unwrap();
     pg.create_database(db);
-    let postgres = PgStore::open(&pg.url(db), 3, schema.pg_layout()).unwrap();
+    let postgres = PgStore::open(&pg.url(db), "", 3, schema.pg_layout()).unwrap();
     (sled, postgres, dir)
 }
 
@@ -303,7 +303,7 @@ fn type_changes_convert_as_the_migration_does() {
     ];
     let open = |text: &str| {
         let schema = Schema::parse(text).unwrap();
-        (PgStore::open(&pg.url("retype"), 2, schema.pg_layout()).unwrap(), schema)
+        (PgStore::open(&pg.url("retype"), "", 2, schema.pg_layout()).unwrap(), schema)
     };
     let (store, _) = open(before);
     for r in &rows {

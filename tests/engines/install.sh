@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the engines the integration suite starts for itself, from Debian's packages:
 # redis-server (the shared counters of several instances), nginx (two instances behind one
-# proxy) and postgresql (the rows of several instances). Each test runs its own server on a
-# free loopback port in a temp dir, as in production (PostgreSQL as the `postgres` user when
-# run as root); nothing here starts a service. Quick when they are already there.
+# proxy), postgresql (the rows of several instances) and openssl (test certificates for TLS
+# to the engines). Each test runs its own server on a free loopback port in a temp dir, as in
+# production (PostgreSQL as the `postgres` user when run as root); nothing here starts a
+# service. Quick when they are already there.
 #
 #   tests/engines/install.sh
 #
@@ -14,6 +15,7 @@ set -euo pipefail
 need=()
 command -v redis-server >/dev/null || command -v valkey-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v openssl >/dev/null || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -20,6 +20,7 @@
 //! the store façade choosing a backend, schema changes as `ALTER TABLE`, owner-bound writes,
 //! backup and restore, and the feed that tells every instance about locks and revocations.
 
+pub mod endpoint;
 pub mod layout;
 pub mod pool;
 pub mod spool;
@@ -33,6 +34,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::store::op::{Done, Op, SysTree};
 use crate::store::query::ListQuery;
 use crate::store::{Page, Row, StoreError};
+use endpoint::Endpoint;
 use layout::{ident, Layout, Retype, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
 use pool::{Pool, PoolError};
 
@@ -47,7 +49,8 @@ pub type SysRecord = (Vec<u8>, Vec<u8>);
 pub struct PgStore {
     pool: Pool,
     layout: std::sync::Arc<Layout>,
-    url: String,
+    /// Where the lock and token feed connects (as the pool does).
+    endpoint: Endpoint,
     /// Column type changes not carried out yet (see `layout::Retype`).
     retypes: std::sync::Arc<std::sync::Mutex<Vec<Retype>>>,
 }
@@ -67,8 +70,9 @@ impl From<sql::BadValue> for StoreError {
 impl PgStore {
     /// Connects `pool_size` threads to `url` and creates whatever tables, sequences, keys and
     /// indexes of `layout` are missing.
-    pub fn open(url: &str, pool_size: usize, layout: Layout) -> Result<Self, StoreError> {
-        let pool = Pool::start(url, pool_size).map_err(|e| StoreError::Database(e.to_string()))?;
+    pub fn open(url: &str, ca_file: &str, pool_size: usize, layout: Layout) -> Result<Self, StoreError> {
+        let endpoint = Endpoint::new(url, ca_file).map_err(StoreError::Database)?;
+        let pool = Pool::start(endpoint.clone(), pool_size).map_err(|e| StoreError::Database(e.to_string()))?;
         let (statements, type_check) = (layout.create_statements(), layout.type_check());
         let changed: Vec<(String, String, String)> = pool.run(move |c| {
             let mut tx = c.transaction()?;
@@ -92,7 +96,7 @@ impl PgStore {
             }
         }
         let retypes = std::sync::Arc::new(std::sync::Mutex::new(retypes));
-        Ok(Self { pool, layout: std::sync::Arc::new(layout), url: url.to_string(), retypes })
+        Ok(Self { pool, layout: std::sync::Arc::new(layout), endpoint, retypes })
     }
 
     /// Reads the whole store at one point into spool files in `dir` (see `spool`); the
@@ -117,7 +121,7 @@ impl PgStore {
     /// Calls `on_change` with each mirrored tree another instance (or this one) changed,
     /// within about a second (see `watch`), until it answers `false`.
     pub fn watch(&self, on_change: watch::OnChange) -> Result<(), StoreError> {
-        watch::start(self.url.clone(), on_change).map_err(|e| StoreError::Database(e.to_string()))
+        watch::start(self.endpoint.clone(), on_change).map_err(|e| StoreError::Database(e.to_string()))
     }
 
     /// Drops every foreign key of the layout (a restore loads tables in name order); see

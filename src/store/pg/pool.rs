@@ -15,7 +15,9 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
+
+use super::endpoint::Endpoint;
 
 /// Most statements a connection keeps prepared; past it, the cache starts afresh.
 const PREPARED: usize = 512;
@@ -62,9 +64,10 @@ struct Conn {
     generation: u64,
 }
 
-/// How a thread connects (the URL, and a pause after a failed attempt).
+/// How a thread connects (the endpoint, and a pause after a failed attempt).
 struct Connector {
-    url: String,
+    /// `None`: the pool is stopping and connects no more.
+    endpoint: Option<Endpoint>,
     /// No new attempt before this instant, after a failure.
     retry_at: Mutex<Option<Instant>>,
     /// Moves on whenever any thread finds its connection broken: every connection made
@@ -95,17 +98,17 @@ impl Connector {
                     return Err(PoolError::Unreachable("a recent connection attempt failed".into()));
                 }
             }
-            let mut config: postgres::Config =
-                self.url.parse().map_err(|e: postgres::Error| PoolError::Unreachable(e.to_string()))?;
-            config.connect_timeout(Duration::from_secs(2));
-            match config.connect(NoTls) {
+            let Some(endpoint) = &self.endpoint else {
+                return Err(PoolError::Unreachable("the connection threads stopped".into()));
+            };
+            match endpoint.connect() {
                 Ok(client) => {
                     STATEMENTS.with(|c| c.borrow_mut().clear());
                     *slot = Some(Conn { client, generation: current });
                 }
                 Err(e) => {
                     *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + BACKOFF);
-                    return Err(PoolError::Unreachable(e.to_string()));
+                    return Err(PoolError::Unreachable(super::endpoint::describe(&e)));
                 }
             }
         }
@@ -127,11 +130,14 @@ pub struct Pool {
 
 impl Pool {
     /// Starts `size` threads (at least one); nothing connects until the first job.
-    pub fn start(url: &str, size: usize) -> std::io::Result<Self> {
+    pub fn start(endpoint: Endpoint, size: usize) -> std::io::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(size.max(1) * 64);
         let queue = Arc::new(Mutex::new(queue));
-        let connector =
-            Arc::new(Connector { url: url.to_string(), retry_at: Mutex::new(None), generation: Default::default() });
+        let connector = Arc::new(Connector {
+            endpoint: Some(endpoint),
+            retry_at: Mutex::new(None),
+            generation: Default::default(),
+        });
         for n in 0..size.max(1) {
             let (queue, connector) = (queue.clone(), connector.clone());
             std::thread::Builder::new().name(format!("palisade-pg-{n}")).spawn(move || serve(&queue, &connector))?;
@@ -169,18 +175,10 @@ impl Pool {
         if let Err(e) = self.jobs.send(job) {
             // Every thread is gone (the process is stopping): answer here.
             let job = e.0;
-            let gone = Connector {
-                url: String::new(),
-                retry_at: Mutex::new(Some(far_future())),
-                generation: Default::default(),
-            };
+            let gone = Connector { endpoint: None, retry_at: Mutex::new(None), generation: Default::default() };
             job(&mut None, &gone);
         }
     }
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(3600)
 }
 
 /// One connection thread: takes jobs until every sender is gone.

@@ -14,7 +14,9 @@
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
+use postgres::Client;
+
+use super::endpoint::Endpoint;
 
 use crate::store::op::SysTree;
 
@@ -26,8 +28,8 @@ pub const CHANNEL: &str = "palisade_sys";
 pub type OnChange = Box<dyn Fn(Option<SysTree>) -> bool + Send>;
 
 /// Runs the watcher on its own thread until `on_change` answers `false`.
-pub fn start(url: String, on_change: OnChange) -> std::io::Result<()> {
-    std::thread::Builder::new().name("palisade-pg-watch".into()).spawn(move || run(&url, &*on_change))?;
+pub fn start(endpoint: Endpoint, on_change: OnChange) -> std::io::Result<()> {
+    std::thread::Builder::new().name("palisade-pg-watch".into()).spawn(move || run(&endpoint, &*on_change))?;
     Ok(())
 }
 
@@ -35,9 +37,9 @@ fn both(on_change: &dyn Fn(Option<SysTree>) -> bool) -> bool {
     on_change(Some(SysTree::Tokens)) && on_change(Some(SysTree::Locks))
 }
 
-fn run(url: &str, on_change: &dyn Fn(Option<SysTree>) -> bool) {
+fn run(endpoint: &Endpoint, on_change: &dyn Fn(Option<SysTree>) -> bool) {
     loop {
-        match connect(url) {
+        match connect(endpoint) {
             Ok(mut client) => {
                 // Whatever was announced while nobody listened: read it all again.
                 if !both(on_change) {
@@ -49,7 +51,7 @@ fn run(url: &str, on_change: &dyn Fn(Option<SysTree>) -> bool) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "lock and token feed cannot connect; reading both every second");
+                tracing::warn!(error = %super::endpoint::describe(&e), "lock and token feed cannot connect; reading both every second");
                 if !both(on_change) {
                     return;
                 }
@@ -59,10 +61,8 @@ fn run(url: &str, on_change: &dyn Fn(Option<SysTree>) -> bool) {
     }
 }
 
-fn connect(url: &str) -> Result<Client, postgres::Error> {
-    let mut config: postgres::Config = url.parse()?;
-    config.connect_timeout(Duration::from_secs(2));
-    let mut client = config.connect(NoTls)?;
+fn connect(endpoint: &Endpoint) -> Result<Client, postgres::Error> {
+    let mut client = endpoint.connect()?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     Ok(client)
 }
