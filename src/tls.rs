@@ -11,16 +11,17 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-/// The certificates of a PEM file (`key` names the setting, for the error).
-pub fn certificates(key: &str, ca_file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(ca_file).map_err(|e| format!("{key}: cannot read {ca_file}: {e}"))?;
+/// A PEM file of CA certificates, read once: its text (for clients that take PEM) and the
+/// certificates in it, at least one (`key` names the setting, for the error).
+pub fn ca_file(key: &str, path: &str) -> Result<(Vec<u8>, Vec<CertificateDer<'static>>), String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{key}: cannot read {path}: {e}"))?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{key}: {ca_file} is not PEM: {e}"))?;
+        .map_err(|e| format!("{key}: {path} is not PEM: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("{key}: {ca_file} holds no certificate"));
+        return Err(format!("{key}: {path} holds no certificate"));
     }
-    Ok(certs)
+    Ok((pem, certs))
 }
 
 /// A client configuration trusting `ca_file`'s CAs, or the system's when it is empty.
@@ -37,7 +38,7 @@ pub fn client_config(key: &str, ca_file: &str) -> Result<Arc<rustls::ClientConfi
             ));
         }
     } else {
-        for cert in certificates(key, ca_file)? {
+        for cert in self::ca_file(key, ca_file)?.1 {
             roots.add(cert).map_err(|e| format!("{key}: {ca_file}: {e}"))?;
         }
     }

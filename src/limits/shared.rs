@@ -187,8 +187,7 @@ impl SharedCounters {
             "" => redis::Client::open(url),
             ca_file => {
                 // Read and checked here, so a bad file stops the start naming the key.
-                crate::tls::certificates("shared.tls_ca_file", ca_file)?;
-                let pem = std::fs::read(ca_file).map_err(|e| format!("shared.tls_ca_file: {e}"))?;
+                let (pem, _) = crate::tls::ca_file("shared.tls_ca_file", ca_file)?;
                 let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
                 redis::Client::build_with_tls(url, certs)
             }

@@ -35,11 +35,11 @@ pub async fn settle<A>(
     let Some(tally) = cx.tally.take().filter(|t| !t.is_empty()) else { return outcome };
     let who = Client { ip: cx.ip, ip_key: cx.ip_key };
     match decide(shared, &tally, who, parts, config).await {
-        Decision::Pass(headers) => {
+        Ok(headers) => {
             cx.extra_headers.extend(headers);
             outcome
         }
-        Decision::Refuse(refusal, headers) => {
+        Err((refusal, headers)) => {
             cx.extra_headers.extend(headers);
             Err(refusal)
         }
@@ -68,31 +68,20 @@ impl DeferredTally {
 
     /// Counts `writes` (at least one) on the token's window with the rest of the request's
     /// windows, in one call: the headers for the answer, or the refusal.
-    pub async fn settle(
-        mut self,
-        writes: u32,
-        parts: &super::Parts,
-        config: &Config,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, (Refusal, Vec<(HeaderName, HeaderValue)>)> {
+    pub async fn settle(mut self, writes: u32, parts: &super::Parts, config: &Config) -> Decision {
         for w in self.tally.windows.iter_mut().filter(|w| matches!(w.tag, Purpose::Token { .. })) {
             w.n = writes.max(1);
         }
         let Some(shared) = parts.shared.as_deref() else { return Ok(Vec::new()) };
-        match decide(shared, &self.tally, self.who, parts, config).await {
-            Decision::Pass(headers) => Ok(headers),
-            Decision::Refuse(refusal, headers) => Err((refusal, headers)),
-        }
+        decide(shared, &self.tally, self.who, parts, config).await
     }
 }
 
-/// What one call to the shared counters decided.
-enum Decision {
-    /// Every window passed, or only failed authentications went past theirs (the address
-    /// is then locked, and the request keeps its own refusal): the windows' headers.
-    Pass(Vec<(HeaderName, HeaderValue)>),
-    /// A window refused (or the counters could not decide).
-    Refuse(Refusal, Vec<(HeaderName, HeaderValue)>),
-}
+/// What one call to the shared counters decided: the windows' headers when every window
+/// passed, or only failed authentications went past theirs (the address is then locked, and
+/// the request keeps its own refusal); else the refusal (a window refused, or the counters
+/// could not decide) with the headers of the windows before it.
+pub type Decision = Result<Vec<(HeaderName, HeaderValue)>, (Refusal, Vec<(HeaderName, HeaderValue)>)>;
 
 async fn decide(
     shared: &SharedCounters,
@@ -105,13 +94,13 @@ async fn decide(
         Ok(v) => v,
         Err(why) => {
             let error = ApiError::new(ErrorKind::RateLimiterUnavailable).header(RETRY_AFTER, 1);
-            return Decision::Refuse(Refusal::new(StageName::RateLimit, error, why.0), Vec::new());
+            return Err((Refusal::new(StageName::RateLimit, error, why.0), Vec::new()));
         }
     };
     let (passed, refused) = match verdict {
         Verdict::Passed(passed) => (passed, None),
         Verdict::Refused(purpose, decision, before) => (before, Some((purpose, decision))),
-        Verdict::Replayed(_) => return Decision::Refuse(super::auth::replayed(), Vec::new()),
+        Verdict::Replayed(_) => return Err((super::auth::replayed(), Vec::new())),
     };
     let mut headers = Vec::new();
     for (purpose, d) in &passed {
@@ -121,7 +110,7 @@ async fn decide(
             _ => {}
         }
     }
-    let Some((purpose, d)) = refused else { return Decision::Pass(headers) };
+    let Some((purpose, d)) = refused else { return Ok(headers) };
     let refusal = match purpose {
         Purpose::Throttle => super::shield::throttled(&d, &config.shield),
         Purpose::Endpoint(id) => {
@@ -133,9 +122,9 @@ async fn decide(
         Purpose::FailedAuth { reason, route } => {
             let now = parts.clock.now_ms();
             parts.stages.auth.brute_force.lock_out(&who.ip, who.ip_key, now, &reason, route);
-            return Decision::Pass(headers);
+            return Ok(headers);
         }
         Purpose::Replay => super::auth::replayed(),
     };
-    Decision::Refuse(refusal, headers)
+    Err((refusal, headers))
 }

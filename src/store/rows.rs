@@ -62,28 +62,7 @@ impl Store {
         table: &str,
     ) -> Result<Box<dyn Iterator<Item = Result<RawRow, StoreError>> + '_>, StoreError> {
         if let Some(pg) = &self.pg {
-            let (pg, table) = (pg.clone(), table.to_string());
-            let (mut page, mut after, mut done) = (std::collections::VecDeque::new(), 0u64, false);
-            return Ok(Box::new(std::iter::from_fn(move || {
-                if page.is_empty() && !done {
-                    match pg.rows_after(&table, after, super::pg::SCAN_PAGE) {
-                        Ok(rows) => {
-                            done = rows.len() < super::pg::SCAN_PAGE;
-                            after = rows
-                                .last()
-                                .and_then(|r| r.get("id"))
-                                .and_then(serde_json::Value::as_u64)
-                                .unwrap_or(after);
-                            page.extend(rows.iter().map(|r| Ok(RawRow::Owned(encode(r)))));
-                        }
-                        Err(e) => {
-                            done = true;
-                            return Some(Err(e));
-                        }
-                    }
-                }
-                page.pop_front()
-            })));
+            return Ok(Box::new(pg.rows(table).map(|row| row.map(|r| RawRow::Owned(encode(&r))))));
         }
         Ok(Box::new(self.rows_tree(table)?.iter().values().map(|v| v.map(RawRow::Sled).map_err(StoreError::from))))
     }

@@ -39,7 +39,7 @@ use layout::{ident, Layout, Retype, SqlType, TableDef, SYS_TABLE, TEXT_TWIN};
 use pool::{Pool, PoolError};
 
 /// Rows a scan reads at a time.
-pub const SCAN_PAGE: usize = 1000;
+const SCAN_PAGE: usize = 1000;
 
 /// A system record: key and value.
 pub type SysRecord = (Vec<u8>, Vec<u8>);
@@ -216,26 +216,43 @@ impl PgStore {
         Ok(Page { rows: rows.into_iter().map(|v| row_of(t, v)).collect(), total: total.unwrap_or(0).max(0) as usize })
     }
 
-    /// Up to `limit` rows of a table with ids above `after`, in id order (scans page by
-    /// page, never holding a whole table).
-    pub fn rows_after(&self, table: &str, after: u64, limit: usize) -> Result<Vec<Row>, StoreError> {
+    /// Up to `limit` rows of a table with ids above `after`, in id order.
+    fn rows_after(&self, table: &str, after: u64, limit: usize) -> Result<Vec<Row>, StoreError> {
         use crate::store::{Cmp, Filter, Kind};
         let filter = Filter::new("id", Kind::Number, Cmp::Gt, false, vec![Value::from(after)]);
         let q = ListQuery { filters: vec![filter], limit, skip_total: true, ..Default::default() };
         Ok(self.list_rows(table, &q)?.rows)
     }
 
-    /// Every row of a table, in id order, through `f` (exports and oracles).
-    pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
-        let mut after = 0u64;
-        loop {
-            let rows = self.rows_after(table, after, SCAN_PAGE)?;
-            rows.iter().for_each(&mut f);
-            match rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64) {
-                Some(last) if rows.len() == SCAN_PAGE => after = last,
-                _ => return Ok(()),
+    /// Every row of a table, in id order, read [`SCAN_PAGE`] at a time (never a whole
+    /// table in memory): the one scan behind exports, migrations and oracles.
+    pub fn rows(&self, table: &str) -> impl Iterator<Item = Result<Row, StoreError>> + 'static {
+        let (pg, table) = (self.clone(), table.to_string());
+        let (mut page, mut after, mut done) = (std::collections::VecDeque::new(), 0u64, false);
+        std::iter::from_fn(move || {
+            if page.is_empty() && !done {
+                match pg.rows_after(&table, after, SCAN_PAGE) {
+                    Ok(rows) => {
+                        done = rows.len() < SCAN_PAGE;
+                        after = rows.last().and_then(|r| r.get("id")).and_then(Value::as_u64).unwrap_or(after);
+                        page.extend(rows);
+                    }
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(e));
+                    }
+                }
             }
+            page.pop_front().map(Ok)
+        })
+    }
+
+    /// Every row of a table, in id order, through `f` (see [`PgStore::rows`]).
+    pub fn for_each_row(&self, table: &str, mut f: impl FnMut(&Row)) -> Result<(), StoreError> {
+        for row in self.rows(table) {
+            f(&row?);
         }
+        Ok(())
     }
 
     /// Whether nothing is stored yet: no token, no seeding marker, no row.
